@@ -1,0 +1,38 @@
+# The two commands users need: `make run` and `make test`. Both set everything up on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# uv is fast; set USE_UV=0 to install with plain pip.
+USE_UV ?= 1
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+
+.PHONY: run test venv lint pytest emulator clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	if [ "$(USE_UV)" = "1" ] && $(PY) -m pip install -q uv && $(VENV)/bin/uv --version >/dev/null; then \
+		$(VENV)/bin/uv pip install --python $(PY) -r requirements.txt; \
+	else \
+		$(PY) -m pip install -q -r requirements.txt; \
+	fi
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(PY) -m include.run_local
+
+test: venv lint pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+pytest: venv
+	$(PY) -m pytest -q
+
+emulator: venv
+	$(PY) -m include.local_aws --port 4566
+
+clean:
+	rm -rf .airflow .pytest_cache

@@ -1,0 +1,1 @@
+"""Dataset work for Bedrock customization: pure functions, no Airflow or AWS imports."""

@@ -1,0 +1,1 @@
+"""Hooks for Amazon Bedrock model customization."""

@@ -1,0 +1,1 @@
+"""Sensors for Amazon Bedrock model customization."""

@@ -1,0 +1,45 @@
+"""Provider settings, read from Airflow's config section ``[bedrock_customization]``.
+
+Each option can be set in ``airflow.cfg`` or with ``AIRFLOW__BEDROCK_CUSTOMIZATION__<OPTION>``. Reading the
+config is cheap and touches no database, so DAG files may call these at parse time.
+"""
+
+from __future__ import annotations
+
+SECTION = "bedrock_customization"
+
+OPTIONS: dict[str, dict[str, str]] = {
+    "poll_interval": {
+        "description": "Seconds between status checks of Bedrock jobs and throughputs (waiters and triggers).",
+        "type": "integer",
+        "example": "10",
+        "default": "60",
+    },
+    "job_timeout": {
+        "description": "Seconds to wait for a model customization job before giving up on the wait.",
+        "type": "integer",
+        "example": "86400",
+        "default": "172800",
+    },
+    "throughput_timeout": {
+        "description": "Seconds to wait for a provisioned throughput to be InService.",
+        "type": "integer",
+        "example": "3600",
+        "default": "7200",
+    },
+}
+
+
+def _get_int(option: str) -> int:
+    from airflow.configuration import conf
+
+    return conf.getint(SECTION, option, fallback=int(OPTIONS[option]["default"]))
+
+
+def poll_interval() -> int:
+    return max(1, _get_int("poll_interval"))
+
+
+def max_attempts(timeout_option: str) -> int:
+    """How many polls at :func:`poll_interval` fit in the timeout named by ``timeout_option``."""
+    return max(1, _get_int(timeout_option) // poll_interval())
