@@ -40,11 +40,10 @@ def emulator_endpoint(request):
 
 def test_retraining_runs_end_to_end(airflow_db, use_endpoint, emulator_endpoint, monkeypatch, request):
     import boto3
+    from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 
     from include.bootstrap import bootstrap
     from include.local_stack import REGION, retraining_summary, run_dag
-
-    from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 
     triggers_run = []
     original_run = AwsBaseWaiterTrigger.run

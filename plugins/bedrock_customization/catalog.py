@@ -1,0 +1,720 @@
+"""The customizable Amazon Bedrock base models and the rules each one imposes.
+
+The facts live in the package data file ``data/models.json``, one entry per base model: its
+``baseModelIdentifier`` and on-demand id, regions, lifecycle, the customization types it offers with the
+JSON Lines record format each expects, dataset limits (records, tokens per record, file sizes, images)
+and hyperparameter ranges with defaults. ``null`` there means "not documented": checks are skipped, never
+guessed. The file's ``_notes`` explain units and conventions; to add or correct a model, edit the JSON.
+
+This module loads the file once into frozen dataclasses and answers questions about it. It imports only
+the standard library, so DAG files, operators, validators and the CLI can all use it at parse time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import math
+import numbers
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from importlib import resources
+from types import MappingProxyType
+from typing import Any, Literal
+
+from bedrock_customization.exceptions import (
+    BedrockCustomizationError,
+    HyperparameterError,
+    UnknownModelError,
+    UnsupportedCustomizationError,
+)
+
+__all__ = [
+    "CUSTOMIZATION_TYPES",
+    "LIFECYCLE_STATUSES",
+    "RECORD_FORMATS",
+    "BaseModel",
+    "HyperparameterSpec",
+    "Lifecycle",
+    "Limits",
+    "TokenStep",
+    "ValidatedHyperparameters",
+    "default_hyperparameters",
+    "get_model",
+    "lifecycle_warning",
+    "list_families",
+    "list_models",
+    "max_tokens_per_record",
+    "parse_models",
+    "record_format",
+    "supports",
+    "validate_hyperparameters",
+]
+
+#: Values of ``customizationType`` accepted by CreateModelCustomizationJob.
+CUSTOMIZATION_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING")
+#: Record formats of training datasets (one JSON object per line).
+RECORD_FORMATS = (
+    "prompt_completion",
+    "claude_messages",
+    "bedrock_conversation_2024",
+    "continued_pretraining",
+    "distillation_prompts",
+)
+LIFECYCLE_STATUSES = ("ACTIVE", "LEGACY", "EOL")
+
+_DATA_FILE = "models.json"
+_FOUNDATION_MODEL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d*:foundation-model/(?P<model_id>.+)$"
+)
+
+
+# --------------------------------------------------------------------------------------------- data model
+
+
+@dataclass(frozen=True)
+class HyperparameterSpec:
+    """One hyperparameter's type, inclusive range, default and optional allowed values."""
+
+    name: str
+    type: Literal["int", "float"]
+    min: int | float
+    max: int | float
+    default: int | float
+    description: str = ""
+    choices: tuple[int | float, ...] | None = None
+
+    @property
+    def fixed(self) -> bool:
+        """True when the range admits a single value (e.g. Llama's batchSize 1)."""
+        return self.min == self.max
+
+    def allowed(self) -> str:
+        """The allowed values in words: ``5e-06..0.1``, ``fixed at 8`` or ``one of 1, 2``."""
+        if self.choices:
+            return "one of " + ", ".join(_show(choice) for choice in self.choices)
+        if self.fixed:
+            return f"fixed at {_show(self.min)}"
+        return f"{_show(self.min)}..{_show(self.max)}"
+
+    def compact(self) -> str:
+        """Short form for tables: ``epochCount 1..10 (5)`` or ``batchSize =1``."""
+        if self.fixed and not self.choices:
+            return f"{self.name} ={_show(self.min)}"
+        allowed = "|".join(_show(c) for c in self.choices) if self.choices else self.allowed()
+        return f"{self.name} {allowed} ({_show(self.default)})"
+
+    def default_string(self) -> str:
+        """The default as the string Bedrock expects in ``hyperParameters``."""
+        return _wire(self.default, self.type)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "type": self.type,
+            "min": self.min,
+            "max": self.max,
+            "default": self.default,
+            "description": self.description,
+        }
+        if self.choices is not None:
+            data["choices"] = list(self.choices)
+        return data
+
+
+@dataclass(frozen=True)
+class TokenStep:
+    """Titan's batch-size-dependent limit: up to ``batch_size_max``, a record may have ``max_tokens``."""
+
+    batch_size_max: int
+    max_tokens: int
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Dataset limits of one base model; ``None`` means the limit is not documented."""
+
+    max_tokens_per_record: int
+    token_steps: tuple[TokenStep, ...] = ()
+    min_training_records: int | None = None
+    max_training_records: int | None = None
+    max_validation_records: int | None = None
+    max_total_records: int | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    chars_per_token: float = 4
+    max_training_file_bytes: int | None = None
+    max_validation_file_bytes: int | None = None
+    max_images_per_sample: int | None = None
+    max_image_bytes: int | None = None
+
+    def tokens_for_batch(self, batch_size: int | None) -> int:
+        """Token limit per record at ``batch_size``; models without steps ignore the batch size.
+
+        Beyond the last documented step the last step's limit is assumed (see the data file's notes).
+        """
+        if not self.token_steps or batch_size is None:
+            return self.max_tokens_per_record
+        for step in self.token_steps:
+            if batch_size <= step.batch_size_max:
+                return step.max_tokens
+        return self.token_steps[-1].max_tokens
+
+    def estimate_tokens(self, chars: int) -> int:
+        """Conservative token estimate for a text of ``chars`` characters."""
+        return math.ceil(chars / self.chars_per_token)
+
+    def to_dict(self) -> dict[str, Any]:
+        tokens: int | list[dict[str, int]] = self.max_tokens_per_record
+        if self.token_steps:
+            tokens = [
+                {"batch_size_max": s.batch_size_max, "max_tokens": s.max_tokens} for s in self.token_steps
+            ]
+        return {
+            "min_training_records": self.min_training_records,
+            "max_training_records": self.max_training_records,
+            "max_validation_records": self.max_validation_records,
+            "max_total_records": self.max_total_records,
+            "max_tokens_per_record": tokens,
+            "max_input_tokens": self.max_input_tokens,
+            "max_output_tokens": self.max_output_tokens,
+            "chars_per_token": self.chars_per_token,
+            "max_training_file_bytes": self.max_training_file_bytes,
+            "max_validation_file_bytes": self.max_validation_file_bytes,
+            "max_images_per_sample": self.max_images_per_sample,
+            "max_image_bytes": self.max_image_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Lifecycle state as recorded in the data file, plus the end-of-life date when known."""
+
+    status: str
+    end_of_life: date | None = None
+    replacements: tuple[str, ...] = ()
+
+    def status_on(self, today: date) -> str:
+        """The state on ``today``: a known end-of-life date overrides the recorded status."""
+        if self.end_of_life is not None:
+            if today >= self.end_of_life:
+                return "EOL"
+            if self.status == "EOL":
+                return "LEGACY"
+        return self.status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "end_of_life": self.end_of_life.isoformat() if self.end_of_life else None,
+            "replacements": list(self.replacements),
+        }
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """A customizable Bedrock base model and its customization rules."""
+
+    id: str
+    on_demand_id: str
+    name: str
+    provider: str
+    family: str
+    regions: tuple[str, ...]
+    lifecycle: Lifecycle
+    customization_types: tuple[str, ...]
+    record_formats: Mapping[str, str] = field(hash=False)
+    limits: Limits
+    hyperparameters: Mapping[str, HyperparameterSpec] = field(hash=False)
+    supports_on_demand_deployment: bool = False
+    multimodal: bool = False
+    notes: tuple[str, ...] = ()
+
+    def supports(self, customization_type: str) -> bool:
+        return _customization_type(customization_type) in self.customization_types
+
+    def foundation_model_arn(self, region: str, partition: str = "aws") -> str:
+        """ARN of the base model in ``region``, as IAM policies and some APIs expect it."""
+        return f"arn:{partition}:bedrock:{region}::foundation-model/{self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry in the shape of ``data/models.json`` (``parse_models`` reads it back)."""
+        return {
+            "id": self.id,
+            "on_demand_id": self.on_demand_id,
+            "name": self.name,
+            "provider": self.provider,
+            "family": self.family,
+            "regions": list(self.regions),
+            "lifecycle": self.lifecycle.to_dict(),
+            "customization_types": list(self.customization_types),
+            "record_format": dict(self.record_formats),
+            "limits": self.limits.to_dict(),
+            "hyperparameters": {name: spec.to_dict() for name, spec in self.hyperparameters.items()},
+            "supports_on_demand_deployment": self.supports_on_demand_deployment,
+            "multimodal": self.multimodal,
+            "_notes": list(self.notes),
+        }
+
+
+class ValidatedHyperparameters(dict[str, str]):
+    """``hyperParameters`` ready for CreateModelCustomizationJob (a plain ``dict[str, str]``), plus context.
+
+    :ivar model_id: the base model the values were checked against.
+    :ivar customization_type: the customization type they were checked for.
+    :ivar max_tokens_per_record: the token limit per record these values imply (Titan: set by batchSize).
+    :ivar notes: explanations worth showing to the user, e.g. how batchSize lowers the token limit.
+    """
+
+    def __init__(
+        self,
+        values: Mapping[str, str],
+        *,
+        model_id: str,
+        customization_type: str,
+        max_tokens_per_record: int,
+        notes: Iterable[str] = (),
+    ) -> None:
+        super().__init__(values)
+        self.model_id = model_id
+        self.customization_type = customization_type
+        self.max_tokens_per_record = max_tokens_per_record
+        self.notes = tuple(notes)
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+def parse_models(document: Mapping[str, Any]) -> tuple[BaseModel, ...]:
+    """Build and cross-check the models of a ``models.json`` document; raises on inconsistent data."""
+    models = tuple(_parse_model(entry) for entry in document["models"])
+    ids = [m.id for m in models]
+    on_demand = [m.on_demand_id for m in models]
+    for label, values in (("id", ids), ("on_demand_id", on_demand)):
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        if duplicates:
+            raise BedrockCustomizationError(f"{_DATA_FILE}: duplicate {label}: {', '.join(duplicates)}")
+    for model in models:
+        for replacement in model.lifecycle.replacements:
+            if replacement not in ids or replacement == model.id:
+                raise BedrockCustomizationError(
+                    f"{_DATA_FILE}: {model.id}: replacement {replacement!r} is not another model in the file"
+                )
+    return models
+
+
+def _parse_model(entry: Mapping[str, Any]) -> BaseModel:
+    model_id = entry.get("id", "<entry without id>")
+    try:
+        types = tuple(entry["customization_types"])
+        formats = dict(entry["record_format"])
+        for ctype in types:
+            if ctype not in CUSTOMIZATION_TYPES:
+                raise ValueError(f"unknown customization type {ctype!r}")
+        if set(formats) != set(types):
+            raise ValueError("record_format must have exactly one entry per customization type")
+        for fmt in formats.values():
+            if fmt not in RECORD_FORMATS:
+                raise ValueError(f"unknown record format {fmt!r}")
+        lifecycle = entry["lifecycle"]
+        if lifecycle["status"] not in LIFECYCLE_STATUSES:
+            raise ValueError(f"unknown lifecycle status {lifecycle['status']!r}")
+        eol = lifecycle.get("end_of_life")
+        return BaseModel(
+            id=entry["id"],
+            on_demand_id=entry["on_demand_id"],
+            name=entry["name"],
+            provider=entry["provider"],
+            family=entry["family"],
+            regions=tuple(entry["regions"]),
+            lifecycle=Lifecycle(
+                status=lifecycle["status"],
+                end_of_life=date.fromisoformat(eol) if eol else None,
+                replacements=tuple(lifecycle.get("replacements", ())),
+            ),
+            customization_types=types,
+            record_formats=MappingProxyType(formats),
+            limits=_parse_limits(entry["limits"]),
+            hyperparameters=MappingProxyType(
+                {name: _parse_spec(name, spec) for name, spec in entry["hyperparameters"].items()}
+            ),
+            supports_on_demand_deployment=bool(entry.get("supports_on_demand_deployment", False)),
+            multimodal=bool(entry.get("multimodal", False)),
+            notes=tuple(entry.get("_notes", ())),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise BedrockCustomizationError(f"{_DATA_FILE}: {model_id}: {detail}") from exc
+
+
+def _parse_limits(data: Mapping[str, Any]) -> Limits:
+    tokens = data["max_tokens_per_record"]
+    steps: tuple[TokenStep, ...] = ()
+    if isinstance(tokens, list):
+        steps = tuple(TokenStep(int(s["batch_size_max"]), int(s["max_tokens"])) for s in tokens)
+        if not steps or [s.batch_size_max for s in steps] != sorted({s.batch_size_max for s in steps}):
+            raise ValueError("max_tokens_per_record steps must be non-empty and ordered by batch_size_max")
+        tokens = max(s.max_tokens for s in steps)
+    if not isinstance(tokens, int) or tokens <= 0:
+        raise ValueError("max_tokens_per_record must be a positive integer or a list of steps")
+    optional = {
+        name: data.get(name)
+        for name in (
+            "min_training_records",
+            "max_training_records",
+            "max_validation_records",
+            "max_total_records",
+            "max_input_tokens",
+            "max_output_tokens",
+            "max_training_file_bytes",
+            "max_validation_file_bytes",
+            "max_images_per_sample",
+            "max_image_bytes",
+        )
+    }
+    chars_per_token = data.get("chars_per_token", 4)
+    if not isinstance(chars_per_token, int | float) or chars_per_token <= 0:
+        raise ValueError("chars_per_token must be a positive number")
+    return Limits(
+        max_tokens_per_record=tokens, token_steps=steps, chars_per_token=chars_per_token, **optional
+    )
+
+
+def _parse_spec(name: str, data: Mapping[str, Any]) -> HyperparameterSpec:
+    kind = data["type"]
+    if kind not in ("int", "float"):
+        raise ValueError(f"hyperparameter {name}: type must be 'int' or 'float', not {kind!r}")
+    convert = _to_int if kind == "int" else float
+    low, high, default = (convert(data[key]) for key in ("min", "max", "default"))
+    choices = tuple(convert(c) for c in data["choices"]) if data.get("choices") is not None else None
+    if not low <= default <= high or (choices is not None and default not in choices):
+        raise ValueError(f"hyperparameter {name}: default {default} is not allowed by its own range/choices")
+    return HyperparameterSpec(name, kind, low, high, default, data.get("description", ""), choices)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise ValueError(f"{value!r} is not an integer")
+    return int(value)
+
+
+@functools.cache
+def _catalog() -> tuple[tuple[BaseModel, ...], Mapping[str, BaseModel]]:
+    """The models in file order and every accepted spelling of an id (lower case) mapped to its model."""
+    text = resources.files("bedrock_customization").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
+    models = parse_models(json.loads(text))
+    aliases: dict[str, BaseModel] = {}
+    # Unambiguous ":"-prefixes of an id also name it, e.g. amazon.titan-text-express-v1:0.
+    prefix_owners: dict[str, set[str]] = {}
+    for model in models:
+        parts = model.id.split(":")
+        for end in range(1, len(parts)):
+            prefix_owners.setdefault(":".join(parts[:end]).lower(), set()).add(model.id)
+    by_id = {model.id: model for model in models}
+    for prefix, owners in prefix_owners.items():
+        if len(owners) == 1:
+            aliases[prefix] = by_id[next(iter(owners))]
+    for model in models:
+        aliases[model.on_demand_id.lower()] = model
+        aliases[model.id.lower()] = model
+    return models, MappingProxyType(aliases)
+
+
+# ---------------------------------------------------------------------------------------------- queries
+
+
+def list_models(
+    *, family: str | None = None, region: str | None = None, customization_type: str | None = None
+) -> tuple[BaseModel, ...]:
+    """All catalogued base models in file order, optionally filtered; an unknown family raises."""
+    models, _ = _catalog()
+    if family is not None:
+        families = list_families()
+        if family not in families:
+            close = difflib.get_close_matches(family, families, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise BedrockCustomizationError(
+                f"Unknown model family {family!r}.{hint} Families: {', '.join(families)}"
+            )
+        models = tuple(m for m in models if m.family == family)
+    if region is not None:
+        models = tuple(m for m in models if region in m.regions)
+    if customization_type is not None:
+        ctype = _customization_type(customization_type)
+        models = tuple(m for m in models if ctype in m.customization_types)
+    return models
+
+
+def list_families() -> tuple[str, ...]:
+    """Family keys in file order."""
+    return tuple(dict.fromkeys(m.family for m in _catalog()[0]))
+
+
+def get_model(model_id: str) -> BaseModel:
+    """Look up a base model by its full id, its on-demand id or its foundation-model ARN."""
+    key = model_id.strip().lower()
+    match = _FOUNDATION_MODEL_ARN.match(key)
+    if match:
+        key = match["model_id"]
+    models, aliases = _catalog()
+    if key in aliases:
+        return aliases[key]
+    close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.6)
+    raise UnknownModelError(
+        model_id, known=[m.id for m in models], suggestion=aliases[close[0]].id if close else None
+    )
+
+
+def supports(model_id: str, customization_type: str) -> bool:
+    """Whether the model offers ``customization_type`` (which must be a Bedrock customizationType)."""
+    return get_model(model_id).supports(customization_type)
+
+
+def record_format(model_id: str, customization_type: str = "FINE_TUNING") -> str:
+    """The record format the model's training data must use for ``customization_type``."""
+    model = get_model(model_id)
+    return model.record_formats[_require_supported(model, customization_type)]
+
+
+def default_hyperparameters(model_id: str) -> dict[str, str]:
+    """Every hyperparameter's default, as strings."""
+    return {name: spec.default_string() for name, spec in get_model(model_id).hyperparameters.items()}
+
+
+def max_tokens_per_record(model_id: str, batch_size: int | str | None = None) -> int:
+    """Token limit (prompt + completion) of one record.
+
+    For Titan it depends on ``batch_size`` (default: the model's default batchSize); a batch size outside the
+    model's batchSize range raises :class:`HyperparameterError`. Models without a batchSize ignore it.
+    """
+    model = get_model(model_id)
+    spec = model.hyperparameters.get("batchSize")
+    if spec is None:
+        return model.limits.max_tokens_per_record
+    if batch_size is None:
+        return model.limits.tokens_for_batch(int(spec.default))
+    return validate_hyperparameters(model.id, {"batchSize": batch_size}).max_tokens_per_record
+
+
+def lifecycle_warning(model_id: str, today: date | None = None) -> str | None:
+    """A sentence warning that the model is legacy or past end of life on ``today``; None when active."""
+    model = get_model(model_id)
+    today = today or date.today()
+    status = model.lifecycle.status_on(today)
+    if status == "ACTIVE":
+        return None
+    eol = model.lifecycle.end_of_life
+    label = f"{model.id} ({model.provider} {model.name})"
+    if status == "EOL":
+        when = f" since {eol.isoformat()}" if eol else ""
+        state = f"is past end of life{when}: Bedrock rejects new jobs and requests for it"
+    elif eol:
+        state = f"is legacy and reaches end of life on {eol.isoformat()}"
+    else:
+        state = "is legacy (no end-of-life date recorded)"
+    if model.lifecycle.replacements:
+        choose = "choose an active model such as " + " or ".join(model.lifecycle.replacements)
+    else:
+        choose = "choose an active model (see `bedrock-customize catalog`)"
+    return f"{label} {state}; {choose}."
+
+
+# ------------------------------------------------------------------------------------- hyperparameters
+
+
+def validate_hyperparameters(
+    model_id: str,
+    hyperparameters: Mapping[str, Any] | None,
+    customization_type: str = "FINE_TUNING",
+    *,
+    fill_defaults: bool = False,
+    longest_record_tokens: int | None = None,
+) -> ValidatedHyperparameters:
+    """Check hyperparameters against the model's rules and return them normalised to strings.
+
+    Values may be strings or numbers. Every problem (unknown name, wrong type, out of range, not allowed) is
+    collected and raised together as one :class:`HyperparameterError`. Defaults are added only with
+    ``fill_defaults``. When ``longest_record_tokens`` is given, a batch size whose token limit (Titan) is
+    below it is reported as a problem too. The result carries the implied token limit and explanatory notes.
+    """
+    model = get_model(model_id)
+    ctype = _require_supported(model, customization_type)
+    specs = model.hyperparameters
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    for raw_name, raw_value in (hyperparameters or {}).items():
+        name = str(raw_name)
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(_unknown_name_problem(name, model))
+            continue
+        value, problem = _check_value(spec, raw_value, model.id)
+        if problem:
+            problems.append(problem)
+        else:
+            values[name] = value
+    if fill_defaults:
+        for name, spec in specs.items():
+            values.setdefault(name, spec.default_string())
+
+    notes: list[str] = []
+    max_tokens = model.limits.max_tokens_per_record
+    batch_spec = specs.get("batchSize")
+    batch_failed = (
+        batch_spec is not None and "batchSize" in (hyperparameters or {}) and "batchSize" not in values
+    )
+    if model.limits.token_steps and batch_spec is not None and not batch_failed:
+        batch = int(values.get("batchSize", batch_spec.default_string()))
+        max_tokens, note, problem = _batch_token_rule(model, batch, longest_record_tokens)
+        notes.append(note)
+        if problem:
+            problems.append(problem)
+
+    if problems:
+        raise HyperparameterError(model.id, problems)
+    return ValidatedHyperparameters(
+        values, model_id=model.id, customization_type=ctype, max_tokens_per_record=max_tokens, notes=notes
+    )
+
+
+def _check_value(spec: HyperparameterSpec, raw: Any, model_id: str) -> tuple[str, str | None]:
+    """The normalised string, or a problem sentence naming the model, field, value and allowed range."""
+    given = _given(raw)
+    default = f" (default {_show(spec.default)})"
+    try:
+        value = _coerce(spec.type, raw)
+    except ValueError:
+        kind = "an integer" if spec.type == "int" else "a number"
+        return "", f"{spec.name}={given} is not {kind}; allowed {spec.allowed()} for {model_id}{default}"
+    if spec.choices is not None:
+        if value not in spec.choices:
+            return "", f"{spec.name}={given} is not {spec.allowed()} for {model_id}{default}"
+    elif spec.fixed and value != spec.min:
+        return "", f"{spec.name}={given} is not allowed for {model_id}: {spec.name} is {spec.allowed()}"
+    elif not spec.min <= value <= spec.max:
+        return "", f"{spec.name}={given} is outside {spec.allowed()} for {model_id}{default}"
+    return _wire(value, spec.type), None
+
+
+def _coerce(kind: str, raw: Any) -> int | float:
+    """Parse a string or number as ``int`` (integral values only) or finite ``float``; ValueError otherwise."""
+    if isinstance(raw, bool):
+        raise ValueError("booleans are not numbers here")
+    if isinstance(raw, str):
+        text = raw.strip()
+        if "_" in text:
+            raise ValueError("digit separators are not accepted by Bedrock")
+        if kind == "int":
+            try:
+                return int(text)
+            except ValueError:
+                pass
+        number: int | float = float(text)
+    elif isinstance(raw, numbers.Real):
+        number = raw if isinstance(raw, int) else float(raw)
+    else:
+        raise ValueError(f"unsupported type {type(raw).__name__}")
+    if isinstance(number, int):
+        return number if kind == "int" else float(number)
+    if not math.isfinite(number):
+        raise ValueError("not finite")
+    if kind == "int":
+        if not number.is_integer():
+            raise ValueError("not integral")
+        return int(number)
+    return number
+
+
+def _batch_token_rule(
+    model: BaseModel, batch: int, longest_record_tokens: int | None
+) -> tuple[int, str, str | None]:
+    """Titan: the batch size sets the token limit per record. Returns (limit, note, problem or None)."""
+    steps = model.limits.token_steps
+    tokens = model.limits.tokens_for_batch(batch)
+    note = f"batchSize={batch} allows at most {tokens} tokens (prompt + completion) per record for {model.id}"
+    if tokens < steps[0].max_tokens:
+        first = steps[0].batch_size_max
+        note += f"; batchSize {'1' if first == 1 else f'<= {first}'} allows {steps[0].max_tokens}"
+    if batch > steps[-1].batch_size_max:
+        note += f"; the limit above batchSize {steps[-1].batch_size_max} is undocumented, {tokens} is assumed"
+    problem = None
+    if longest_record_tokens is not None and longest_record_tokens > tokens:
+        fitting = [s.batch_size_max for s in steps if s.max_tokens >= longest_record_tokens]
+        fix = (
+            f"use batchSize <= {max(fitting)}"
+            if fitting
+            else f"no batch size fits: shorten records to {steps[0].max_tokens} tokens"
+        )
+        problem = (
+            f"batchSize={batch} limits records to {tokens} tokens for {model.id}, but the longest record has "
+            f"about {longest_record_tokens} tokens; {fix}"
+        )
+    return tokens, note, problem
+
+
+def _unknown_name_problem(name: str, model: BaseModel) -> str:
+    names = list(model.hyperparameters)
+    by_lower = {n.lower(): n for n in names}
+    close = (
+        [by_lower[name.lower()]] if name.lower() in by_lower else difflib.get_close_matches(name, names, n=1)
+    )
+    hint = f" Did you mean {close[0]}?" if close else ""
+    return f"{name} is not a hyperparameter of {model.id}.{hint} Allowed: {', '.join(names)}"
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _customization_type(customization_type: str) -> str:
+    """Normalise ``fine-tuning`` / ``fine_tuning`` to ``FINE_TUNING``; reject names Bedrock does not have."""
+    ctype = str(customization_type).strip().upper().replace("-", "_")
+    if ctype not in CUSTOMIZATION_TYPES:
+        raise UnsupportedCustomizationError(
+            f"{customization_type!r} is not a Bedrock customizationType; "
+            f"use one of {', '.join(CUSTOMIZATION_TYPES)}",
+            model_id=None,
+            customization_type=str(customization_type),
+            supported=CUSTOMIZATION_TYPES,
+        )
+    return ctype
+
+
+def _require_supported(model: BaseModel, customization_type: str) -> str:
+    ctype = _customization_type(customization_type)
+    if ctype not in model.customization_types:
+        others = [m.id for m in _catalog()[0] if ctype in m.customization_types]
+        elsewhere = f" Base models that support {ctype}: {', '.join(others)}." if others else ""
+        raise UnsupportedCustomizationError(
+            f"{model.id} ({model.name}) does not support {ctype}; it supports "
+            f"{', '.join(model.customization_types)}.{elsewhere}",
+            model_id=model.id,
+            customization_type=ctype,
+            supported=model.customization_types,
+        )
+    return ctype
+
+
+def _show(number: int | float) -> str:
+    """Compact form for messages: ``5e-06``, ``0.0001``, ``1`` (whole floats lose their ``.0``)."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return repr(number) if isinstance(number, float) else str(number)
+
+
+def _wire(number: int | float, kind: str) -> str:
+    """The string sent to Bedrock: integers plainly, floats in positional notation (``0.00001``)."""
+    if kind == "int":
+        return str(int(number))
+    return format(Decimal(repr(float(number))), "f")
+
+
+def _given(raw: Any) -> str:
+    """A user's value as typed: bare when it reads unambiguously, quoted otherwise."""
+    if isinstance(raw, str):
+        return raw if raw and raw == raw.strip() else repr(raw)
+    if isinstance(raw, numbers.Real) and not isinstance(raw, bool):
+        return str(raw)
+    return repr(raw)

@@ -1,0 +1,57 @@
+"""The package's domain exceptions: every error a user can act on derives from BedrockCustomizationError."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class BedrockCustomizationError(Exception):
+    """Base class for errors in configuration, data or catalog look-ups that a user can fix."""
+
+
+class UnknownModelError(BedrockCustomizationError):
+    """A model id that is not a customizable base model in the catalog."""
+
+    def __init__(self, model_id: str, known: Sequence[str], suggestion: str | None = None) -> None:
+        self.model_id = model_id
+        self.known = tuple(known)
+        self.suggestion = suggestion
+        hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+        super().__init__(
+            f"Unknown base model {model_id!r}.{hint} Customizable base models: {', '.join(self.known)}"
+        )
+
+    def __reduce__(self):
+        return type(self), (self.model_id, self.known, self.suggestion)
+
+
+class UnsupportedCustomizationError(BedrockCustomizationError):
+    """A customization type the base model does not offer (or that Bedrock does not have)."""
+
+    def __init__(
+        self, message: str, model_id: str | None, customization_type: str, supported: Sequence[str]
+    ) -> None:
+        self.model_id = model_id
+        self.customization_type = customization_type
+        self.supported = tuple(supported)
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (str(self), self.model_id, self.customization_type, self.supported)
+
+
+class HyperparameterError(BedrockCustomizationError):
+    """One or more invalid hyperparameters; ``problems`` lists each one as a sentence."""
+
+    def __init__(self, model_id: str, problems: Sequence[str]) -> None:
+        self.model_id = model_id
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            lines = "\n".join(f"  - {problem}" for problem in self.problems)
+            message = f"{len(self.problems)} hyperparameter problems for {model_id}:\n{lines}"
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (self.model_id, self.problems)

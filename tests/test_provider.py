@@ -1,0 +1,44 @@
+"""The provider is installed and registered with Airflow, and Airflow's plugin loader leaves it alone."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import bedrock_customization
+from bedrock_customization.provider_info import get_provider_info
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+
+
+def test_entry_point_resolves_to_provider_info():
+    (entry,) = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("bedrock_customization")]
+    info = entry.load()()
+    assert info["package-name"] == "airflow-provider-bedrock-customization"
+    assert info["versions"] == [bedrock_customization.__version__]
+
+
+def test_airflow_providers_manager_lists_the_provider_and_its_config():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-bedrock-customization" in manager.providers
+    sections = dict(manager.provider_configs)["airflow-provider-bedrock-customization"]
+    expected = get_provider_info()["config"]["bedrock_customization"]["options"]
+    assert sections["bedrock_customization"]["options"].keys() == expected.keys()
+
+
+def test_settings_are_read_from_airflow_config(monkeypatch):
+    from bedrock_customization import settings
+
+    monkeypatch.setenv("AIRFLOW__BEDROCK_CUSTOMIZATION__POLL_INTERVAL", "7")
+    monkeypatch.setenv("AIRFLOW__BEDROCK_CUSTOMIZATION__JOB_TIMEOUT", "70")
+    assert settings.poll_interval() == 7
+    assert settings.max_attempts("job_timeout") == 10
+
+
+def test_plugin_loader_does_not_import_the_package_by_path():
+    from airflow._shared.module_loading import find_path_from_directory
+
+    files = [Path(f) for f in find_path_from_directory(str(PLUGINS), ".airflowignore", "glob")]
+    assert not [f for f in files if "bedrock_customization" in f.parts]
