@@ -41,7 +41,7 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
     warning = catalog.lifecycle_warning(base_model_id)
     if warning:
         print(f"WARNING: {warning}")
-    hyperparameters = dict(catalog.validate_hyperparameters(base_model_id, params["hyperparameters"]))
+    hyperparameters = dict(catalog.validate_hyperparameters(base_model_id, params["hyperparameters"], fill_defaults=True))
 
     dag_id, run_id = dag_run.dag_id, dag_run.run_id
     prefix = f"runs/{dag_id}/{digest(dag_id, run_id)}"
@@ -162,9 +162,9 @@ def evaluate(plan: dict, dataset: dict, throughput_arn: str, params: dict | None
     params={
         "base_model_id": Param("amazon.titan-text-express-v1:0:8k", type="string"),
         "hyperparameters": Param(
-            {"epochCount": "2", "batchSize": "1", "learningRate": "0.00001"},
+            {},
             type="object",
-            description="Bedrock hyperParameters, validated against the model catalog.",
+            description="Bedrock hyperParameters; validated against the model catalog, missing ones take its defaults.",
         ),
         "dataset_key": Param("raw/qa_pairs.jsonl", type="string", description="Key of the raw JSONL data."),
         "prompt_key": Param("question", type="string"),
