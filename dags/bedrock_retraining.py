@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Param, dag, task
+
 from bedrock_customization import settings
 from bedrock_customization.operators.bedrock import (
     BedrockCreateProvisionedModelThroughputOperator,
@@ -32,6 +33,7 @@ AWS_CONN_ID = "aws_default"
 def plan(params: dict | None = None, dag_run=None) -> dict:
     """Validate the inputs and derive every resource name and idempotency token for this run."""
     from airflow.sdk import Variable
+
     from bedrock_customization import catalog
     from bedrock_customization.naming import client_request_token, digest, resource_name
 
@@ -76,6 +78,7 @@ def prepare_dataset(plan: dict, params: dict | None = None) -> dict:
     import json
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
     from bedrock_customization.dataset.split import assign_split
 
     s3 = S3Hook(aws_conn_id=AWS_CONN_ID)
@@ -128,6 +131,7 @@ def evaluate(plan: dict, dataset: dict, throughput_arn: str, params: dict | None
 
     from airflow.providers.amazon.aws.hooks.bedrock import BedrockRuntimeHook
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
     from bedrock_customization.evaluation import decide, mean_chrf
 
     bucket, key = S3Hook.parse_s3_url(dataset["validation_uri"])

@@ -8,6 +8,7 @@ from datetime import date
 from importlib import resources
 
 import pytest
+
 from bedrock_customization import catalog
 from bedrock_customization.exceptions import (
     BedrockCustomizationError,

@@ -12,7 +12,6 @@ DAGS = Path(__file__).resolve().parents[1] / "dags"
 @pytest.fixture(scope="module")
 def dagbag():
     import botocore.endpoint
-
     from airflow.dag_processing.dagbag import DagBag
 
     calls = []

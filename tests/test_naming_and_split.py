@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from bedrock_customization.dataset.split import assign_split
 from bedrock_customization.naming import client_request_token, resource_name
 

@@ -55,3 +55,22 @@ class HyperparameterError(BedrockCustomizationError):
 
     def __reduce__(self):
         return type(self), (self.model_id, self.problems)
+
+
+class DatasetError(BedrockCustomizationError):
+    """Base class for dataset preparation errors."""
+
+
+class DatasetConfigError(DatasetError):
+    """The preparation request itself is wrong (input not found, unknown format, conflicting options)."""
+
+
+class InvalidDatasetError(DatasetError):
+    """The data failed validation; ``report`` (a ``PrepareReport``) lists every reason with line numbers."""
+
+    def __init__(self, message: str, report: object = None) -> None:
+        self.report = report
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (str(self), self.report)
