@@ -12,6 +12,7 @@ def get_provider_info() -> dict:
         "name": "Amazon Bedrock Model Customization",
         "description": "Validated datasets, VPC-bound fine-tuning, evaluation, promotion and cleanup for Amazon Bedrock.",
         "versions": [__version__],
+        "extra-links": ["bedrock_customization.links.bedrock.BedrockCustomizationJobLink"],
         "config": {
             SECTION: {
                 "description": "Settings of the Amazon Bedrock model customization provider.",

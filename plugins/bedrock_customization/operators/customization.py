@@ -1,0 +1,529 @@
+"""A Bedrock model customization job (optionally VPC-bound) that retries and re-runs re-attach to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators import bedrock as amazon_bedrock
+from airflow.providers.amazon.aws.triggers.bedrock import BedrockCustomizeModelCompletedTrigger
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from bedrock_customization import catalog, settings
+from bedrock_customization.exceptions import BedrockCustomizationError
+from bedrock_customization.links.bedrock import BedrockCustomizationJobLink
+from bedrock_customization.naming import client_request_token, resource_name
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+# Tags marking a resource as created by this provider, and by which task of which run. Cleanup code relies
+# on exactly these key names.
+MANAGED_BY_TAG = "bedrock-customization:managed-by"
+DAG_ID_TAG = "bedrock-customization:dag-id"
+RUN_ID_TAG = "bedrock-customization:run-id"
+TASK_ID_TAG = "bedrock-customization:task-id"
+MANAGED_BY = "airflow"
+MAX_TAGS = 200
+
+#: Request keys set from first-class parameters; ``customization_job_kwargs`` may not contain them.
+_MANAGED_REQUEST_KEYS = {
+    "jobName": "job_name",
+    "customModelName": "custom_model_name",
+    "roleArn": "role_arn",
+    "baseModelIdentifier": "base_model_id",
+    "trainingDataConfig": "training_data_uri",
+    "validationDataConfig": "validation_data_uri",
+    "outputDataConfig": "output_data_uri",
+    "hyperParameters": "hyperparameters",
+    "customizationType": "customization_type",
+    "customizationConfig": "teacher_model_id",
+    "vpcConfig": "subnet_ids / security_group_ids",
+    "customModelKmsKeyId": "kms_key_id",
+    "jobTags": "job_tags",
+    "customModelTags": "model_tags",
+    "clientRequestToken": "(derived from the task instance)",
+}
+_TAG_CHARS = re.compile(r"[^a-zA-Z0-9\s._:/=+@-]")
+_CUSTOM_MODEL_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{12}:custom-model/(?P<base>[^/]+)/[a-z0-9]+$"
+)
+# StopModelCustomizationJob errors meaning the job is no longer running.
+_ALREADY_FINISHED = ("ValidationException", "ConflictException", "ResourceNotFoundException")
+
+
+def tag_value(value: object) -> str:
+    """``value`` as a valid Bedrock tag value (characters outside ``[a-zA-Z0-9 ._:/=+@-]`` become ``_``)."""
+    return _TAG_CHARS.sub("_", str(value))[:256]
+
+
+@dataclass(frozen=True)
+class JobIdentity:
+    """The task instance a customization job belongs to; every name, token and tag derives from it."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+
+    @classmethod
+    def from_context(cls, context: Context) -> JobIdentity:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        return cls(ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else int(map_index))
+
+    @property
+    def _parts(self) -> tuple[object, ...]:
+        return self.dag_id, self.run_id, self.task_id, self.map_index
+
+    def job_name(self, prefix: str | None = None) -> str:
+        """``jobName``: ``prefix`` (default ``<dag_id>-<task_id>``) plus a digest of the task instance."""
+        return resource_name(prefix or f"{self.dag_id}-{self.task_id}", *self._parts, "job")
+
+    def model_name(self, prefix: str | None = None) -> str:
+        """``customModelName``: ``prefix`` (default ``<dag_id>-<task_id>``) plus a digest of the task instance."""
+        return resource_name(prefix or f"{self.dag_id}-{self.task_id}", *self._parts, "model")
+
+    @property
+    def token(self) -> str:
+        """The job's ``clientRequestToken``."""
+        return client_request_token(*self._parts, "model-customization-job")
+
+    def tags(self) -> dict[str, str]:
+        """The provider's tags for resources this task instance creates."""
+        return {
+            MANAGED_BY_TAG: MANAGED_BY,
+            DAG_ID_TAG: tag_value(self.dag_id),
+            RUN_ID_TAG: tag_value(self.run_id),
+            TASK_ID_TAG: tag_value(self.task_id),
+        }
+
+    def owns(self, job: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> bool:
+        """Whether ``job`` (GetModelCustomizationJob) was created by this task instance's run.
+
+        True when the job carries this instance's ``clientRequestToken``, or, failing that, when ``tags`` (the
+        job's tags) name this DAG, run and task.
+        """
+        if job.get("clientRequestToken") == self.token:
+            return True
+        return tags is not None and all(tags.get(key) == value for key, value in self.tags().items())
+
+
+class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOperator):
+    """
+    Run a Bedrock model customization job, optionally in a VPC, and re-attach to it on retries and re-runs.
+
+    Names and the ``clientRequestToken`` derive from the DAG id, run id, task id and map index, so a retried or
+    cleared task finds the job its first try created (looked up by name) instead of creating a twin: an
+    InProgress job is waited on, a Completed one returns at once, a Failed or Stopped one fails the task with
+    the job's ``failureMessage`` without retrying. Bedrock does not restart a finished job, so retraining
+    needs a new DAG run (a new run id gives new names and a new token). A job found under the derived name
+    that this run did not create (other token and tags) fails the task; choose another ``job_name``.
+
+    Hyperparameters, the customization type and the VPC settings are checked before any AWS call. Job and
+    model are tagged ``bedrock-customization:managed-by=airflow`` plus ``…:dag-id``, ``…:run-id`` and
+    ``…:task-id``. Killing the task stops the job. Returns ``{"job_arn", "job_name", "model_arn",
+    "model_name"}`` (``model_arn`` is None until the job has completed).
+
+    :param role_arn: Service role Bedrock assumes for the job. (templated)
+    :param base_model_id: ``baseModelIdentifier``: a catalogued base model id or ARN, or a custom model ARN to
+        customize further. (templated)
+    :param training_data_uri: ``s3://`` URI of the training JSON Lines file. (templated)
+    :param output_data_uri: ``s3://`` folder for the job's output and metrics. (templated)
+    :param validation_data_uri: ``s3://`` URI of the validation file, or a list of up to 10. Default none.
+        (templated)
+    :param job_name: Prefix of the job name; the digest of the task instance is always appended. Default
+        ``<dag_id>-<task_id>``. (templated)
+    :param custom_model_name: Prefix of the custom model name, as ``job_name``. (templated)
+    :param hyperparameters: ``hyperParameters``, strings or numbers, checked against the model catalog.
+        Default none (Bedrock's defaults). (templated)
+    :param customization_type: ``FINE_TUNING`` (default), ``CONTINUED_PRE_TRAINING`` or ``DISTILLATION``.
+        (templated)
+    :param teacher_model_id: The teacher model of a ``DISTILLATION`` job (required for it). (templated)
+    :param teacher_max_response_length: ``maxResponseLengthForInference`` of the teacher. Default: Bedrock's.
+        (templated)
+    :param subnet_ids: Subnets of ``vpcConfig`` (1-16); a list or a comma-separated string. Default none: no
+        VPC. (templated)
+    :param security_group_ids: Security groups of ``vpcConfig`` (1-5); required with ``subnet_ids`` and only
+        with it. (templated)
+    :param kms_key_id: KMS key (id, ARN or alias) encrypting the custom model. Default: AWS owned. (templated)
+    :param job_tags: Extra job tags, a mapping or ``[{"key", "value"}]``; the provider's tags win. (templated)
+    :param model_tags: Extra custom model tags, as ``job_tags``. (templated)
+    :param customization_job_kwargs: Further CreateModelCustomizationJob parameters that have no parameter
+        here. (templated)
+    :param wait_for_completion: Wait for the job to finish. Default True.
+    :param waiter_delay: Seconds between status checks. Default: the ``poll_interval`` setting.
+    :param waiter_max_attempts: Status checks before giving up the wait (the job keeps running). Default:
+        ``job_timeout`` / ``poll_interval``.
+    :param deferrable: Wait in the triggerer instead of a worker slot. Default True.
+    """
+
+    template_fields: Sequence[str] = aws_template_fields(
+        "job_name",
+        "custom_model_name",
+        "role_arn",
+        "base_model_id",
+        "training_data_uri",
+        "validation_data_uri",
+        "output_data_uri",
+        "hyperparameters",
+        "customization_type",
+        "teacher_model_id",
+        "teacher_max_response_length",
+        "subnet_ids",
+        "security_group_ids",
+        "kms_key_id",
+        "job_tags",
+        "model_tags",
+        "customization_job_kwargs",
+    )
+    template_fields_renderers = {"hyperparameters": "json", "customization_job_kwargs": "json"}
+    operator_extra_links = (BedrockCustomizationJobLink(),)
+
+    def __init__(
+        self,
+        *,
+        role_arn: str,
+        base_model_id: str,
+        training_data_uri: str,
+        output_data_uri: str,
+        validation_data_uri: str | Sequence[str] | None = None,
+        job_name: str | None = None,
+        custom_model_name: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        customization_type: str = "FINE_TUNING",
+        teacher_model_id: str | None = None,
+        teacher_max_response_length: int | None = None,
+        subnet_ids: Sequence[str] | str | None = None,
+        security_group_ids: Sequence[str] | str | None = None,
+        kms_key_id: str | None = None,
+        job_tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        model_tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        customization_job_kwargs: dict[str, Any] | None = None,
+        wait_for_completion: bool = True,
+        waiter_delay: int | None = None,
+        waiter_max_attempts: int | None = None,
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            job_name=job_name,
+            custom_model_name=custom_model_name,
+            role_arn=role_arn,
+            base_model_id=base_model_id,
+            training_data_uri=training_data_uri,
+            output_data_uri=output_data_uri,
+            hyperparameters=hyperparameters if hyperparameters is not None else {},
+            ensure_unique_job_name=False,
+            customization_job_kwargs=customization_job_kwargs,
+            wait_for_completion=wait_for_completion,
+            waiter_delay=waiter_delay if waiter_delay is not None else settings.poll_interval(),
+            waiter_max_attempts=(
+                waiter_max_attempts
+                if waiter_max_attempts is not None
+                else settings.max_attempts("job_timeout")
+            ),
+            deferrable=deferrable,
+            **kwargs,
+        )
+        # The parent wraps the S3 URIs in dicts here, which cannot be templated; the request is built from
+        # these (templated) attributes at execution instead.
+        self.training_data_uri = training_data_uri
+        self.validation_data_uri = validation_data_uri
+        self.output_data_uri = output_data_uri
+        self.customization_type = customization_type
+        self.teacher_model_id = teacher_model_id
+        self.teacher_max_response_length = teacher_max_response_length
+        self.subnet_ids = subnet_ids
+        self.security_group_ids = security_group_ids
+        self.kms_key_id = kms_key_id
+        self.job_tags = job_tags
+        self.model_tags = model_tags
+        self._job_arn: str | None = None
+
+    # ------------------------------------------------------------------------------------------- execution
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        identity = JobIdentity.from_context(context)
+        request = self.build_request(identity)
+        self.job_name, self.custom_model_name = request["jobName"], request["customModelName"]
+
+        job = self._find_job(self.job_name)
+        if job is None:
+            self.log.info(
+                "Creating Bedrock model customization job %s (custom model %s, base model %s, %s).",
+                self.job_name,
+                self.custom_model_name,
+                self.base_model_id,
+                request["customizationType"],
+            )
+            job_arn = self.hook.conn.create_model_customization_job(**request)["jobArn"]
+            job = self._describe(job_arn)
+        else:
+            self._check_owner(job, identity)
+            self.log.info(
+                "Re-attaching to customization job %s (%s), created by an earlier try of this run; status %s.",
+                job["jobName"],
+                job["jobArn"],
+                job["status"],
+            )
+        self._job_arn = job["jobArn"]
+        self._persist_link(context, job["jobArn"])
+
+        if job["status"] == "Completed":
+            return self._result(job)
+        if job["status"] != "InProgress":
+            raise self._job_error(job)
+        if self.deferrable:
+            self.log.info("Deferring until customization job %s finishes.", job["jobName"])
+            self.defer(
+                trigger=BedrockCustomizeModelCompletedTrigger(
+                    job_name=job["jobArn"],
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        if not self.wait_for_completion:
+            return self._result(job)
+        from botocore.exceptions import WaiterError
+
+        self.log.info("Waiting for customization job %s to finish.", job["jobName"])
+        try:
+            self.hook.get_waiter("model_customization_job_complete").wait(
+                jobIdentifier=job["jobArn"],
+                WaiterConfig={"Delay": self.waiter_delay, "MaxAttempts": self.waiter_max_attempts},
+            )
+        except WaiterError as err:
+            self.log.info("Waiter stopped: %s", err)
+        return self._finish(job["jobArn"])
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: the job's own status decides (the trigger's event carries no reason)."""
+        validated = validate_execute_complete_event(event)
+        if validated.get("status") != "success":
+            self.log.info("Trigger reported: %s", validated.get("message", validated))
+        return self._finish(validated["job_name"])
+
+    def on_kill(self) -> None:
+        """Stop the job this task created or re-attached to; a job that already finished is left alone."""
+        if not self._job_arn:
+            return
+        from botocore.exceptions import ClientError
+
+        try:
+            self.hook.conn.stop_model_customization_job(jobIdentifier=self._job_arn)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in _ALREADY_FINISHED:
+                self.log.info("Customization job %s is not running any more: %s", self._job_arn, err)
+                return
+            raise
+        self.log.info("Stopped customization job %s.", self._job_arn)
+
+    # ------------------------------------------------------------------------------------------- the request
+
+    def build_request(self, identity: JobIdentity) -> dict[str, Any]:
+        """CreateModelCustomizationJob parameters for ``identity``; every check runs here, before any AWS call."""
+        ctype = str(self.customization_type or "FINE_TUNING").strip().upper().replace("-", "_")
+        model_id = _catalog_model_id(self.base_model_id)
+        hyperparameters = catalog.validate_hyperparameters(model_id, self.hyperparameters or {}, ctype)
+        warning = catalog.lifecycle_warning(model_id)
+        if warning:
+            self.log.warning("%s", warning)
+
+        extra = dict(self.customization_job_kwargs or {})
+        clashes = sorted(set(extra) & set(_MANAGED_REQUEST_KEYS))
+        if clashes:
+            use = ", ".join(f"{key} -> {_MANAGED_REQUEST_KEYS[key]}" for key in clashes)
+            raise BedrockCustomizationError(
+                f"customization_job_kwargs may not set {', '.join(clashes)}: use the operator's parameters ({use})"
+            )
+
+        request: dict[str, Any] = {
+            "jobName": identity.job_name(self.job_name),
+            "customModelName": identity.model_name(self.custom_model_name),
+            "roleArn": self.role_arn,
+            "baseModelIdentifier": self.base_model_id,
+            "trainingDataConfig": {"s3Uri": self.training_data_uri},
+            "outputDataConfig": {"s3Uri": self.output_data_uri},
+            "customizationType": ctype,
+            "clientRequestToken": identity.token,
+            "jobTags": _merge_tags(self.job_tags, identity.tags(), "job_tags"),
+            "customModelTags": _merge_tags(self.model_tags, identity.tags(), "model_tags"),
+            **extra,
+        }
+        if hyperparameters:
+            request["hyperParameters"] = dict(hyperparameters)
+        validators = _as_list(self.validation_data_uri)
+        if len(validators) > 10:
+            raise BedrockCustomizationError(
+                f"validation_data_uri: {len(validators)} files given; Bedrock accepts at most 10 validators"
+            )
+        if validators:
+            request["validationDataConfig"] = {"validators": [{"s3Uri": uri} for uri in validators]}
+        vpc = _vpc_config(self.subnet_ids, self.security_group_ids)
+        if vpc:
+            request["vpcConfig"] = vpc
+        if self.kms_key_id:
+            request["customModelKmsKeyId"] = self.kms_key_id
+        distillation = _distillation_config(ctype, self.teacher_model_id, self.teacher_max_response_length)
+        if distillation:
+            request["customizationConfig"] = distillation
+        return request
+
+    # ------------------------------------------------------------------------------------------- helpers
+
+    def _describe(self, identifier: str) -> dict[str, Any]:
+        return self.hook.conn.get_model_customization_job(jobIdentifier=identifier)
+
+    def _find_job(self, job_name: str) -> dict[str, Any] | None:
+        try:
+            return self._describe(job_name)
+        except self.hook.conn.exceptions.ResourceNotFoundException:
+            return None
+
+    def _check_owner(self, job: dict[str, Any], identity: JobIdentity) -> None:
+        if identity.owns(job):
+            return
+        tags = self.hook.conn.list_tags_for_resource(resourceARN=job["jobArn"]).get("tags", [])
+        if identity.owns(job, {tag["key"]: tag["value"] for tag in tags}):
+            return
+        raise AirflowFailException(
+            f"A customization job named {job['jobName']} already exists ({job['jobArn']}, status "
+            f"{job['status']}) but was not created by this DAG run: neither its clientRequestToken nor its "
+            f"{RUN_ID_TAG} tag matches dag_id={identity.dag_id} run_id={identity.run_id} "
+            f"task_id={identity.task_id}. Give the task another job_name."
+        )
+
+    def _finish(self, job_arn: str) -> dict[str, Any]:
+        job = self._describe(job_arn)
+        if job["status"] != "Completed":
+            raise self._job_error(job)
+        self.log.info(
+            "Customization job %s completed: custom model %s.", job["jobName"], job.get("outputModelArn")
+        )
+        return self._result(job)
+
+    def _job_error(self, job: Mapping[str, Any]) -> AirflowException:
+        """The exception for a job that did not complete: Failed/Stopped fail the task, a timeout may retry."""
+        name, arn, status = job["jobName"], job["jobArn"], job["status"]
+        again = (
+            "Retrying this task re-attaches to the same job and does not start a new one; to retrain, trigger "
+            "a new DAG run (a new run id gives a new job)."
+        )
+        if status == "Failed":
+            reason = job.get("failureMessage") or "Bedrock gave no failureMessage"
+            return AirflowFailException(f"Bedrock customization job {name} failed: {reason} ({arn}). {again}")
+        if status in ("Stopping", "Stopped"):
+            return AirflowFailException(
+                f"Bedrock customization job {name} was stopped (status {status}, {arn}). {again}"
+            )
+        return AirflowException(
+            f"Bedrock customization job {name} is still {status} after {self.waiter_max_attempts} status checks "
+            f"{self.waiter_delay} s apart; it keeps running in Bedrock ({arn}). A retry of this task re-attaches "
+            "to it; raise [bedrock_customization] job_timeout to wait longer."
+        )
+
+    @staticmethod
+    def _result(job: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "job_arn": job["jobArn"],
+            "job_name": job["jobName"],
+            "model_arn": job.get("outputModelArn"),
+            "model_name": job.get("outputModelName"),
+        }
+
+    def _persist_link(self, context: Context, job_arn: str) -> None:
+        BedrockCustomizationJobLink.persist(
+            context=context,
+            operator=self,
+            region_name=self.hook.conn_region_name,
+            aws_partition=self.hook.conn_partition,
+            job_arn=BedrockCustomizationJobLink.quote_arn(job_arn),
+        )
+
+
+# ------------------------------------------------------------------------------------------------ pure helpers
+
+
+def _catalog_model_id(base_model_id: str) -> str:
+    """The catalogued base model behind ``base_model_id`` (a custom model ARN names its base model)."""
+    match = _CUSTOM_MODEL_ARN.match(str(base_model_id).strip())
+    return match["base"] if match else str(base_model_id)
+
+
+def _as_list(value: Sequence[str] | str | None) -> list[str]:
+    """A list of non-empty strings from a list or a comma-separated string."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _vpc_config(
+    subnet_ids: Sequence[str] | str | None, security_group_ids: Sequence[str] | str | None
+) -> dict:
+    subnets, groups = _as_list(subnet_ids), _as_list(security_group_ids)
+    if not subnets and not groups:
+        return {}
+    if not subnets or not groups:
+        missing = "subnet_ids" if not subnets else "security_group_ids"
+        raise BedrockCustomizationError(
+            f"vpcConfig needs both subnet_ids and security_group_ids; {missing} is empty. Give both, or neither "
+            "for a job outside a VPC."
+        )
+    if len(subnets) > 16:
+        raise BedrockCustomizationError(f"subnet_ids: {len(subnets)} subnets given; Bedrock accepts 1 to 16")
+    if len(groups) > 5:
+        raise BedrockCustomizationError(
+            f"security_group_ids: {len(groups)} groups given; Bedrock accepts 1 to 5"
+        )
+    return {"subnetIds": subnets, "securityGroupIds": groups}
+
+
+def _distillation_config(ctype: str, teacher: str | None, max_response_length: int | str | None) -> dict:
+    if ctype != "DISTILLATION":
+        if teacher:
+            raise BedrockCustomizationError(
+                f"teacher_model_id is only used by DISTILLATION jobs, not {ctype}; remove it or set "
+                "customization_type='DISTILLATION'"
+            )
+        return {}
+    if not teacher:
+        raise BedrockCustomizationError(
+            "A DISTILLATION job needs teacher_model_id (the teacher model's id or ARN)"
+        )
+    teacher_config: dict[str, Any] = {"teacherModelIdentifier": str(teacher)}
+    if max_response_length not in (None, ""):
+        teacher_config["maxResponseLengthForInference"] = int(max_response_length)
+    return {"distillationConfig": {"teacherModelConfig": teacher_config}}
+
+
+def _merge_tags(
+    user_tags: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None, managed: Mapping[str, str], what: str
+) -> list[dict[str, str]]:
+    """User tags (a mapping or Bedrock's key/value list) plus the provider's, which win, as Bedrock's list."""
+    combined: dict[str, str] = {}
+    if isinstance(user_tags, Mapping):
+        combined.update({str(key): str(value) for key, value in user_tags.items()})
+    else:
+        for item in user_tags or ():
+            if not isinstance(item, Mapping) or "key" not in item:
+                raise BedrockCustomizationError(
+                    f"{what}: expected a mapping or a list of {{'key': ..., 'value': ...}}, got {item!r}"
+                )
+            combined[str(item["key"])] = str(item.get("value", ""))
+    combined.update(managed)
+    if len(combined) > MAX_TAGS:
+        raise BedrockCustomizationError(
+            f"{what}: {len(combined)} tags including the provider's {len(managed)}; Bedrock allows {MAX_TAGS}"
+        )
+    return [{"key": key, "value": value} for key, value in combined.items()]
