@@ -1,0 +1,49 @@
+"""Evaluation of a candidate model against a baseline: metrics, the LLM judge, aggregation and the decision.
+
+Pure modules, no Airflow or AWS imports: ``text`` (normalisation, CJK-aware tokens), ``metrics`` (ROUGE-L, chrF,
+exact match, BERTScore and the metric registry), ``judge`` (LLM-as-judge over a converse callable), ``samples``
+(validation records in any Bedrock training format, seeded sampling), ``invoke`` (Converse requests, retries),
+``compare`` (per-sample scores, summary), ``aggregate`` (means, :func:`decide`), ``report`` (Markdown, chart) and
+``bedrock_job`` (native Bedrock evaluation jobs). The operator is
+``bedrock_customization.operators.evaluation.BedrockEvaluateModelsOperator``.
+"""
+
+from __future__ import annotations
+
+from bedrock_customization.evaluation.aggregate import decide, mean_scores
+from bedrock_customization.evaluation.errors import EvaluationError
+from bedrock_customization.evaluation.judge import JudgeError, Verdict, judge, judge_metric
+from bedrock_customization.evaluation.metrics import (
+    DEFAULT_METRICS,
+    Metric,
+    Score,
+    chrf,
+    create_metric,
+    create_metrics,
+    exact_match,
+    mean_chrf,
+    metric_names,
+    register_metric,
+    rouge_l,
+)
+
+__all__ = [
+    "DEFAULT_METRICS",
+    "EvaluationError",
+    "JudgeError",
+    "Metric",
+    "Score",
+    "Verdict",
+    "chrf",
+    "create_metric",
+    "create_metrics",
+    "decide",
+    "exact_match",
+    "judge",
+    "judge_metric",
+    "mean_chrf",
+    "mean_scores",
+    "metric_names",
+    "register_metric",
+    "rouge_l",
+]

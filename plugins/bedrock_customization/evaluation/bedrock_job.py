@@ -1,0 +1,132 @@
+"""Native Bedrock model evaluation jobs (``CreateEvaluationJob``): the prompt dataset, the request, the results.
+
+An automatic evaluation job evaluates one model, so comparing two models takes two jobs over the same dataset.
+Without a judge the job computes the built-in metrics ``Builtin.Accuracy``, ``Builtin.Robustness`` and
+``Builtin.Toxicity``; with ``judge_model_id`` it is a model-as-a-judge job with ``Builtin.Correctness``,
+``Builtin.Completeness`` and ``Builtin.Helpfulness``. Results land under
+``<output>/<job name>/<job id>/models/<model>/taskTypes/<task>/datasets/<dataset>/<id>_output.jsonl``, one
+record per prompt with ``automatedEvaluationResult.scores`` = ``[{"metricName", "result"}, ...]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from statistics import fmean
+from typing import Any
+
+from bedrock_customization.evaluation.errors import EvaluationError
+from bedrock_customization.evaluation.samples import Sample
+
+__all__ = [
+    "AUTOMATIC_METRICS",
+    "JUDGE_METRICS",
+    "TASK_TYPES",
+    "dataset_jsonl",
+    "evaluation_job_name",
+    "evaluation_job_request",
+    "mean_results",
+]
+
+TASK_TYPES = ("Summarization", "Classification", "QuestionAndAnswer", "Generation", "Custom")
+AUTOMATIC_METRICS = ("Builtin.Accuracy", "Builtin.Robustness", "Builtin.Toxicity")
+JUDGE_METRICS = ("Builtin.Correctness", "Builtin.Completeness", "Builtin.Helpfulness")
+#: Metrics where a lower value is better; they cannot be the primary metric of a promote/reject decision.
+LOWER_IS_BETTER = frozenset({"Builtin.Toxicity", "Builtin.Harmfulness", "Builtin.Stereotyping"})
+_MAX_NAME = 63
+
+
+def dataset_jsonl(samples: Sequence[Sample], category: str | None = None) -> str:
+    """The evaluation job's prompt dataset: ``{"prompt", "referenceResponse"[, "category"]}`` per line.
+
+    Conversation history and system text are not part of this format; only the last user turn is sent.
+    """
+    lines = []
+    for sample in samples:
+        record: dict[str, str] = {"prompt": sample.prompt, "referenceResponse": sample.reference}
+        if category:
+            record["category"] = category
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def evaluation_job_name(base: str, role: str) -> str:
+    """A valid job name (lowercase ``[a-z0-9-]``, at most 63 characters) from ``base`` and the role."""
+    cleaned = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in base.lower())
+    cleaned = "-".join(part for part in cleaned.split("-") if part)
+    suffix = f"-{role}"
+    return (cleaned[: _MAX_NAME - len(suffix)].rstrip("-") or "evaluation") + suffix
+
+
+def evaluation_job_request(
+    *,
+    job_name: str,
+    role_arn: str,
+    model_id: str,
+    dataset_uri: str,
+    output_uri: str,
+    dataset_name: str = "validation",
+    task_type: str = "QuestionAndAnswer",
+    metric_names: Sequence[str] | None = None,
+    judge_model_id: str | None = None,
+    inference_config: Mapping[str, Any] | None = None,
+    kms_key_id: str | None = None,
+    tags: Sequence[Mapping[str, str]] | None = None,
+    client_request_token: str | None = None,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for ``bedrock.create_evaluation_job`` evaluating ``model_id`` on one custom dataset."""
+    if task_type not in TASK_TYPES:
+        raise EvaluationError(f"task_type {task_type!r} is not one of {', '.join(TASK_TYPES)}")
+    metrics = list(metric_names or (JUDGE_METRICS if judge_model_id else AUTOMATIC_METRICS))
+    automated: dict[str, Any] = {
+        "datasetMetricConfigs": [
+            {
+                "taskType": task_type,
+                "dataset": {"name": dataset_name, "datasetLocation": {"s3Uri": dataset_uri}},
+                "metricNames": metrics,
+            }
+        ]
+    }
+    if judge_model_id:
+        automated["evaluatorModelConfig"] = {"bedrockEvaluatorModels": [{"modelIdentifier": judge_model_id}]}
+    model: dict[str, Any] = {"modelIdentifier": model_id}
+    if inference_config:
+        model["inferenceParams"] = json.dumps({"inferenceConfig": dict(inference_config)})
+    request: dict[str, Any] = {
+        "jobName": job_name,
+        "roleArn": role_arn,
+        "applicationType": "ModelEvaluation",
+        "evaluationConfig": {"automated": automated},
+        "inferenceConfig": {"models": [{"bedrockModel": model}]},
+        "outputDataConfig": {"s3Uri": output_uri},
+    }
+    if description:
+        request["jobDescription"] = description[:200]
+    if kms_key_id:
+        request["customerEncryptionKeyId"] = kms_key_id
+    if tags:
+        request["jobTags"] = [dict(tag) for tag in tags]
+    if client_request_token:
+        request["clientRequestToken"] = client_request_token
+    return request
+
+
+def mean_results(output_texts: Iterable[str]) -> dict[str, float]:
+    """Mean ``result`` per ``metricName`` over the records of a job's ``*_output.jsonl`` files.
+
+    Records whose score is missing or null (the judge could not score them) are left out of that metric's mean.
+    """
+    values: dict[str, list[float]] = {}
+    for text in output_texts:
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            for score in (record.get("automatedEvaluationResult") or {}).get("scores") or []:
+                name, result = score.get("metricName"), score.get("result")
+                if isinstance(name, str) and isinstance(result, int | float) and not isinstance(result, bool):
+                    values.setdefault(name, []).append(float(result))
+    if not values:
+        raise EvaluationError("The evaluation job's output has no scores")
+    return {name: round(fmean(scores), 4) for name, scores in values.items()}
