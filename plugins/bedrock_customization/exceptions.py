@@ -74,3 +74,15 @@ class InvalidDatasetError(DatasetError):
 
     def __reduce__(self):
         return type(self), (str(self), self.report)
+
+
+class ResourceFailedError(BedrockCustomizationError):
+    """A Bedrock resource (provisioned throughput, custom model deployment) ended in status Failed."""
+
+
+class ResourceInUseError(BedrockCustomizationError):
+    """A resource cannot be deleted because another one still uses it (e.g. a model served by a throughput)."""
+
+
+class RegistryConflictError(BedrockCustomizationError):
+    """The model registry object changed between read and write (another promotion ran concurrently)."""

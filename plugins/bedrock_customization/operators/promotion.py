@@ -1,0 +1,330 @@
+"""The promotion operator: carry out ``promotion.plan_promotion`` against Bedrock and the S3 model registry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.sdk import Asset
+
+from bedrock_customization import promotion, tagging
+from bedrock_customization.exceptions import (
+    BedrockCustomizationError,
+    ResourceFailedError,
+    ResourceInUseError,
+)
+from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
+from bedrock_customization.operators.bedrock import (
+    DEFAULT_DEFERRABLE,
+    THROUGHPUT_WAITER,
+    ThroughputWaitMixin,
+    delete_custom_model,
+    delete_throughput,
+    get_throughput,
+    run_identity,
+    throughput_failure,
+    update_throughput_model,
+)
+from bedrock_customization.triggers.bedrock import BedrockProvisionedThroughputInServiceTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCustomizationHook]):
+    """
+    Promote or reject an evaluated custom model, and record the champion in the S3 model registry.
+
+    **promote**: when the registry has a serving throughput (tag ``role=serving``) with the same base model, it
+    is updated in place to the candidate (UpdateProvisionedModelThroughput, waited for) and the evaluation
+    throughput is deleted; otherwise the evaluation throughput is re-tagged ``role=serving`` (no second
+    throughput is bought). The candidate is tagged ``decision=promote``, the registry object
+    ``registry/<registry_name>.json`` is written (conditionally), and the champion it replaced is kept or
+    deleted per ``champion_retention``.
+
+    **reject**: the evaluation throughput is deleted; the candidate is tagged ``decision=reject`` (the janitor
+    reads it) and deleted or kept per ``retention``.
+
+    Every run emits an event on the Asset ``bedrock://registry/<registry_name>`` (a task outlet) whose
+    ``extra`` carries the decision, the outcome, ``registry_changed`` and the serving ARNs; consumers
+    scheduled on the asset should check ``registry_changed``. Safe to retry: the plan is recomputed from the
+    registry and each step is idempotent. Returns a dict: ``decision``, ``outcome``
+    (``updated_in_place`` | ``evaluation_became_serving`` | ``already_promoted`` | ``rejected``),
+    ``serving_throughput_arn``, ``serving_model_arn``, ``registry_uri``, ``registry_version``,
+    ``deleted_throughputs``, ``deleted_models``, ``kept_models``, ``steps``.
+
+    :param registry_name: Name of the model registry; not templated, it names the outlet asset.
+    :param registry_bucket: Bucket holding ``registry/<registry_name>.json``. (templated)
+    :param decision: ``promote`` or ``reject``. (templated)
+    :param candidate_model_arn: ARN (or name) of the evaluated custom model. (templated)
+    :param base_model_id: Base model of the candidate. (templated)
+    :param evaluation_throughput_arn: ARN or name of the throughput the candidate was evaluated on.
+        (templated; default None)
+    :param figures: Evaluation figures to record in the registry and the asset event. (templated)
+    :param retention: Fate of a rejected candidate model: ``delete`` or ``keep``. (templated; default delete)
+    :param champion_retention: Fate of the champion model a promotion replaces: ``keep`` or ``delete``.
+        (templated; default keep)
+    :param registry_kms_key_id: KMS key for the registry object; default: the bucket's default encryption.
+        (templated)
+    :param wait_for_completion: Wait for an in-place update to be InService. (default: True)
+    :param waiter_delay: Seconds between status checks. (default: the provider's ``poll_interval``)
+    :param waiter_max_attempts: Maximum status checks. (default: ``throughput_timeout`` / ``poll_interval``)
+    :param deferrable: Wait for the update in the triggerer. (default: ``[operators] default_deferrable``)
+    """
+
+    aws_hook_class = BedrockCustomizationHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "registry_bucket",
+        "decision",
+        "candidate_model_arn",
+        "base_model_id",
+        "evaluation_throughput_arn",
+        "figures",
+        "retention",
+        "champion_retention",
+        "registry_kms_key_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        registry_name: str,
+        registry_bucket: str,
+        decision: str,
+        candidate_model_arn: str,
+        base_model_id: str,
+        evaluation_throughput_arn: str | None = None,
+        figures: Mapping[str, Any] | None = None,
+        retention: str = "delete",
+        champion_retention: str = "keep",
+        registry_kms_key_id: str | None = None,
+        wait_for_completion: bool = True,
+        waiter_delay: int | None = None,
+        waiter_max_attempts: int | None = None,
+        deferrable: bool = DEFAULT_DEFERRABLE,
+        **kwargs: Any,
+    ) -> None:
+        self.registry_name = promotion.check_name(registry_name)
+        self.asset = Asset(promotion.asset_uri(registry_name))
+        outlets = list(kwargs.pop("outlets", None) or [])
+        super().__init__(outlets=[*outlets, self.asset], **kwargs)
+        self.registry_bucket = registry_bucket
+        self.decision = decision
+        self.candidate_model_arn = candidate_model_arn
+        self.base_model_id = base_model_id
+        self.evaluation_throughput_arn = evaluation_throughput_arn
+        self.figures = figures
+        self.retention = retention
+        self.champion_retention = champion_retention
+        self.registry_kms_key_id = registry_kms_key_id
+        self._init_wait(
+            wait_for_completion, waiter_delay, waiter_max_attempts, deferrable, "throughput_timeout"
+        )
+
+    # -- planning ---------------------------------------------------------------------------
+
+    @property
+    def s3(self) -> Any:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify
+        ).get_conn()
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        conn = self.hook.conn
+        decision = str(self.decision).strip().lower()
+        registry, etag = promotion.load_registry(self.s3, self.registry_bucket, self.registry_name)
+        evaluation = None
+        if self.evaluation_throughput_arn:
+            found = get_throughput(conn, self.evaluation_throughput_arn)
+            evaluation = found["provisionedModelArn"] if found else None
+            if found is None:
+                self.log.info("Evaluation throughput %s is already gone.", self.evaluation_throughput_arn)
+        serving = (registry or {}).get("serving_throughput_arn")
+        serving_alive = bool(serving) and get_throughput(conn, serving) is not None
+        if serving and not serving_alive:
+            self.log.warning("The registry's serving throughput %s no longer exists.", serving)
+        plan = promotion.plan_promotion(
+            decision=decision,
+            registry=registry,
+            candidate_model_arn=self._candidate_arn(),
+            evaluation_throughput_arn=evaluation,
+            base_model_id=self.base_model_id,
+            serving_alive=serving_alive,
+            retention=self.retention,
+            champion_retention=self.champion_retention,
+        )
+        self.log.info(
+            "Decision %s -> %s: %s",
+            plan.decision,
+            plan.outcome,
+            "; ".join(f"{s.action} {s.target or ''}".strip() for s in plan.steps) or "nothing to do",
+        )
+        state = {
+            "plan": plan.to_dict(),
+            "registry": registry,
+            "etag": etag,
+            "next": 0,
+            "done": {"deleted_throughputs": [], "deleted_models": [], "kept_models": []},
+            "version": (registry or {}).get("version"),
+        }
+        return self._run(context, state)
+
+    def _candidate_arn(self) -> str:
+        conn = self.hook.conn
+        if str(self.candidate_model_arn).startswith("arn:"):
+            return self.candidate_model_arn
+        try:
+            return conn.get_custom_model(modelIdentifier=self.candidate_model_arn)["modelArn"]
+        except conn.exceptions.ResourceNotFoundException:
+            return self.candidate_model_arn
+
+    # -- carrying out -------------------------------------------------------------------------
+
+    def _run(self, context: Context, state: dict[str, Any]) -> dict[str, Any]:
+        steps = state["plan"]["steps"]
+        while state["next"] < len(steps):
+            step = steps[state["next"]]
+            state["next"] += 1
+            if step["action"] == "update_serving":
+                arn, status = update_throughput_model(
+                    self.hook.conn, step["target"], step["model"], self.log, self._settle
+                )
+                if status != "InService":
+                    self._wait_update(arn, status, state)
+            else:
+                self._apply(context, step, state)
+        return self._finish(context, state)
+
+    def _wait_update(self, arn: str, status: str, state: dict[str, Any]) -> None:
+        if status == "Failed":
+            raise ResourceFailedError(
+                throughput_failure(self.hook.conn.get_provisioned_model_throughput(provisionedModelId=arn))
+            )
+        if self.deferrable:
+            self.log.info("Deferring until serving throughput %s is InService with the new model.", arn)
+            self.defer(
+                trigger=BedrockProvisionedThroughputInServiceTrigger(
+                    provisioned_model_id=arn,
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="resume",
+                kwargs={"state": state},
+            )
+        elif self.wait_for_completion:
+            self._settle(arn)
+
+    def _settle(self, arn: str) -> None:
+        if not self._sync_wait(THROUGHPUT_WAITER, {"provisionedModelId": arn}, "provisioned throughput"):
+            raise ResourceFailedError(
+                throughput_failure(self.hook.conn.get_provisioned_model_throughput(provisionedModelId=arn))
+            )
+
+    def resume(
+        self, context: Context, state: dict[str, Any], event: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Continue the plan after the deferred wait for the in-place update."""
+        self.execute_complete(context, event)  # raises with the failureMessage unless InService
+        return self._run(context, state)
+
+    def _apply(self, context: Context, step: Mapping[str, Any], state: dict[str, Any]) -> None:
+        conn = self.hook.conn
+        action, target, done = step["action"], step["target"], state["done"]
+        if action == "tag_serving":
+            conn.tag_resource(resourceARN=target, tags=tagging.to_aws({tagging.ROLE: tagging.ROLE_SERVING}))
+            self.log.info("Provisioned throughput %s is now tagged as serving.", target)
+        elif action == "delete_throughput":
+            if delete_throughput(conn, target, self.log):
+                self.log.info("Deleted provisioned throughput %s (%s).", target, step["detail"])
+                done["deleted_throughputs"].append(target)
+        elif action == "tag_decision":
+            try:
+                conn.tag_resource(resourceARN=target, tags=tagging.to_aws({tagging.DECISION: step["detail"]}))
+            except conn.exceptions.ResourceNotFoundException:
+                self.log.info("Custom model %s is already gone; not tagging it.", target)
+        elif action == "write_registry":
+            dag_id, run_id, _, _ = run_identity(context)
+            record = promotion.next_registry(
+                state["registry"],
+                name=self.registry_name,
+                serving_throughput_arn=target,
+                serving_model_arn=step["model"],
+                base_model_id=self.base_model_id,
+                promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                dag_id=dag_id,
+                run_id=run_id,
+                figures=self.figures,
+            )
+            promotion.save_registry(
+                self.s3,
+                self.registry_bucket,
+                self.registry_name,
+                record,
+                state["etag"],
+                self.registry_kms_key_id,
+            )
+            state["version"] = record["version"]
+            self.log.info(
+                "Registry %s version %s: %s serves %s.",
+                promotion.registry_uri(self.registry_bucket, self.registry_name),
+                record["version"],
+                target,
+                step["model"],
+            )
+        elif action == "delete_model":
+            if self._delete_model(target):
+                self.log.info("Deleted custom model %s (%s).", target, step["detail"])
+                done["deleted_models"].append(target)
+        elif action == "keep_model":
+            self.log.info("Keeping custom model %s (%s).", target, step["detail"])
+            done["kept_models"].append(target)
+        else:  # pragma: no cover - plan_promotion only emits the actions above
+            raise BedrockCustomizationError(f"Unknown promotion step {action!r}")
+
+    def _delete_model(self, model_arn: str) -> bool:
+        """Delete a custom model; a throughput just deleted or switched may hold it for a moment."""
+        import time
+
+        for attempt in range(5):
+            try:
+                return delete_custom_model(self.hook.conn, model_arn)
+            except ResourceInUseError:
+                if attempt == 4:
+                    raise
+                time.sleep(self.waiter_delay)
+        return False
+
+    def _finish(self, context: Context, state: dict[str, Any]) -> dict[str, Any]:
+        plan = state["plan"]
+        result = {
+            "decision": plan["decision"],
+            "outcome": plan["outcome"],
+            "serving_throughput_arn": plan["serving_throughput_arn"],
+            "serving_model_arn": plan["serving_model_arn"],
+            "registry_uri": promotion.registry_uri(self.registry_bucket, self.registry_name),
+            "registry_version": state["version"],
+            **state["done"],
+            "steps": plan["steps"],
+        }
+        context["outlet_events"][self.asset].extra = {
+            "registry": self.registry_name,
+            "registry_uri": result["registry_uri"],
+            "registry_version": state["version"],
+            "registry_changed": any(step["action"] == "write_registry" for step in plan["steps"]),
+            "decision": plan["decision"],
+            "outcome": plan["outcome"],
+            "serving_throughput_arn": plan["serving_throughput_arn"],
+            "serving_model_arn": plan["serving_model_arn"],
+            "candidate_model_arn": self.candidate_model_arn,
+            "figures": dict(self.figures or {}),
+        }
+        return result

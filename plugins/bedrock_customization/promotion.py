@@ -1,0 +1,359 @@
+"""The model registry and the promotion decision: pure functions, plus S3 read/write of the registry object.
+
+The registry is one JSON object per registry name, ``s3://<bucket>/registry/<name>.json``, recording what
+serves traffic now (the *champion*)::
+
+    {
+      "schema": 1,
+      "name": "qa-assistant",
+      "version": 3,                                  # +1 per promotion
+      "serving_throughput_arn": "arn:aws:bedrock:…:provisioned-model/…",
+      "serving_model_arn": "arn:aws:bedrock:…:custom-model/…",
+      "base_model_id": "amazon.titan-text-express-v1:0:8k",
+      "promoted_at": "2026-03-01T12:00:00+00:00",
+      "dag_id": "bedrock_retraining",
+      "run_id": "manual__2026-03-01T00:00:00+00:00",
+      "figures": {"metric": "chrf", "baseline": {...}, "candidate": {...}},
+      "previous": {… the same keys of the champion this one replaced, without "previous" …} | null
+    }
+
+``plan_promotion`` turns a decision and the registry into ordered steps that ``BedrockPromoteModelOperator``
+carries out; ``read_champion`` picks the baseline an evaluation compares against. Writes are conditional
+(``IfMatch`` on the ETag read, ``IfNoneMatch: "*"`` for the first write), so two promotions racing on the
+same registry cannot both win: the loser gets ``RegistryConflictError`` and its retry re-plans from the
+new registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bedrock_customization.exceptions import BedrockCustomizationError, RegistryConflictError
+
+SCHEMA = 1
+REGISTRY_PREFIX = "registry/"
+DECISIONS = ("promote", "reject")
+RETENTIONS = ("delete", "keep")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_RECORD_KEYS = (
+    "version",
+    "serving_throughput_arn",
+    "serving_model_arn",
+    "base_model_id",
+    "promoted_at",
+    "dag_id",
+    "run_id",
+    "figures",
+)
+
+
+def is_valid_name(name: object) -> bool:
+    """Whether ``name`` can name a registry (see :func:`check_name`)."""
+    return isinstance(name, str) and bool(_NAME.match(name))
+
+
+def check_name(name: str) -> str:
+    """A registry name: 1-128 of ``[A-Za-z0-9._-]``, starting alphanumeric."""
+    if not is_valid_name(name):
+        raise BedrockCustomizationError(
+            f"Invalid registry name {name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit (it becomes the S3 key registry/<name>.json and the asset bedrock://registry/<name>)."
+        )
+    return name
+
+
+def registry_key(name: str) -> str:
+    """S3 key of the registry object: ``registry/<name>.json``."""
+    return f"{REGISTRY_PREFIX}{check_name(name)}.json"
+
+
+def registry_uri(bucket: str, name: str) -> str:
+    return f"s3://{bucket}/{registry_key(name)}"
+
+
+def asset_uri(name: str) -> str:
+    """URI of the Airflow Asset updated by each promotion: ``bedrock://registry/<name>``."""
+    return f"bedrock://registry/{check_name(name)}"
+
+
+def serving_arns(registry: Mapping[str, Any] | None) -> set[str]:
+    """The throughput and model ARNs the registry says are serving (empty for no registry)."""
+    if not registry:
+        return set()
+    return {arn for arn in (registry.get("serving_throughput_arn"), registry.get("serving_model_arn")) if arn}
+
+
+def read_champion(registry: Mapping[str, Any] | None, base_inference_id: str) -> dict[str, Any]:
+    """
+    The model an evaluation must beat: the serving throughput if the registry has one, else the base model.
+
+    Returns ``{"model_id": <id to invoke>, "source": "registry" | "base", "model_arn": ..., "base_model_id": ...,
+    "version": ...}``; ``model_id`` goes straight to InvokeModel/Converse.
+    """
+    if registry and registry.get("serving_throughput_arn"):
+        return {
+            "model_id": registry["serving_throughput_arn"],
+            "source": "registry",
+            "model_arn": registry.get("serving_model_arn"),
+            "base_model_id": registry.get("base_model_id"),
+            "version": registry.get("version"),
+        }
+    return {
+        "model_id": base_inference_id,
+        "source": "base",
+        "model_arn": None,
+        "base_model_id": None,
+        "version": registry.get("version") if registry else None,
+    }
+
+
+# --------------------------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the promotion operator does, in order.
+
+    ``action`` is one of ``update_serving`` (point ``target`` throughput at ``model``), ``tag_serving``
+    (re-tag ``target`` throughput ``role=serving``), ``delete_throughput``, ``tag_decision`` (tag ``target``
+    model ``decision=<detail>``), ``write_registry``, ``delete_model``, ``keep_model``.
+    """
+
+    action: str
+    target: str | None = None
+    model: str | None = None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "target": self.target, "model": self.model, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    """The outcome of :func:`plan_promotion`."""
+
+    decision: str
+    outcome: str  # updated_in_place | evaluation_became_serving | already_promoted | rejected
+    steps: tuple[Step, ...]
+    serving_throughput_arn: str | None
+    serving_model_arn: str | None
+    replaced: Mapping[str, Any] | None = field(default=None, hash=False)
+
+    @property
+    def writes_registry(self) -> bool:
+        return any(step.action == "write_registry" for step in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "outcome": self.outcome,
+            "steps": [step.to_dict() for step in self.steps],
+            "serving_throughput_arn": self.serving_throughput_arn,
+            "serving_model_arn": self.serving_model_arn,
+            "replaced": dict(self.replaced) if self.replaced else None,
+        }
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise BedrockCustomizationError(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
+    return value
+
+
+def _champion_retention(previous_model: str | None, candidate: str, champion_retention: str) -> list[Step]:
+    if not previous_model or previous_model == candidate:
+        return []
+    if champion_retention == "delete":
+        return [Step("delete_model", previous_model, detail="replaced champion")]
+    return [Step("keep_model", previous_model, detail="replaced champion")]
+
+
+def plan_promotion(
+    *,
+    decision: str,
+    registry: Mapping[str, Any] | None,
+    candidate_model_arn: str,
+    evaluation_throughput_arn: str | None,
+    base_model_id: str,
+    serving_alive: bool = True,
+    retention: str = "delete",
+    champion_retention: str = "keep",
+) -> PromotionPlan:
+    """
+    Decide the steps of a promotion or a rejection.
+
+    :param decision: ``promote`` or ``reject``.
+    :param registry: The registry object as read (None: no champion yet).
+    :param candidate_model_arn: ARN of the custom model that was evaluated.
+    :param evaluation_throughput_arn: ARN of the throughput it was evaluated on (None if none).
+    :param base_model_id: Base model of the candidate; a throughput is updated in place only when the serving
+        model shares it.
+    :param serving_alive: Whether the registry's serving throughput still exists (the operator checks).
+    :param retention: What happens to a rejected candidate model: ``delete`` or ``keep``.
+    :param champion_retention: What happens to the champion model a promotion replaces: ``keep`` or ``delete``.
+    """
+    _check_choice("decision", decision, DECISIONS)
+    _check_choice("retention", retention, RETENTIONS)
+    _check_choice("champion_retention", champion_retention, RETENTIONS)
+    registry = registry or {}
+    serving_tp = registry.get("serving_throughput_arn") if serving_alive else None
+    serving_model = registry.get("serving_model_arn")
+
+    if decision == "reject":
+        if candidate_model_arn and candidate_model_arn == serving_model:
+            raise BedrockCustomizationError(
+                f"Refusing to reject {candidate_model_arn}: the registry records it as the serving model."
+            )
+        steps: list[Step] = []
+        if evaluation_throughput_arn and evaluation_throughput_arn != serving_tp:
+            steps.append(Step("delete_throughput", evaluation_throughput_arn, detail="rejected candidate"))
+        steps.append(Step("tag_decision", candidate_model_arn, detail="reject"))
+        if retention == "delete":
+            steps.append(Step("delete_model", candidate_model_arn, detail="rejected candidate"))
+        else:
+            steps.append(Step("keep_model", candidate_model_arn, detail="rejected candidate"))
+        return PromotionPlan("reject", "rejected", tuple(steps), serving_tp, serving_model)
+
+    if serving_model and serving_model == candidate_model_arn:
+        # A retry after the registry was written: finish what may be left after the write.
+        previous = registry.get("previous") or {}
+        steps = []
+        if evaluation_throughput_arn and evaluation_throughput_arn != serving_tp:
+            steps.append(Step("delete_throughput", evaluation_throughput_arn, detail="evaluation copy"))
+        if serving_tp:
+            steps.append(Step("tag_serving", serving_tp))
+        old_tp = previous.get("serving_throughput_arn")
+        if old_tp and old_tp != serving_tp:
+            steps.append(Step("delete_throughput", old_tp, detail="replaced champion (other base model)"))
+        steps += _champion_retention(
+            previous.get("serving_model_arn"), candidate_model_arn, champion_retention
+        )
+        return PromotionPlan(
+            "promote", "already_promoted", tuple(steps), serving_tp, serving_model, previous or None
+        )
+
+    replaced = {key: registry.get(key) for key in _RECORD_KEYS} if registry else None
+    same_base = registry.get("base_model_id") in (None, base_model_id)
+    steps = []
+    if serving_tp and same_base and serving_tp != evaluation_throughput_arn:
+        outcome, serving = "updated_in_place", serving_tp
+        steps.append(Step("update_serving", serving_tp, model=candidate_model_arn))
+        if evaluation_throughput_arn:
+            steps.append(Step("delete_throughput", evaluation_throughput_arn, detail="evaluation copy"))
+    elif evaluation_throughput_arn:
+        outcome, serving = "evaluation_became_serving", evaluation_throughput_arn
+    else:
+        raise BedrockCustomizationError(
+            f"Cannot promote {candidate_model_arn}: there is no serving throughput to update in place"
+            + (f" with the same base model ({registry.get('base_model_id')} is served)" if serving_tp else "")
+            + " and no evaluation throughput to re-tag as serving. Pass evaluation_throughput_arn."
+        )
+    steps.append(Step("tag_decision", candidate_model_arn, detail="promote"))
+    # The registry is written before the serving tag: a throughput tagged serving but missing from the
+    # registry would be spared by the teardown and the janitor forever; one in the registry is protected.
+    steps.append(Step("write_registry", serving, model=candidate_model_arn))
+    steps.append(Step("tag_serving", serving))
+    if serving_tp and serving_tp != serving:
+        steps.append(Step("delete_throughput", serving_tp, detail="replaced champion (other base model)"))
+    steps += _champion_retention(serving_model, candidate_model_arn, champion_retention)
+    return PromotionPlan("promote", outcome, tuple(steps), serving, candidate_model_arn, replaced)
+
+
+def next_registry(
+    registry: Mapping[str, Any] | None,
+    *,
+    name: str,
+    serving_throughput_arn: str,
+    serving_model_arn: str,
+    base_model_id: str,
+    promoted_at: str,
+    dag_id: str,
+    run_id: str,
+    figures: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The registry object after a promotion (the current champion moves to ``previous``)."""
+    registry = registry or {}
+    previous = {key: registry.get(key) for key in _RECORD_KEYS} if registry else None
+    return {
+        "schema": SCHEMA,
+        "name": check_name(name),
+        "version": int(registry.get("version") or 0) + 1,
+        "serving_throughput_arn": serving_throughput_arn,
+        "serving_model_arn": serving_model_arn,
+        "base_model_id": base_model_id,
+        "promoted_at": promoted_at,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "figures": dict(figures or {}),
+        "previous": previous,
+    }
+
+
+# --------------------------------------------------------------------------------------------- S3 I/O
+
+
+def load_registry(s3: Any, bucket: str, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(registry, ETag) from ``s3://bucket/registry/<name>.json``; (None, None) when there is none yet."""
+    from botocore.exceptions import ClientError
+
+    key = registry_key(name)
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None, None
+        raise
+    body = response["Body"].read()
+    try:
+        registry = json.loads(body)
+    except ValueError as error:
+        raise BedrockCustomizationError(
+            f"The model registry s3://{bucket}/{key} is not valid JSON ({error}); fix or delete the object."
+        ) from error
+    if not isinstance(registry, dict):
+        raise BedrockCustomizationError(f"The model registry s3://{bucket}/{key} must hold a JSON object.")
+    return registry, response.get("ETag")
+
+
+def save_registry(
+    s3: Any,
+    bucket: str,
+    name: str,
+    registry: Mapping[str, Any],
+    etag: str | None,
+    kms_key_id: str | None = None,
+) -> str:
+    """
+    Write the registry only if it is unchanged since it was read (``etag``; None: only if absent).
+
+    Returns the new ETag; raises ``RegistryConflictError`` when another writer got there first.
+    """
+    from botocore.exceptions import ClientError
+
+    key = registry_key(name)
+    request: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": key,
+        "Body": json.dumps(registry, indent=2, sort_keys=True).encode(),
+        "ContentType": "application/json",
+    }
+    if etag:
+        request["IfMatch"] = etag
+    else:
+        request["IfNoneMatch"] = "*"
+    if kms_key_id:
+        request.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_id)
+    try:
+        return s3.put_object(**request).get("ETag", "")
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+            raise RegistryConflictError(
+                f"The model registry s3://{bucket}/{key} changed while this promotion ran ({code}); another "
+                "promotion won. Retry the task: it re-reads the registry and plans again."
+            ) from error
+        raise

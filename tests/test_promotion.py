@@ -1,0 +1,301 @@
+"""Promotion: the pure plan and champion look-up, the S3 registry, and the operator against the emulator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bedrock_customization import promotion, tagging
+from bedrock_customization.exceptions import BedrockCustomizationError, RegistryConflictError
+from bedrock_customization.operators.bedrock import BedrockCreateProvisionedModelThroughputOperator
+from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
+from tests.serving_helpers import QUICK, alive_throughputs, emulator, make_context, tags_of, trained_model
+
+TITAN = "amazon.titan-text-express-v1:0:8k"
+REGISTRY_BUCKET = "models"
+FIGURES = {"metric": "chrf", "baseline": {"chrf": 17.9}, "candidate": {"chrf": 72.4}, "samples": 12}
+
+
+# --------------------------------------------------------------------------------------------- pure
+
+
+def test_read_champion_falls_back_to_the_base_model():
+    assert (
+        promotion.read_champion(None, "amazon.titan-text-express-v1")["model_id"]
+        == "amazon.titan-text-express-v1"
+    )
+    assert promotion.read_champion({}, "base")["source"] == "base"
+    registry = {"serving_throughput_arn": "arn:tp", "serving_model_arn": "arn:m", "version": 3}
+    champion = promotion.read_champion(registry, "base")
+    assert champion == {
+        "model_id": "arn:tp",
+        "source": "registry",
+        "model_arn": "arn:m",
+        "base_model_id": None,
+        "version": 3,
+    }
+
+
+def test_plan_first_promotion_retags_the_evaluation_throughput():
+    plan = promotion.plan_promotion(
+        decision="promote",
+        registry=None,
+        candidate_model_arn="m1",
+        evaluation_throughput_arn="tp1",
+        base_model_id=TITAN,
+    )
+    assert plan.outcome == "evaluation_became_serving" and plan.serving_throughput_arn == "tp1"
+    assert [s.action for s in plan.steps] == ["tag_decision", "write_registry", "tag_serving"]
+
+
+def test_plan_promotion_updates_in_place_when_the_base_model_matches():
+    registry = {
+        "serving_throughput_arn": "tp1",
+        "serving_model_arn": "m1",
+        "base_model_id": TITAN,
+        "version": 1,
+    }
+    plan = promotion.plan_promotion(
+        decision="promote",
+        registry=registry,
+        candidate_model_arn="m2",
+        evaluation_throughput_arn="tp2",
+        base_model_id=TITAN,
+        champion_retention="delete",
+    )
+    assert plan.outcome == "updated_in_place" and plan.serving_throughput_arn == "tp1"
+    assert [(s.action, s.target) for s in plan.steps] == [
+        ("update_serving", "tp1"),
+        ("delete_throughput", "tp2"),
+        ("tag_decision", "m2"),
+        ("write_registry", "tp1"),
+        ("tag_serving", "tp1"),
+        ("delete_model", "m1"),
+    ]
+
+
+def test_plan_promotion_across_base_models_replaces_the_serving_throughput():
+    registry = {
+        "serving_throughput_arn": "tp1",
+        "serving_model_arn": "m1",
+        "base_model_id": "other",
+        "version": 1,
+    }
+    plan = promotion.plan_promotion(
+        decision="promote",
+        registry=registry,
+        candidate_model_arn="m2",
+        evaluation_throughput_arn="tp2",
+        base_model_id=TITAN,
+    )
+    assert plan.outcome == "evaluation_became_serving"
+    assert ("delete_throughput", "tp1") in [(s.action, s.target) for s in plan.steps]
+    assert ("keep_model", "m1") in [(s.action, s.target) for s in plan.steps]
+
+
+def test_plan_retry_after_the_registry_write_finishes_the_remaining_steps():
+    registry = {
+        "serving_throughput_arn": "tp2",
+        "serving_model_arn": "m2",
+        "base_model_id": TITAN,
+        "previous": {"serving_throughput_arn": "tp1", "serving_model_arn": "m1"},
+    }
+    plan = promotion.plan_promotion(
+        decision="promote",
+        registry=registry,
+        candidate_model_arn="m2",
+        evaluation_throughput_arn="tp2",
+        base_model_id=TITAN,
+        champion_retention="delete",
+    )
+    assert plan.outcome == "already_promoted" and not plan.writes_registry
+    assert [(s.action, s.target) for s in plan.steps] == [
+        ("tag_serving", "tp2"),
+        ("delete_throughput", "tp1"),
+        ("delete_model", "m1"),
+    ]
+
+
+def test_plan_reject_never_touches_the_serving_throughput_and_follows_retention():
+    registry = {"serving_throughput_arn": "tp1", "serving_model_arn": "m1", "base_model_id": TITAN}
+    keep = promotion.plan_promotion(
+        decision="reject",
+        registry=registry,
+        candidate_model_arn="m2",
+        evaluation_throughput_arn="tp2",
+        base_model_id=TITAN,
+        retention="keep",
+    )
+    assert [(s.action, s.target) for s in keep.steps] == [
+        ("delete_throughput", "tp2"),
+        ("tag_decision", "m2"),
+        ("keep_model", "m2"),
+    ]
+    with pytest.raises(BedrockCustomizationError, match="serving model"):
+        promotion.plan_promotion(
+            decision="reject",
+            registry=registry,
+            candidate_model_arn="m1",
+            evaluation_throughput_arn=None,
+            base_model_id=TITAN,
+        )
+
+
+def test_plan_rejects_bad_inputs():
+    with pytest.raises(BedrockCustomizationError, match="decision"):
+        promotion.plan_promotion(
+            decision="maybe",
+            registry=None,
+            candidate_model_arn="m",
+            evaluation_throughput_arn=None,
+            base_model_id=TITAN,
+        )
+    with pytest.raises(BedrockCustomizationError, match="no evaluation throughput"):
+        promotion.plan_promotion(
+            decision="promote",
+            registry=None,
+            candidate_model_arn="m",
+            evaluation_throughput_arn=None,
+            base_model_id=TITAN,
+        )
+    with pytest.raises(BedrockCustomizationError, match="Invalid registry name"):
+        promotion.registry_key("../etc")
+
+
+# --------------------------------------------------------------------------------------------- emulator
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with emulator(monkeypatch) as clients:
+        clients.s3.create_bucket(Bucket=REGISTRY_BUCKET)
+        yield clients
+
+
+def evaluation_throughput(aws, model: str, run_id: str) -> str:
+    return BedrockCreateProvisionedModelThroughputOperator(
+        task_id="provision_throughput",
+        model_units=1,
+        provisioned_model_name=f"eval-{run_id.rsplit('_', 1)[-1]}",
+        model_id=model,
+        **QUICK,
+    ).execute(make_context("provision_throughput", run_id))
+
+
+def promote_op(
+    model: str, throughput: str | None, decision: str = "promote", **kwargs
+) -> BedrockPromoteModelOperator:
+    return BedrockPromoteModelOperator(
+        task_id="promote_model",
+        registry_name="qa",
+        registry_bucket=REGISTRY_BUCKET,
+        decision=decision,
+        candidate_model_arn=model,
+        base_model_id=TITAN,
+        evaluation_throughput_arn=throughput,
+        figures=FIGURES,
+        **{**QUICK, **kwargs},
+    )
+
+
+def read_registry(aws) -> dict:
+    return json.loads(aws.s3.get_object(Bucket=REGISTRY_BUCKET, Key="registry/qa.json")["Body"].read())
+
+
+def test_candidate_wins_then_a_second_promotion_updates_in_place(aws):
+    # First run: no champion yet, the candidate beat the base model.
+    first_model = trained_model(aws, "first")
+    first_tp = evaluation_throughput(aws, first_model, "manual__1")
+    op = promote_op(first_model, first_tp)
+    assert op.outlets == [op.asset] and op.asset.uri == "bedrock://registry/qa"
+    context = make_context("promote_model", "manual__1")
+    result = op.execute(context)
+
+    assert result["outcome"] == "evaluation_became_serving"
+    assert result["serving_throughput_arn"] == first_tp and result["registry_version"] == 1
+    [alive] = alive_throughputs(aws)
+    assert alive["provisionedModelArn"] == first_tp
+    assert tags_of(aws, first_tp)[tagging.ROLE] == "serving"
+    assert tags_of(aws, first_model)[tagging.DECISION] == "promote"
+    registry = read_registry(aws)
+    assert registry["serving_throughput_arn"] == first_tp and registry["serving_model_arn"] == first_model
+    assert registry["base_model_id"] == TITAN and registry["run_id"] == "manual__1"
+    assert registry["figures"] == FIGURES and registry["previous"] is None and registry["version"] == 1
+    extra = context["outlet_events"][op.asset].extra
+    assert extra["decision"] == "promote" and extra["registry_changed"] is True
+    assert extra["serving_throughput_arn"] == first_tp and extra["registry_version"] == 1
+    assert promotion.read_champion(registry, "base")["model_id"] == first_tp
+
+    # Second run: a better model of the same base; the serving throughput is updated in place.
+    second_model = trained_model(aws, "second")
+    second_tp = evaluation_throughput(aws, second_model, "manual__2")
+    assert len(alive_throughputs(aws)) == 2
+    op2 = promote_op(second_model, second_tp, champion_retention="delete")
+    result = op2.execute(make_context("promote_model", "manual__2"))
+
+    assert result["outcome"] == "updated_in_place"
+    assert result["deleted_throughputs"] == [second_tp] and result["deleted_models"] == [first_model]
+    [alive] = alive_throughputs(aws)
+    assert alive["provisionedModelArn"] == first_tp and alive["modelArn"] == second_model
+    registry = read_registry(aws)
+    assert registry["version"] == 2 and registry["serving_model_arn"] == second_model
+    assert registry["previous"]["serving_model_arn"] == first_model
+
+    # A retry of the second promotion changes nothing.
+    retry = op2.execute(make_context("promote_model", "manual__2"))
+    assert retry["outcome"] == "already_promoted" and retry["registry_version"] == 2
+    assert len(alive_throughputs(aws)) == 1 and read_registry(aws)["version"] == 2
+
+
+def test_promotion_defers_for_the_in_place_update(aws):
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    first_model, second_model = trained_model(aws, "a"), trained_model(aws, "b")
+    promote_op(first_model, evaluation_throughput(aws, first_model, "manual__a")).execute(make_context())
+    second_tp = evaluation_throughput(aws, second_model, "manual__b")
+    op = promote_op(second_model, second_tp, deferrable=True)
+    context = make_context("promote_model", "manual__b")
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    serving = deferred.value.trigger.serialize()[1]["provisioned_model_id"]
+    kwargs = deferred.value.kwargs
+    result = op.resume(context, event={"status": "success", "provisioned_model_id": serving}, **kwargs)
+    assert result["outcome"] == "updated_in_place" and result["deleted_throughputs"] == [second_tp]
+    assert context["outlet_events"][op.asset].extra["registry_version"] == 2
+
+
+@pytest.mark.parametrize("retention", ["delete", "keep"])
+def test_reject_deletes_the_evaluation_throughput_and_follows_retention(aws, retention):
+    model = trained_model(aws, f"loser-{retention}")
+    throughput = evaluation_throughput(aws, model, "manual__3")
+    context = make_context("promote_model", "manual__3")
+    op = promote_op(model, throughput, decision="reject", retention=retention)
+    result = op.execute(context)
+
+    assert result["outcome"] == "rejected" and result["deleted_throughputs"] == [throughput]
+    assert alive_throughputs(aws) == []
+    models = {m["modelArn"] for m in aws.bedrock.list_custom_models()["modelSummaries"]}
+    if retention == "delete":
+        assert result["deleted_models"] == [model] and model not in models
+    else:
+        assert result["kept_models"] == [model] and model in models
+        assert tags_of(aws, model)[tagging.DECISION] == "reject"
+    extra = context["outlet_events"][op.asset].extra
+    assert extra["decision"] == "reject" and extra["registry_changed"] is False
+    with pytest.raises(aws.s3.exceptions.NoSuchKey):
+        aws.s3.get_object(Bucket=REGISTRY_BUCKET, Key="registry/qa.json")
+    assert op.execute(context)["outcome"] == "rejected"  # a retry finds everything already done
+
+
+def test_registry_writes_are_conditional(aws):
+    record = {"version": 1, "serving_throughput_arn": "tp"}
+    etag = promotion.save_registry(aws.s3, REGISTRY_BUCKET, "qa", record, None)
+    loaded, loaded_etag = promotion.load_registry(aws.s3, REGISTRY_BUCKET, "qa")
+    assert loaded == record and loaded_etag == etag
+    with pytest.raises(RegistryConflictError, match="another promotion won"):
+        promotion.save_registry(aws.s3, REGISTRY_BUCKET, "qa", record, None)  # someone created it meanwhile
+    promotion.save_registry(aws.s3, REGISTRY_BUCKET, "qa", {**record, "version": 2}, etag)
+    with pytest.raises(RegistryConflictError):
+        promotion.save_registry(aws.s3, REGISTRY_BUCKET, "qa", {**record, "version": 3}, etag)  # stale ETag
+    assert promotion.load_registry(aws.s3, REGISTRY_BUCKET, "missing") == (None, None)
