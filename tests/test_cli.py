@@ -77,7 +77,7 @@ def test_bad_subcommand_and_missing_subcommand_are_usage_errors(capsys):
 
 
 def test_commands_are_registered():
-    assert [command.name for command in COMMANDS] == ["catalog"]
+    assert [command.name for command in COMMANDS] == ["catalog", "iam-policy", "preflight", "prepare"]
 
 
 def test_console_script_is_installed():

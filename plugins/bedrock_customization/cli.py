@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bedrock_customization import __version__, catalog
+from bedrock_customization import __version__, catalog, cli_iam, cli_preflight, cli_prepare
 from bedrock_customization.exceptions import BedrockCustomizationError
 
 PROG = "bedrock-customize"
@@ -158,7 +158,12 @@ CATALOG = Command(
 )
 
 #: Registered subcommands, in the order ``--help`` lists them.
-COMMANDS: list[Command] = [CATALOG]
+COMMANDS: list[Command] = [
+    CATALOG,
+    Command(cli_iam.NAME, cli_iam.HELP, cli_iam.add_arguments, cli_iam.run),
+    Command(cli_preflight.NAME, cli_preflight.HELP, cli_preflight.add_arguments, cli_preflight.run),
+    Command(cli_prepare.NAME, cli_prepare.HELP, cli_prepare.add_arguments, cli_prepare.run),
+]
 
 
 # ------------------------------------------------------------------------------------------------- main

@@ -1,0 +1,72 @@
+"""Write a neutral record as one JSON Lines record in each Bedrock training format.
+
+========================== ===================================================================================
+format                     record
+========================== ===================================================================================
+prompt_completion          ``{"prompt": str, "completion": str}``
+claude_messages            ``{"system": str, "messages": [{"role": "user"|"assistant", "content": str}, ...]}``
+bedrock_conversation_2024  ``{"schemaVersion": "bedrock-conversation-2024", "system": [{"text": str}],
+                           "messages": [{"role", "content": [{"text": str}]}, ...]}``
+continued_pretraining      ``{"input": str}``
+distillation_prompts       ``bedrock_conversation_2024`` with a single user turn
+========================== ===================================================================================
+
+``system`` is left out when the record has no system text. Records are assembled from the texts' JSON
+literals (validated beforehand), with orjson's compact separators, so the bytes equal ``orjson.dumps`` of
+the same object whenever the input spelled its strings the way orjson does; the same input always gives
+the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bedrock_customization.dataset.mapping import USER, Conversation
+
+__all__ = ["ENCODERS", "encode"]
+
+_ROLE = {USER: b'{"role":"user","content":', "assistant": b'{"role":"assistant","content":'}
+_SCHEMA = b'{"schemaVersion":"bedrock-conversation-2024"'
+
+
+def _prompt_completion(record: Conversation) -> bytes:
+    (_, prompt), (_, completion) = record.turns
+    return b"".join((b'{"prompt":', prompt.literal, b',"completion":', completion.literal, b"}\n"))
+
+
+def _claude_messages(record: Conversation) -> bytes:
+    parts = [b'{"system":', record.system.literal, b',"messages":['] if record.system else [b'{"messages":[']
+    for index, (role, text) in enumerate(record.turns):
+        parts += (b"," if index else b"", _ROLE[role], text.literal, b"}")
+    parts.append(b"]}\n")
+    return b"".join(parts)
+
+
+def _bedrock_conversation(record: Conversation) -> bytes:
+    parts = [_SCHEMA]
+    if record.system:
+        parts += (b',"system":[{"text":', record.system.literal, b"}]")
+    parts.append(b',"messages":[')
+    for index, (role, text) in enumerate(record.turns):
+        parts += (b"," if index else b"", _ROLE[role], b'[{"text":', text.literal, b"}]}")
+    parts.append(b"]}\n")
+    return b"".join(parts)
+
+
+def _continued_pretraining(record: Conversation) -> bytes:
+    return b"".join((b'{"input":', record.text.literal, b"}\n"))
+
+
+#: Record format name -> function returning the record's line (newline included).
+ENCODERS: dict[str, Callable[[Conversation], bytes]] = {
+    "prompt_completion": _prompt_completion,
+    "claude_messages": _claude_messages,
+    "bedrock_conversation_2024": _bedrock_conversation,
+    "continued_pretraining": _continued_pretraining,
+    "distillation_prompts": _bedrock_conversation,
+}
+
+
+def encode(record: Conversation, record_format: str) -> bytes:
+    """One JSON Lines record (with its newline) of a validated record in ``record_format``."""
+    return ENCODERS[record_format](record)

@@ -1,0 +1,259 @@
+"""Map an input record's fields to a neutral conversation: optional system text plus user/assistant turns.
+
+Which fields to read is a :class:`FieldMapping`: prompt/completion keys (``question``/``answer``,
+``sentence1``/``sentence2``, ...), an optional system prompt (fixed text or a per-record key), an optional key
+holding a whole multi-turn conversation (a list of ``{"role", "content"}``, content a string or a list of
+``{"text"}`` blocks, an optional leading ``system`` message), or a key holding continued pre-training text.
+The output record format decides which of these apply; :class:`Mapper` reads one record into a
+:class:`Conversation` or raises :class:`RecordRejected` naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from bedrock_customization.dataset.problems import RecordRejected
+from bedrock_customization.dataset.readers import RawRecord
+from bedrock_customization.exceptions import DatasetConfigError
+
+__all__ = ["DEFAULT_TEXT_KEY", "Conversation", "FieldMapping", "Mapper", "Text"]
+
+USER = "user"
+ASSISTANT = "assistant"
+#: Key read for continued pre-training text when no ``text_key`` is given (Bedrock's own field name).
+DEFAULT_TEXT_KEY = "input"
+#: Formats whose records are conversations; the others are ``prompt_completion`` and ``continued_pretraining``.
+CHAT_FORMATS = ("claude_messages", "bedrock_conversation_2024", "distillation_prompts")
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """Where the input keeps each part of a record.
+
+    :param prompt_key: key of the user's prompt (default ``prompt``).
+    :param completion_key: key of the expected answer (default ``completion``).
+    :param system_prompt: system text given to every record, for formats that have one.
+    :param system_key: key of a per-record system text; wins over ``system_prompt`` when present.
+    :param conversation_key: key of a whole conversation; replaces the prompt/completion keys.
+    :param text_key: key of continued pre-training text (default ``input``).
+    """
+
+    prompt_key: str = "prompt"
+    completion_key: str = "completion"
+    system_prompt: str | None = None
+    system_key: str | None = None
+    conversation_key: str | None = None
+    text_key: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("prompt_key", "completion_key", "system_key", "conversation_key", "text_key"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise DatasetConfigError(f"{name} must be a non-empty string, not {value!r}.")
+        if self.system_prompt is not None and not isinstance(self.system_prompt, str):
+            raise DatasetConfigError(
+                f"system_prompt must be a string, not {type(self.system_prompt).__name__}."
+            )
+        if self.prompt_key == self.completion_key and self.conversation_key is None:
+            raise DatasetConfigError(f"prompt_key and completion_key are both {self.prompt_key!r}.")
+
+
+class Text:
+    """A string and, when known, its JSON string literal (quotes included) to copy into the output."""
+
+    __slots__ = ("field", "literal", "value")
+
+    def __init__(self, value: str, literal: bytes | None, field: str) -> None:
+        self.value = value
+        self.literal = literal
+        self.field = field
+
+
+class Conversation:
+    """A neutral record: ``system`` text plus ``(role, text)`` turns, or ``text`` for continued pre-training."""
+
+    __slots__ = ("system", "text", "turns")
+
+    def __init__(
+        self,
+        system: Text | None = None,
+        turns: list[tuple[str, Text]] | None = None,
+        text: Text | None = None,
+    ) -> None:
+        self.system = system
+        self.turns = turns or []
+        self.text = text
+
+    def split_key(self) -> str:
+        """The text that decides the train/validation side: the first user turn, or the whole text."""
+        if self.text is not None:
+            return self.text.value
+        role, text = self.turns[0]  # validated records start with a user turn
+        return text.value if role == USER else next(t.value for r, t in self.turns if r == USER)
+
+
+class Mapper:
+    """Reads records for one output format with one :class:`FieldMapping`."""
+
+    def __init__(self, mapping: FieldMapping, record_format: str) -> None:
+        self.mapping = mapping
+        self.format = record_format
+        if record_format == "continued_pretraining":
+            if mapping.conversation_key or mapping.system_prompt or mapping.system_key:
+                raise DatasetConfigError(
+                    "continued_pretraining records hold plain text only: drop the conversation and system "
+                    "options and give text_key."
+                )
+        elif record_format == "prompt_completion" and (mapping.system_prompt or mapping.system_key):
+            raise DatasetConfigError(
+                "The prompt_completion format has no system prompt; drop the system options "
+                "(or prepend the instructions to each prompt yourself)."
+            )
+        self._system = (
+            Text(mapping.system_prompt, orjson.dumps(mapping.system_prompt), "system")
+            if mapping.system_prompt
+            else None
+        )
+        self._text_key = mapping.text_key or DEFAULT_TEXT_KEY
+        self._raw_keys = {
+            key: orjson.dumps(key)[1:-1]
+            for key in (mapping.prompt_key, mapping.completion_key, mapping.system_key, self._text_key)
+            if key
+        }
+
+    def map(self, record: RawRecord) -> Conversation:
+        data = record.data
+        assert data is not None
+        spans = record.spans
+        if self.format == "continued_pretraining":
+            return Conversation(text=self._text(data, spans, self._text_key))
+        system = self._system
+        if self.mapping.system_key is not None and self.mapping.system_key in data:
+            system = self._text(data, spans, self.mapping.system_key)
+        if self.mapping.conversation_key is not None:
+            conversation_system, turns = self._conversation(data)
+            system = conversation_system or system
+        elif self.format == "distillation_prompts":
+            turns = [(USER, self._text(data, spans, self.mapping.prompt_key))]
+        else:
+            turns = [
+                (USER, self._text(data, spans, self.mapping.prompt_key)),
+                (ASSISTANT, self._text(data, spans, self.mapping.completion_key)),
+            ]
+        if self.format == "distillation_prompts":
+            turns = _distillation_turns(turns)
+        if system is not None and self.format == "prompt_completion":
+            raise RecordRejected(
+                "system_not_supported",
+                f"the record has a system message ({system.field}) but prompt_completion records have no "
+                "system prompt; remove it or choose a conversation format",
+                system.field,
+            )
+        return Conversation(system, turns)
+
+    def _text(self, data: dict[str, Any], spans: dict[bytes, bytes] | None, key: str) -> Text:
+        try:
+            value = data[key]
+        except KeyError:
+            raise RecordRejected("missing_field", _missing(key, data), key) from None
+        if not isinstance(value, str):
+            raise RecordRejected("not_a_string", f"field {key!r} is {_kind(value)}, not a string", key)
+        literal = spans.get(self._raw_keys[key]) if spans else None
+        return Text(value, literal, key)
+
+    def _conversation(self, data: dict[str, Any]) -> tuple[Text | None, list[tuple[str, Text]]]:
+        key = self.mapping.conversation_key
+        assert key is not None
+        if key not in data:
+            raise RecordRejected("missing_field", _missing(key, data), key)
+        messages = data[key]
+        if isinstance(messages, str):  # e.g. a CSV cell holding the JSON list
+            try:
+                messages = orjson.loads(messages)
+            except orjson.JSONDecodeError:
+                raise RecordRejected(
+                    "bad_conversation", f"field {key!r} is a string that is not a JSON list of messages", key
+                ) from None
+        if not isinstance(messages, list) or not messages:
+            raise RecordRejected(
+                "bad_conversation",
+                f"field {key!r} must be a non-empty list of {{role, content}} messages, not {_kind(messages)}",
+                key,
+            )
+        system = None
+        turns: list[tuple[str, Text]] = []
+        for index, message in enumerate(messages):
+            where = f"{key}[{index}]"
+            if not isinstance(message, dict) or "role" not in message or "content" not in message:
+                raise RecordRejected(
+                    "bad_conversation", f"{where} must be an object with 'role' and 'content'", where
+                )
+            role = message["role"]
+            role = role.lower() if isinstance(role, str) else role
+            text = _content(message["content"], f"{where}.content")
+            if role == "system" and index == 0:
+                system = text
+            elif role in (USER, ASSISTANT):
+                turns.append((role, text))
+            else:
+                allowed = "'user' or 'assistant'" + (" ('system' only first)" if role == "system" else "")
+                raise RecordRejected(
+                    "role_order", f"{where}.role is {message['role']!r}; use {allowed}", where
+                )
+        return system, turns
+
+
+def _content(content: Any, where: str) -> Text:
+    """Message content: a string, or a list holding exactly one ``{"text": ...}`` block."""
+    if isinstance(content, list):
+        kinds = [next(iter(block), "?") if isinstance(block, dict) and block else "?" for block in content]
+        if any(kind != "text" for kind in kinds):
+            other = next(kind for kind in kinds if kind != "text")
+            raise RecordRejected(
+                "unsupported_content",
+                f"{where} has a {other!r} block; only text content can be prepared",
+                where,
+            )
+        if len(content) != 1:
+            raise RecordRejected(
+                "bad_conversation",
+                f"{where} has {len(content)} text blocks; give one text per message",
+                where,
+            )
+        content, where = content[0]["text"], f"{where}[0].text"
+    if not isinstance(content, str):
+        raise RecordRejected("not_a_string", f"{where} is {_kind(content)}, not a string", where)
+    return Text(content, None, where)
+
+
+def _distillation_turns(turns: list[tuple[str, Text]]) -> list[tuple[str, Text]]:
+    """Distillation prompts are one user turn; a trailing assistant answer (the reference) is dropped."""
+    roles = [role for role, _ in turns]
+    if roles == [USER] or roles == [USER, ASSISTANT]:
+        return turns[:1]
+    raise RecordRejected(
+        "role_order",
+        f"distillation prompts must be a single user turn (optionally followed by its answer); got roles {roles}",
+    )
+
+
+def _missing(key: str, data: dict[str, Any]) -> str:
+    keys = ", ".join(repr(k) for k in list(data)[:10]) or "none"
+    return f"missing field {key!r}; the record has {keys} (choose the key with the mapping options)"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"

@@ -1,0 +1,286 @@
+"""Check records and files against a base model's rules from the catalog, before Bedrock does hours later.
+
+Per record (:class:`RecordValidator`): every text is a non-empty string without control characters (other
+than newline, tab and carriage return) or lone surrogates; Nova's reserved words are absent; conversation
+roles are in order; the estimated tokens (characters / the catalog's ``chars_per_token``, rounded up) are
+within the model's limit, which for Titan depends on the batch size. Per file (:func:`check_files`): record
+counts and file sizes within the model's limits, known only once everything is written.
+
+The checks look at a text's JSON literal first (cheap byte searches) and decode-level checks run only when
+the literal could hide a problem, so clean text costs a few ``memchr`` passes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import orjson
+
+from bedrock_customization import catalog
+from bedrock_customization.dataset.mapping import ASSISTANT, USER, Conversation, Text
+from bedrock_customization.dataset.problems import Problem, RecordRejected
+
+__all__ = ["NOVA_RESERVED_WORDS", "RecordValidator", "TokenRule", "check_files", "reserved_words_apply"]
+
+#: Words that make a Nova customization job fail wherever they appear in a record.
+NOVA_RESERVED_WORDS = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]")
+# C0 controls except \t \n \r, DEL, and C1 controls.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# JSON escapes that can never decode to a forbidden control character. "\\\\" goes first: see _may_hide_control.
+_HARMLESS_ESCAPES = (b"\\\\", b"\\n", b"\\t", b"\\r", b'\\"', b"\\/")
+
+
+def reserved_words_apply(model: catalog.BaseModel) -> bool:
+    """Nova models (and only they) reject records containing :data:`NOVA_RESERVED_WORDS`."""
+    return model.family.startswith("nova")
+
+
+@dataclass(frozen=True)
+class TokenRule:
+    """The token limit per record and how to explain it."""
+
+    model_id: str
+    max_tokens: int
+    chars_per_token: float
+    batch_size: int | None = None
+    max_input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    hint: str = ""
+
+    def estimate(self, chars: int) -> int:
+        """Conservative token estimate: characters / chars_per_token, rounded up (as the catalog does)."""
+        return math.ceil(chars / self.chars_per_token)
+
+    @classmethod
+    def for_model(cls, model: catalog.BaseModel, batch_size: int | None) -> TokenRule:
+        limits = model.limits
+        max_tokens = catalog.max_tokens_per_record(model.id, batch_size)
+        hint = ""
+        if limits.token_steps:
+            spec = model.hyperparameters.get("batchSize")
+            batch_size = batch_size if batch_size is not None else (int(spec.default) if spec else None)
+            first = limits.token_steps[0]
+            if max_tokens < first.max_tokens:
+                hint = f"; batchSize <= {first.batch_size_max} allows {first.max_tokens:,}"
+        else:
+            batch_size = None
+        return cls(
+            model_id=model.id,
+            max_tokens=max_tokens,
+            chars_per_token=limits.chars_per_token,
+            batch_size=batch_size,
+            max_input_tokens=limits.max_input_tokens,
+            max_output_tokens=limits.max_output_tokens,
+            hint=hint,
+        )
+
+    def describe(self) -> str:
+        at = f" at batchSize {self.batch_size}" if self.batch_size is not None else ""
+        return f"the {self.max_tokens:,}-token limit of {self.model_id}{at}{self.hint}"
+
+
+class RecordValidator:
+    """Validates neutral records for one output format and model; returns each record's token estimate."""
+
+    def __init__(self, record_format: str, rule: TokenRule, *, reserved_words: bool) -> None:
+        self.format = record_format
+        self.rule = rule
+        self.reserved_words = reserved_words
+
+    def validate(self, record: Conversation) -> int:
+        """The record's estimated tokens; raises :class:`RecordRejected` with the first problem found."""
+        check = self._check_text
+        if record.text is not None:
+            check(record.text)
+            chars = len(record.text.value)
+            return self._tokens(chars, None, None)
+        self._check_roles(record.turns)
+        prompt_chars = 0
+        if record.system is not None:
+            check(record.system)
+            prompt_chars = len(record.system.value)
+        answer_chars = 0
+        for role, text in record.turns:
+            check(text)
+            if role == USER:
+                prompt_chars += len(text.value)
+            else:
+                answer_chars += len(text.value)
+        return self._tokens(prompt_chars + answer_chars, prompt_chars, answer_chars)
+
+    def _tokens(self, chars: int, prompt_chars: int | None, answer_chars: int | None) -> int:
+        rule = self.rule
+        tokens = rule.estimate(chars)
+        if tokens > rule.max_tokens:
+            raise RecordRejected(
+                "too_many_tokens",
+                f"about {tokens:,} tokens ({chars:,} characters at {rule.chars_per_token:g} per token, rounded "
+                f"up) is over {rule.describe()}; shorten or split the record",
+            )
+        if prompt_chars is not None and rule.max_input_tokens is not None:
+            prompt_tokens = rule.estimate(prompt_chars)
+            if prompt_tokens > rule.max_input_tokens:
+                raise RecordRejected(
+                    "too_many_tokens",
+                    f"the prompt has about {prompt_tokens:,} tokens, over the {rule.max_input_tokens:,}-token "
+                    f"input limit of {rule.model_id}; shorten it",
+                )
+        if answer_chars is not None and rule.max_output_tokens is not None:
+            answer_tokens = rule.estimate(answer_chars)
+            if answer_tokens > rule.max_output_tokens:
+                raise RecordRejected(
+                    "too_many_tokens",
+                    f"the completion has about {answer_tokens:,} tokens, over the {rule.max_output_tokens:,}-"
+                    f"token output limit of {rule.model_id}; shorten it",
+                )
+        return tokens
+
+    def _check_roles(self, turns: list[tuple[str, Text]]) -> None:
+        if len(turns) == 2 and turns[0][0] == USER and turns[1][0] == ASSISTANT:
+            return  # the usual single exchange, valid in every format but distillation's (mapped to one turn)
+        roles = [role for role, _ in turns]
+        if self.format == "distillation_prompts":
+            return  # the mapping already reduced it to one user turn
+        expected = [USER if i % 2 == 0 else ASSISTANT for i in range(len(roles))]
+        if self.format == "prompt_completion":
+            if roles != [USER, ASSISTANT]:
+                raise RecordRejected(
+                    "role_order",
+                    f"prompt_completion records are one user turn then one assistant turn; got roles {roles}",
+                )
+            return
+        if roles != expected or not roles or roles[-1] != ASSISTANT:
+            raise RecordRejected(
+                "role_order",
+                f"roles must start with user, alternate and end with assistant; got {roles}",
+            )
+
+    def _check_text(self, text: Text) -> None:
+        value = text.value
+        if not value or value.isspace():
+            raise RecordRejected("empty_field", f"{text.field!r} is empty", text.field)
+        literal = text.literal
+        if literal is None:
+            try:
+                literal = text.literal = orjson.dumps(value)
+            except orjson.JSONEncodeError:
+                match = _SURROGATE.search(value)
+                position = match.start() if match else "?"
+                code = f"U+{ord(match.group()):04X} " if match else ""
+                raise RecordRejected(
+                    "lone_surrogate",
+                    f"{text.field!r} has an unpaired surrogate {code}at character {position}; fix the text's "
+                    "encoding (it is not valid Unicode)",
+                    text.field,
+                ) from None
+        escaped = b"\\" in literal  # one memchr; most texts have no escapes at all
+        if _may_hide_control(literal, escaped):
+            match = _CONTROL.search(value)
+            if match:
+                raise RecordRejected(
+                    "control_character",
+                    f"{text.field!r} has control character U+{ord(match.group()):04X} at character "
+                    f"{match.start()}; remove it (only newline, tab and carriage return are allowed)",
+                    text.field,
+                )
+        # Every reserved word has ':', '<' or '['; an escape can spell them too (\u003a).
+        if self.reserved_words and (
+            b":" in literal or b"<" in literal or b"[" in literal or (escaped and b"\\u" in literal)
+        ):
+            for word in NOVA_RESERVED_WORDS:
+                at = value.find(word)
+                if at >= 0:
+                    raise RecordRejected(
+                        "reserved_word",
+                        f"{text.field!r} contains {word!r} at character {at}, a word Nova reserves; "
+                        "reword it (e.g. 'User -' or remove the marker)",
+                        text.field,
+                    )
+
+
+def _may_hide_control(literal: bytes, escaped: bool) -> bool:
+    """Whether a JSON string literal could decode to a forbidden control character.
+
+    Raw C0 controls cannot occur in valid JSON (orjson rejects them and escapes them when writing), so they
+    can only hide in escapes; DEL and C1 controls (UTF-8 ``C2 80``-``C2 9F``) can also appear raw. Escapes
+    that decode to harmless characters are removed first: ``\\\\`` before the others, scanning left to right,
+    so an escaped backslash followed by ``n`` is never mistaken for ``\\n``.
+    """
+    if b"\x7f" in literal or b"\xc2" in literal:
+        return True
+    if not escaped:
+        return False
+    for escape in _HARMLESS_ESCAPES:
+        literal = literal.replace(escape, b"")
+    return b"\\" in literal
+
+
+def check_files(
+    model: catalog.BaseModel,
+    *,
+    train_records: int,
+    validation_records: int,
+    train_bytes: int,
+    validation_bytes: int,
+    validation_fraction: float,
+) -> list[Problem]:
+    """File-level problems: record counts and file sizes against the model's limits."""
+    limits = model.limits
+    problems: list[Problem] = []
+    total = train_records + validation_records
+    fewer = " or lower the validation fraction" if validation_records else ""
+    if total == 0:
+        problems.append(Problem("no_records", "no valid records to write"))
+    elif limits.min_training_records is not None and train_records < limits.min_training_records:
+        problems.append(
+            Problem(
+                "too_few_records",
+                f"{train_records:,} training records; {model.id} needs at least "
+                f"{limits.min_training_records:,}: add records{fewer}",
+            )
+        )
+    elif train_records == 0:
+        problems.append(Problem("too_few_records", "no training records; lower the validation fraction"))
+    if limits.max_training_records is not None and train_records > limits.max_training_records:
+        problems.append(
+            Problem(
+                "too_many_records",
+                f"{train_records:,} training records; {model.id} allows at most "
+                f"{limits.max_training_records:,}: sample the data down",
+            )
+        )
+    if limits.max_validation_records is not None and validation_records > limits.max_validation_records:
+        problems.append(
+            Problem(
+                "too_many_validation_records",
+                f"{validation_records:,} validation records (fraction {validation_fraction:g}); {model.id} "
+                f"allows at most {limits.max_validation_records:,}: lower the validation fraction",
+            )
+        )
+    if limits.max_total_records is not None and total > limits.max_total_records:
+        problems.append(
+            Problem(
+                "too_many_total_records",
+                f"{total:,} records in total; {model.id} allows at most {limits.max_total_records:,}",
+            )
+        )
+    if limits.max_training_file_bytes is not None and train_bytes > limits.max_training_file_bytes:
+        problems.append(
+            Problem(
+                "training_file_too_large",
+                f"the training file would be {train_bytes:,} bytes; {model.id} allows at most "
+                f"{limits.max_training_file_bytes:,}: drop or shorten records",
+            )
+        )
+    if limits.max_validation_file_bytes is not None and validation_bytes > limits.max_validation_file_bytes:
+        problems.append(
+            Problem(
+                "validation_file_too_large",
+                f"the validation file would be {validation_bytes:,} bytes; {model.id} allows at most "
+                f"{limits.max_validation_file_bytes:,}: lower the validation fraction",
+            )
+        )
+    return problems
