@@ -1,17 +1,28 @@
 """
 ### Bedrock retraining
 
-Fine-tune a Bedrock base model on the question/answer data in the landing-zone bucket, serve it on a
-provisioned throughput, compare it with the base model on held-out prompts, and delete the throughput.
+Fine-tune a Bedrock base model on the question/answer data in the landing-zone bucket, inside the VPC and
+with the customer-managed KMS key; serve it on a provisioned throughput; compare it with the model it would
+replace (the current champion, else the base model); promote it or reject it; leave nothing billable behind.
 
-Stages: **plan** (names, tokens, validated hyperparameters) → **prepare** (convert and split the raw data,
-write train/validation JSONL with SSE-KMS) → **customize** (Bedrock customization job, deferrable) →
-**serve** (provisioned throughput, deferrable) → **evaluate** (base vs custom on validation prompts, chrF) →
-**cleanup** (teardown: the throughput is deleted whatever failed before).
+1. **plan**: validate the params (hyperparameters against the model catalog) and derive names.
+2. **prepare_dataset**: convert, validate and split the raw data into the model's format (SSE-KMS).
+3. **preflight**: read-only checks of VPC, KMS, S3, IAM role, model and hyperparameters.
+4. **customize_model**: the customization job (deferrable; retries re-attach, never duplicate).
+5. **training_metrics**: loss summary and loss-curve PNG next to the job's output.
+6. **provision_throughput**: an evaluation throughput for the custom model (deferrable).
+7. **select_baseline** and **evaluate**: both models answer the held-out prompts; ROUGE-L, chrF, exact
+   match; report, responses and chart in S3.
+8. **promote_model**: a winner replaces the champion in place on the serving throughput (or the
+   evaluation throughput becomes the serving one); a loser's throughput (and model, per `retention`) is
+   deleted. The registry object `registry/bedrock-retraining.json` records the champion.
+9. **delete_throughputs** (teardown): deletes every throughput of this run that is not serving, whatever
+   failed before it.
 
-The landing zone (bucket, role, KMS key) comes from the Airflow Variable `bedrock_customization`
-(JSON: `bucket`, `role_arn`, `kms_key_arn`), written by `make run`'s bootstrap. AWS access goes through the
-connection `aws_default`; point its `endpoint_url` at the local emulator or leave it out for real AWS.
+The landing zone (bucket, KMS key, role, subnets, security group, SNS topic) comes from the Airflow Variable
+`bedrock_customization`, written by `make run`'s bootstrap (`python -m include.bootstrap`). AWS access goes
+through the connection `aws_default`; point its `endpoint_url` at the local emulator or leave it out for
+real AWS.
 """
 
 from __future__ import annotations
@@ -20,140 +31,83 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from bedrock_customization import settings
+from bedrock_customization.notifications import TOPIC_FROM_VARIABLE, sns_notifiers
 from bedrock_customization.operators.bedrock import (
     BedrockCreateProvisionedModelThroughputOperator,
-    BedrockCustomizeModelOperator,
-    BedrockDeleteProvisionedThroughputOperator,
+    BedrockDeleteRunThroughputsOperator,
 )
+from bedrock_customization.operators.customization import BedrockVpcCustomizeModelOperator
+from bedrock_customization.operators.dataset import PrepareBedrockDatasetOperator
+from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
+from bedrock_customization.operators.metrics import CollectTrainingMetricsOperator
+from bedrock_customization.operators.preflight import BedrockCustomizationPreflightOperator
+from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
 
 AWS_CONN_ID = "aws_default"
+REGISTRY = "bedrock-retraining"
+THROUGHPUT_WAIT = {
+    "deferrable": True,
+    "waiter_delay": settings.poll_interval(),
+    "waiter_max_attempts": settings.max_attempts("throughput_timeout"),
+}
 
 
 @task
 def plan(params: dict | None = None, dag_run=None) -> dict:
-    """Validate the inputs and derive every resource name and idempotency token for this run."""
+    """Validate the params against the model catalog and derive this run's locations and names."""
     from airflow.sdk import Variable
 
     from bedrock_customization import catalog
-    from bedrock_customization.naming import client_request_token, digest, resource_name
+    from bedrock_customization.naming import digest, resource_name
 
     landing_zone = Variable.get("bedrock_customization", deserialize_json=True)
-    base_model_id = params["base_model_id"]
-    model = catalog.get_model(base_model_id)
-    warning = catalog.lifecycle_warning(base_model_id)
+    model = catalog.get_model(params["base_model_id"])
+    warning = catalog.lifecycle_warning(model.id)
     if warning:
         print(f"WARNING: {warning}")
-    hyperparameters = dict(catalog.validate_hyperparameters(base_model_id, params["hyperparameters"], fill_defaults=True))
+    customization_type = params["customization_type"]
+    catalog.record_format(model.id, customization_type)  # raises with the supported types
+    hyperparameters = catalog.validate_hyperparameters(
+        model.id, params["hyperparameters"], customization_type, fill_defaults=True
+    )
 
     dag_id, run_id = dag_run.dag_id, dag_run.run_id
-    prefix = f"runs/{dag_id}/{digest(dag_id, run_id)}"
     bucket = landing_zone["bucket"]
+    prefix = f"s3://{bucket}/runs/{dag_id}/{digest(dag_id, run_id)}"
+    use_vpc = params["use_vpc"]
     return {
         "bucket": bucket,
         "role_arn": landing_zone["role_arn"],
         "kms_key_arn": landing_zone["kms_key_arn"],
+        "subnet_ids": landing_zone["subnet_ids"] if use_vpc else None,
+        "security_group_ids": landing_zone["security_group_ids"] if use_vpc else None,
         "base_model_id": model.id,
         "base_inference_id": model.on_demand_id,
-        "hyperparameters": hyperparameters,
-        "model_units": params["model_units"],
+        "customization_type": customization_type,
+        "hyperparameters": dict(hyperparameters),
         "raw_uri": f"s3://{bucket}/{params['dataset_key']}",
-        "data_prefix": f"{prefix}/data",
-        "output_uri": f"s3://{bucket}/{prefix}/output/",
-        "job_name": resource_name("retraining", dag_id, run_id, "customize"),
-        "job_token": client_request_token(dag_id, run_id, "customize"),
-        "model_name": resource_name("retrained", dag_id, run_id, "model"),
+        "data_uri": f"{prefix}/data/",
+        "output_uri": f"{prefix}/output/",
+        "evaluation_uri": f"{prefix}/evaluation/",
         "throughput_name": resource_name("retraining-eval", dag_id, run_id, "throughput"),
-        "throughput_token": client_request_token(dag_id, run_id, "throughput"),
-        "tags": [
-            {"key": "bedrock-customization:managed-by", "value": "airflow"},
-            {"key": "bedrock-customization:dag-id", "value": dag_id},
-            {"key": "bedrock-customization:run-id", "value": run_id},
-        ],
+        "model_units": params["model_units"],
     }
 
 
 @task
-def prepare_dataset(plan: dict, params: dict | None = None) -> dict:
-    """Convert the raw question/answer JSONL to prompt/completion records and split train/validation."""
-    import json
-
+def select_baseline(run: dict) -> dict:
+    """The model the candidate must beat: the registry's champion, else the base model."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from bedrock_customization.dataset.split import assign_split
+    from bedrock_customization.promotion import load_registry, read_champion
 
-    s3 = S3Hook(aws_conn_id=AWS_CONN_ID)
-    bucket, key = S3Hook.parse_s3_url(plan["raw_uri"])
-    raw = s3.read_key(key, bucket_name=bucket)
-    sides: dict[str, list[str]] = {"train": [], "validation": []}
-    for line_no, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        prompt, completion = record[params["prompt_key"]], record[params["completion_key"]]
-        if not prompt or not completion:
-            raise ValueError(f"{plan['raw_uri']} line {line_no}: empty prompt or completion")
-        side = assign_split(prompt, seed=params["seed"], validation_fraction=params["validation_fraction"])
-        sides[side].append(json.dumps({"prompt": prompt, "completion": completion}, ensure_ascii=False))
-
-    uris = {}
-    for side, lines in sides.items():
-        key = f"{plan['data_prefix']}/{side}.jsonl"
-        s3.get_conn().put_object(
-            Bucket=plan["bucket"],
-            Key=key,
-            Body=("\n".join(lines) + "\n").encode(),
-            ServerSideEncryption="aws:kms",
-            SSEKMSKeyId=plan["kms_key_arn"],
-        )
-        uris[f"{side}_uri"] = f"s3://{plan['bucket']}/{key}"
-    return {**uris, "train_records": len(sides["train"]), "validation_records": len(sides["validation"])}
-
-
-@task
-def describe_custom_model(job_arn: str) -> dict:
-    """Read the finished job: the custom model it produced and its final losses."""
-    from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
-
-    job = BedrockHook(aws_conn_id=AWS_CONN_ID).conn.get_model_customization_job(jobIdentifier=job_arn)
-    validation = job.get("validationMetrics") or [{}]
-    return {
-        "job_arn": job["jobArn"],
-        "model_arn": job["outputModelArn"],
-        "training_loss": job.get("trainingMetrics", {}).get("trainingLoss"),
-        "validation_loss": validation[-1].get("validationLoss"),
-    }
-
-
-@task
-def evaluate(plan: dict, dataset: dict, throughput_arn: str, params: dict | None = None) -> dict:
-    """Ask the base model and the custom model the held-out prompts; score both against the references."""
-    import json
-
-    from airflow.providers.amazon.aws.hooks.bedrock import BedrockRuntimeHook
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    from bedrock_customization.evaluation import decide, mean_chrf
-
-    bucket, key = S3Hook.parse_s3_url(dataset["validation_uri"])
-    lines = S3Hook(aws_conn_id=AWS_CONN_ID).read_key(key, bucket_name=bucket).splitlines()
-    samples = [json.loads(line) for line in lines if line.strip()][: params["eval_samples"]]
-    runtime = BedrockRuntimeHook(aws_conn_id=AWS_CONN_ID).conn
-
-    def ask(model_id: str, prompt: str) -> str:
-        response = runtime.converse(
-            modelId=model_id,
-            messages=[{"role": "user", "content": [{"text": prompt}]}],
-            inferenceConfig={"maxTokens": 512, "temperature": 0.0},
-        )
-        return "".join(block.get("text", "") for block in response["output"]["message"]["content"])
-
-    figures = {}
-    for role, model_id in (("baseline", plan["base_inference_id"]), ("candidate", throughput_arn)):
-        pairs = [(ask(model_id, s["prompt"]), s["completion"]) for s in samples]
-        figures[role] = {"model_id": model_id, "chrf": mean_chrf(pairs)}
-    decision = decide(figures["baseline"], figures["candidate"], "chrf", params["margin"])
-    print(f"Evaluation on {len(samples)} prompts: {figures}; decision: {decision}")
-    return {**figures, "samples": len(samples), "metric": "chrf", "decision": decision}
+    registry, _ = load_registry(S3Hook(aws_conn_id=AWS_CONN_ID).get_conn(), run["bucket"], REGISTRY)
+    champion = read_champion(registry, run["base_inference_id"])
+    if champion["source"] == "registry" and champion["base_model_id"] != run["base_model_id"]:
+        print(f"The champion is a {champion['base_model_id']} model; comparing with the base model instead.")
+        champion = read_champion(None, run["base_inference_id"])
+    print(f"Baseline: {champion}")
+    return champion
 
 
 @dag(
@@ -165,68 +119,140 @@ def evaluate(plan: dict, dataset: dict, throughput_arn: str, params: dict | None
     default_args={"owner": "ml-platform", "retries": 2, "retry_delay": pendulum.duration(seconds=30)},
     params={
         "base_model_id": Param("amazon.titan-text-express-v1:0:8k", type="string"),
+        "customization_type": Param(
+            "FINE_TUNING", type="string", enum=["FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"]
+        ),
         "hyperparameters": Param(
             {},
             type="object",
             description="Bedrock hyperParameters; validated against the model catalog, missing ones take its defaults.",
         ),
-        "dataset_key": Param("raw/qa_pairs.jsonl", type="string", description="Key of the raw JSONL data."),
+        "dataset_key": Param("raw/qa_pairs.jsonl", type="string", description="Key of the raw data in the bucket."),
         "prompt_key": Param("question", type="string"),
         "completion_key": Param("answer", type="string"),
         "validation_fraction": Param(0.2, type="number", minimum=0.05, maximum=0.5),
         "seed": Param(42, type="integer"),
-        "eval_samples": Param(12, type="integer", minimum=1),
+        "on_invalid": Param("fail", type="string", enum=["fail", "skip"]),
+        "use_vpc": Param(True, type="boolean", description="Run the job in the landing zone's subnets."),
         "model_units": Param(1, type="integer", minimum=1),
-        "margin": Param(0.0, type="number", description="chrF points the candidate must win by."),
+        "eval_samples": Param(24, type="integer", minimum=1),
+        "primary_metric": Param("chrf", type="string", enum=["chrf", "rouge_l", "exact_match"]),
+        "margin": Param(0.0, type="number", description="How much the candidate must win by (metric units)."),
+        "retention": Param("delete", type="string", enum=["delete", "keep"], description="A rejected model."),
     },
     doc_md=__doc__,
+    **sns_notifiers(TOPIC_FROM_VARIABLE),
 )
 def bedrock_retraining():
     run = plan()
-    dataset = prepare_dataset(run)
 
-    customize = BedrockCustomizeModelOperator(
-        task_id="customize_model",
+    dataset = PrepareBedrockDatasetOperator(
+        task_id="prepare_dataset",
+        multiple_outputs=True,
         aws_conn_id=AWS_CONN_ID,
-        job_name=run["job_name"],
-        custom_model_name=run["model_name"],
+        input_uri=run["raw_uri"],
+        output_uri=run["data_uri"],
+        base_model_id=run["base_model_id"],
+        customization_type=run["customization_type"],
+        prompt_key="{{ params.prompt_key }}",
+        completion_key="{{ params.completion_key }}",
+        validation_fraction="{{ params.validation_fraction }}",
+        seed="{{ params.seed }}",
+        hyperparameters=run["hyperparameters"],
+        kms_key_id=run["kms_key_arn"],
+        on_invalid="{{ params.on_invalid }}",
+    )
+
+    preflight = BedrockCustomizationPreflightOperator(
+        task_id="preflight",
+        aws_conn_id=AWS_CONN_ID,
+        base_model_id=run["base_model_id"],
+        role_arn=run["role_arn"],
+        training_data_uri=dataset.output["train_uri"],
+        validation_data_uris=dataset.output["validation_uri"],
+        output_data_uri=run["output_uri"],
+        customization_type=run["customization_type"],
+        hyperparameters=run["hyperparameters"],
+        kms_key_id=run["kms_key_arn"],
+        subnet_ids=run["subnet_ids"],
+        security_group_ids=run["security_group_ids"],
+    )
+
+    customize = BedrockVpcCustomizeModelOperator(
+        task_id="customize_model",
+        multiple_outputs=True,
+        aws_conn_id=AWS_CONN_ID,
         role_arn=run["role_arn"],
         base_model_id=run["base_model_id"],
-        training_data_uri=dataset["train_uri"],
+        customization_type=run["customization_type"],
+        training_data_uri=dataset.output["train_uri"],
+        validation_data_uri=dataset.output["validation_uri"],
         output_data_uri=run["output_uri"],
         hyperparameters=run["hyperparameters"],
-        ensure_unique_job_name=False,
-        customization_job_kwargs={
-            "clientRequestToken": run["job_token"],
-            "validationDataConfig": {"validators": [{"s3Uri": dataset["validation_uri"]}]},
-            "customModelKmsKeyId": run["kms_key_arn"],
-            "jobTags": run["tags"],
-            "customModelTags": run["tags"],
-        },
-        deferrable=True,
-        waiter_delay=settings.poll_interval(),
-        waiter_max_attempts=settings.max_attempts("job_timeout"),
+        kms_key_id=run["kms_key_arn"],
+        subnet_ids=run["subnet_ids"],
+        security_group_ids=run["security_group_ids"],
     )
-    model = describe_custom_model(customize.output)
+    preflight >> customize
+
+    metrics = CollectTrainingMetricsOperator(
+        task_id="training_metrics",
+        aws_conn_id=AWS_CONN_ID,
+        job_arn=customize.output["job_arn"],
+        kms_key_id=run["kms_key_arn"],
+    )
 
     provision = BedrockCreateProvisionedModelThroughputOperator(
         task_id="provision_throughput",
         aws_conn_id=AWS_CONN_ID,
         model_units=run["model_units"],
         provisioned_model_name=run["throughput_name"],
-        model_id=model["model_arn"],
-        create_throughput_kwargs={"clientRequestToken": run["throughput_token"], "tags": run["tags"]},
-        deferrable=True,
-        waiter_delay=settings.poll_interval(),
-        waiter_max_attempts=settings.max_attempts("throughput_timeout"),
+        model_id=customize.output["model_arn"],
+        **THROUGHPUT_WAIT,
     )
-    # Deleted by name, so a throughput whose creation task failed after the API call is found too.
-    delete = BedrockDeleteProvisionedThroughputOperator(
-        task_id="delete_throughput",
+    metrics >> provision
+
+    baseline = select_baseline(run)
+    evaluate = BedrockEvaluateModelsOperator(
+        task_id="evaluate",
+        multiple_outputs=True,
         aws_conn_id=AWS_CONN_ID,
-        provisioned_model_id=run["throughput_name"],
+        validation_data_uri=dataset.output["validation_uri"],
+        output_uri=run["evaluation_uri"],
+        baseline_model_id=baseline["model_id"],
+        baseline_label=baseline["source"],
+        candidate_model_id=provision.output,
+        sample_size="{{ params.eval_samples }}",
+        primary_metric="{{ params.primary_metric }}",
+        margin="{{ params.margin }}",
+        kms_key_id=run["kms_key_arn"],
     )
-    evaluate(run, dataset, provision.output) >> delete.as_teardown(setups=provision)
+
+    promote = BedrockPromoteModelOperator(
+        task_id="promote_model",
+        aws_conn_id=AWS_CONN_ID,
+        registry_name=REGISTRY,
+        registry_bucket=run["bucket"],
+        registry_kms_key_id=run["kms_key_arn"],
+        decision=evaluate.output["decision"],
+        candidate_model_arn=customize.output["model_arn"],
+        base_model_id=run["base_model_id"],
+        evaluation_throughput_arn=provision.output,
+        figures=evaluate.output,
+        retention="{{ params.retention }}",
+        **THROUGHPUT_WAIT,
+    )
+
+    # `plan` is a setup too, so the teardown runs even when the throughput task itself failed after its
+    # create call (a setup-only teardown would be skipped then, leaving the throughput billing).
+    cleanup = BedrockDeleteRunThroughputsOperator(
+        task_id="delete_throughputs",
+        aws_conn_id=AWS_CONN_ID,
+        provisioned_model_ids=[run["throughput_name"]],
+        registry_bucket=run["bucket"],
+        registry_name=REGISTRY,
+    )
+    promote >> cleanup.as_teardown(setups=[run.operator, provision])
 
 
 bedrock_retraining()

@@ -95,14 +95,23 @@ def migrate_db(env: dict[str, str]) -> None:
     subprocess.run([str(airflow), "db", "migrate"], env={**os.environ, **env}, check=True, capture_output=True)
 
 
-def run_dag(dag_id: str, run_conf: dict | None = None, logical_date=None):
-    """Parse the project's DAGs and run one with ``dag.test()``; returns the DagRun."""
+def run_dag(dag_id: str, run_conf: dict | None = None, logical_date=None, retry_delay: float | None = None):
+    """Parse the project's DAGs and run one with ``dag.test()``; returns the DagRun.
+
+    ``retry_delay`` (seconds) shortens every task's retry delay, for tests of failure paths.
+    """
+    from datetime import timedelta
+
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    return bag.get_dag(dag_id).test(run_conf=run_conf, logical_date=logical_date)
+    dag = bag.get_dag(dag_id)
+    if retry_delay is not None:
+        for task in dag.tasks:
+            task.retry_delay = timedelta(seconds=retry_delay)
+    return dag.test(run_conf=run_conf, logical_date=logical_date)
 
 
 def xcom_values(dag_run) -> dict[str, object]:
@@ -117,8 +126,8 @@ def xcom_values(dag_run) -> dict[str, object]:
         return {row.task_id: XComModel.deserialize_value(row) for row in rows}
 
 
-def billable_resources_left(region: str = REGION) -> list[dict]:
-    """Provisioned throughputs still alive (billed hourly until deleted)."""
+def throughputs_alive(region: str = REGION) -> list[dict]:
+    """Every provisioned throughput that exists (they bill hourly until deleted)."""
     import boto3
 
     bedrock = boto3.client("bedrock", region_name=region)
@@ -129,22 +138,43 @@ def billable_resources_left(region: str = REGION) -> list[dict]:
     ]
 
 
-def retraining_summary(dag_run) -> dict:
-    """The one-line result ``make run`` prints."""
+def serving_throughput(bucket: str, registry_name: str = "bedrock-retraining", region: str = REGION) -> str | None:
+    """The serving throughput recorded in the model registry, if any."""
+    import boto3
+
+    from bedrock_customization.promotion import load_registry
+
+    registry, _ = load_registry(boto3.client("s3", region_name=region), bucket, registry_name)
+    return (registry or {}).get("serving_throughput_arn")
+
+
+def retraining_summary(dag_run, landing_zone: dict) -> dict:
+    """The one-line result ``make run`` prints.
+
+    ``billable_resources_left`` lists the throughputs alive that are not the registry's serving throughput:
+    the serving one is kept on purpose (it serves the champion), anything else is a leak.
+    """
     values = xcom_values(dag_run)
-    model = values.get("describe_custom_model") or {}
+    job = values.get("customize_model") or {}
+    metrics = values.get("training_metrics") or {}
     evaluation = values.get("evaluate") or {}
+    promotion = values.get("promote_model") or {}
+    serving = serving_throughput(landing_zone["bucket"])
     return {
         "dag_id": dag_run.dag_id,
         "run_id": dag_run.run_id,
         "state": str(dag_run.state),
-        "job_arn": values.get("customize_model"),
-        "custom_model_arn": model.get("model_arn"),
-        "validation_loss": model.get("validation_loss"),
+        "job_arn": job.get("job_arn"),
+        "custom_model_arn": job.get("model_arn"),
+        "validation_loss": metrics.get("final_validation_loss"),
+        "loss_curve": metrics.get("loss_curve_uri"),
         "evaluation": {
-            role: evaluation.get(role) for role in ("baseline", "candidate") if evaluation.get(role) is not None
+            role: evaluation[role] for role in ("baseline", "candidate") if evaluation.get(role) is not None
         },
         "evaluation_samples": evaluation.get("samples"),
+        "evaluation_report": (evaluation.get("uris") or {}).get("report"),
         "decision": evaluation.get("decision"),
-        "billable_resources_left": billable_resources_left(),
+        "promotion": promotion.get("outcome"),
+        "serving_throughput": serving,
+        "billable_resources_left": [t for t in throughputs_alive() if t["provisionedModelArn"] != serving],
     }

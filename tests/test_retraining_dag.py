@@ -1,12 +1,16 @@
 """The retraining DAG end to end with ``dag.test()`` against the local emulator, with deferrable waits.
 
-Two ways of running the emulator: in this process (a server thread) and as ``python -m include.local_aws``
-in a child process, the way ``make run`` and docker-compose run it.
+The emulator runs in this process (a server thread) or as ``python -m include.local_aws`` in a child
+process, the way ``make run`` and docker-compose run it. The scenarios follow a model's life: a first
+candidate beats the base model and becomes the champion, a better one replaces it in place on the serving
+throughput, a diverged one is rejected, and an evaluation that crashes still leaves nothing billing.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import urllib.request
 
 import pendulum
 import pytest
@@ -14,82 +18,182 @@ import pytest
 pytestmark = pytest.mark.slow
 
 EMULATOR_TIMINGS = {"job_seconds": 3, "throughput_seconds": 1}
+_days = itertools.count(1)
 
 
-@pytest.fixture(params=["in_process", "server_process"])
-def emulator_endpoint(request):
-    """An emulator endpoint URL: a server thread in this process, or a separate server process."""
-    if request.param == "in_process":
-        from include.local_aws.config import CONFIG
-        from include.local_aws.server import LocalAwsServer
+@pytest.fixture
+def in_process_emulator():
+    from include.local_aws.config import CONFIG
+    from include.local_aws.server import LocalAwsServer
 
-        server = LocalAwsServer(port=0)
-        server.start()
-        CONFIG.update(**EMULATOR_TIMINGS)
-        yield server.endpoint_url
-        CONFIG.reset()
-        server.stop()
-    else:
-        from include.local_stack import start_emulator
-
-        env = {f"LOCAL_AWS_{k.upper()}": str(v) for k, v in EMULATOR_TIMINGS.items()}
-        emulator = start_emulator(env=env)
-        yield emulator.endpoint_url
-        emulator.stop()
+    server = LocalAwsServer(port=0)
+    server.start()
+    # moto's state is process-wide: start from an empty account, whatever ran before in this process.
+    urllib.request.urlopen(urllib.request.Request(f"{server.endpoint_url}/moto-api/reset", method="POST"))
+    CONFIG.update(**EMULATOR_TIMINGS)
+    yield server.endpoint_url
+    CONFIG.reset()
+    server.stop()
 
 
-def test_retraining_runs_end_to_end(airflow_db, use_endpoint, emulator_endpoint, monkeypatch, request):
-    import boto3
-    from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+@pytest.fixture
+def server_process_emulator():
+    from include.local_stack import start_emulator
 
+    emulator = start_emulator(env={f"LOCAL_AWS_{k.upper()}": str(v) for k, v in EMULATOR_TIMINGS.items()})
+    yield emulator.endpoint_url
+    emulator.stop()
+
+
+@pytest.fixture
+def retraining(airflow_db, use_endpoint, monkeypatch):
+    """Returns ``start(endpoint)`` bootstrapping the landing zone, and ``run(conf)`` running the DAG."""
     from include.bootstrap import bootstrap
     from include.local_stack import REGION, retraining_summary, run_dag
 
-    triggers_run = []
+    state = {}
+
+    def start(endpoint_url: str) -> dict:
+        use_endpoint(endpoint_url)
+        state["landing_zone"] = bootstrap(REGION)
+        monkeypatch.setenv("AIRFLOW_VAR_BEDROCK_CUSTOMIZATION", json.dumps(state["landing_zone"]))
+        return state["landing_zone"]
+
+    def run(conf: dict | None = None) -> tuple[object, dict]:
+        # Distinct logical dates keep runs apart in the session's metadata database.
+        logical_date = pendulum.datetime(2026, 1, 1, tz="UTC").add(days=next(_days))
+        dag_run = run_dag("bedrock_retraining", run_conf=conf, logical_date=logical_date, retry_delay=0.5)
+        return dag_run, retraining_summary(dag_run, state["landing_zone"])
+
+    return start, run
+
+
+def _clients():
+    import boto3
+
+    from include.local_stack import REGION
+
+    return boto3.client("bedrock", region_name=REGION), boto3.client("s3", region_name=REGION)
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _alive(bedrock) -> list[dict]:
+    return bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
+
+
+def _record_triggers(monkeypatch) -> list[str]:
+    from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
+
+    ran: list[str] = []
     original_run = AwsBaseWaiterTrigger.run
 
     async def recording_run(self):
-        triggers_run.append(type(self).__name__)
+        ran.append(type(self).__name__)
         async for event in original_run(self):
             yield event
 
     monkeypatch.setattr(AwsBaseWaiterTrigger, "run", recording_run)
-    use_endpoint(emulator_endpoint)
-    landing_zone = bootstrap(REGION)
-    monkeypatch.setenv("AIRFLOW_VAR_BEDROCK_CUSTOMIZATION", json.dumps(landing_zone))
-    # Distinct logical dates keep the two parametrized runs apart in the shared metadata database.
-    day = 1 if "in_process" in request.node.name else 2
-    dag_run = run_dag("bedrock_retraining", logical_date=pendulum.datetime(2026, 3, day, tz="UTC"))
-    summary = retraining_summary(dag_run)
+    return ran
+
+
+@pytest.mark.parametrize("emulator", ["in_process_emulator", "server_process_emulator"])
+def test_first_candidate_beats_the_base_model_and_becomes_the_champion(emulator, retraining, monkeypatch, request):
+    start, run = retraining
+    triggers_run = _record_triggers(monkeypatch)
+    landing_zone = start(request.getfixturevalue(emulator))
+
+    dag_run, summary = run()
 
     assert summary["state"] == "success", summary
+    assert summary["decision"] == "promote" and summary["promotion"] == "evaluation_became_serving"
+    baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
+    assert baseline["model_id"] == "amazon.titan-text-express-v1"  # no champion yet: the base model
+    assert candidate["chrf"] > baseline["chrf"] + 20 and candidate["rouge_l"] > baseline["rouge_l"]
+    assert summary["evaluation_samples"] >= 20
+
+    bedrock, s3 = _clients()
+    (alive,) = _alive(bedrock)  # exactly one throughput: the evaluation one, now serving
+    assert alive["provisionedModelArn"] == summary["serving_throughput"] == candidate["model_id"]
     assert summary["billable_resources_left"] == []
 
-    bedrock = boto3.client("bedrock", region_name=REGION)
     job = bedrock.get_model_customization_job(jobIdentifier=summary["job_arn"])
-    assert job["status"] == "Completed"
-    assert job["outputModelArn"] == summary["custom_model_arn"]
-    model = bedrock.get_custom_model(modelIdentifier=summary["custom_model_arn"])
-    assert model["jobArn"] == summary["job_arn"]
+    assert job["status"] == "Completed" and job["outputModelArn"] == summary["custom_model_arn"]
+    assert sorted(job["vpcConfig"]["subnetIds"]) == sorted(landing_zone["subnet_ids"])
+    assert job["vpcConfig"]["securityGroupIds"] == landing_zone["security_group_ids"]
     tags = {t["key"]: t["value"] for t in bedrock.list_tags_for_resource(resourceARN=job["jobArn"])["tags"]}
     assert tags["bedrock-customization:run-id"] == dag_run.run_id
 
-    # The training data was written encrypted with the landing zone's key, and metrics landed next to the output.
-    s3 = boto3.client("s3", region_name=REGION)
-    bucket, _, key = job["trainingDataConfig"]["s3Uri"].removeprefix("s3://").partition("/")
+    # Training data encrypted with the landing zone's key; loss curve, report and chart written to S3.
+    bucket, key = _split(job["trainingDataConfig"]["s3Uri"])
     head = s3.head_object(Bucket=bucket, Key=key)
-    assert head["ServerSideEncryption"] == "aws:kms"
-    assert head["SSEKMSKeyId"] == landing_zone["kms_key_arn"]
-    output_keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=key.split("/data/")[0])["Contents"]]
-    assert any(k.endswith("training_artifacts/step_wise_training_metrics.csv") for k in output_keys)
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == landing_zone["kms_key_arn"]
+    for uri in (summary["loss_curve"], summary["evaluation_report"]):
+        bucket, key = _split(uri)
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert body.startswith(b"\x89PNG") if key.endswith(".png") else b"chrf" in body.lower()
 
-    # The fine-tuned model knows the product it was trained on; the base model does not.
-    baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
-    assert summary["evaluation_samples"] >= 5
-    assert candidate["chrf"] > baseline["chrf"] + 10, summary["evaluation"]
-    assert summary["decision"] == "promote"
+    # Both long waits deferred to triggers (run inline by dag.test) instead of blocking a worker.
+    assert "BedrockCustomizeModelCompletedTrigger" in triggers_run
+    assert "BedrockProvisionedThroughputInServiceTrigger" in triggers_run
 
-    # Both waits deferred to a trigger (run inline by dag.test) instead of blocking in a waiter.
-    assert triggers_run == ["BedrockCustomizeModelCompletedTrigger", "BedrockProvisionModelThroughputCompletedTrigger"]
-    throughputs = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
-    assert throughputs == []
+
+def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_process_emulator, retraining):
+    start, run = retraining
+    start(in_process_emulator)
+    bedrock, _ = _clients()
+
+    _, first = run({"hyperparameters": {"epochCount": "2"}})
+    assert first["state"] == "success" and first["promotion"] == "evaluation_became_serving"
+    serving = first["serving_throughput"]
+
+    # Four epochs fit this data better than two: the new candidate beats the champion, not just the base.
+    _, second = run({"hyperparameters": {"epochCount": "4"}})
+    assert second["state"] == "success", second
+    assert second["evaluation"]["baseline"]["model_id"] == serving
+    assert second["decision"] == "promote" and second["promotion"] == "updated_in_place"
+    assert second["serving_throughput"] == serving  # no second throughput bought
+    (alive,) = _alive(bedrock)
+    described = bedrock.get_provisioned_model_throughput(provisionedModelId=serving)
+    assert described["modelArn"] == second["custom_model_arn"]
+
+    # A learning rate far above the optimum diverges: rejected, its throughput and model deleted.
+    _, third = run({"hyperparameters": {"epochCount": "4", "learningRate": "0.9"}})
+    assert third["state"] == "success", third
+    assert third["decision"] == "reject" and third["promotion"] == "rejected"
+    assert [t["provisionedModelArn"] for t in _alive(bedrock)] == [serving]
+    with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
+        bedrock.get_custom_model(modelIdentifier=third["custom_model_arn"])
+    assert third["billable_resources_left"] == []
+
+
+def test_evaluation_crash_still_deletes_the_throughput(in_process_emulator, retraining):
+    from bedrock_customization.promotion import save_registry
+
+    start, run = retraining
+    landing_zone = start(in_process_emulator)
+    bedrock, s3 = _clients()
+    # The registry names a champion whose throughput someone deleted by hand: evaluation fails mid-way.
+    missing = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/deletedbyhand"
+    save_registry(
+        s3,
+        landing_zone["bucket"],
+        "bedrock-retraining",
+        {
+            "serving_throughput_arn": missing,
+            "serving_model_arn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/gone",
+            "base_model_id": "amazon.titan-text-express-v1:0:8k",
+        },
+        None,
+    )
+
+    dag_run, summary = run()
+
+    assert summary["state"] == "failed"
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["evaluate"] == "failed" and states["provision_throughput"] == "success"
+    assert states["delete_throughputs"] == "success"
+    assert _alive(bedrock) == []
