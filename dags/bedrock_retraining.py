@@ -19,6 +19,11 @@ replace (the current champion, else the base model); promote it or reject it; le
 9. **delete_throughputs** (teardown): deletes every throughput of this run that is not serving, whatever
    failed before it.
 
+**When it runs**: on the cron schedule `[bedrock_customization] retraining_schedule` (default weekly, Monday
+03:00 UTC) *and* whenever the asset `bedrock_retraining_raw_data` is updated (post an asset event when new
+data lands), or from the trigger form. The raw data is read from `dataset_key`, where `{date}` is the run's
+logical date (`raw/{date}/qa_pairs.jsonl` → `raw/2026-11-23/qa_pairs.jsonl`).
+
 The landing zone (bucket, KMS key, role, subnets, security group, SNS topic) comes from the Airflow Variable
 `bedrock_customization`, written by `make run`'s bootstrap (`python -m include.bootstrap`). AWS access goes
 through the connection `aws_default`; point its `endpoint_url` at the local emulator or leave it out for
@@ -28,10 +33,10 @@ real AWS.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, TaskGroup, dag, task
 
-from bedrock_customization import settings
-from bedrock_customization.notifications import TOPIC_FROM_VARIABLE, sns_notifiers
+from bedrock_customization import catalog, settings
+from bedrock_customization.notifications import sns_notifiers
 from bedrock_customization.operators.bedrock import (
     BedrockCreateProvisionedModelThroughputOperator,
     BedrockDeleteRunThroughputsOperator,
@@ -45,6 +50,10 @@ from bedrock_customization.operators.promotion import BedrockPromoteModelOperato
 
 AWS_CONN_ID = "aws_default"
 REGISTRY = "bedrock-retraining"
+RAW_DATA = Asset(name="bedrock_retraining_raw_data", uri="bedrock-customization://raw-data")
+TOPIC = (
+    "{{ params.notification_topic or var.json.get('bedrock_customization', {}).get('topic_arn', '') }}"
+)
 THROUGHPUT_WAIT = {
     "deferrable": True,
     "waiter_delay": settings.poll_interval(),
@@ -75,17 +84,18 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
     bucket = landing_zone["bucket"]
     prefix = f"s3://{bucket}/runs/{dag_id}/{digest(dag_id, run_id)}"
     use_vpc = params["use_vpc"]
+    run_date = (dag_run.logical_date or dag_run.run_after).date().isoformat()
     return {
         "bucket": bucket,
         "role_arn": landing_zone["role_arn"],
-        "kms_key_arn": landing_zone["kms_key_arn"],
-        "subnet_ids": landing_zone["subnet_ids"] if use_vpc else None,
-        "security_group_ids": landing_zone["security_group_ids"] if use_vpc else None,
+        "kms_key_arn": params["kms_key_id"] or landing_zone["kms_key_arn"],
+        "subnet_ids": (params["subnet_ids"] or landing_zone["subnet_ids"]) if use_vpc else None,
+        "security_group_ids": (params["security_group_ids"] or landing_zone["security_group_ids"]) if use_vpc else None,
         "base_model_id": model.id,
         "base_inference_id": model.on_demand_id,
         "customization_type": customization_type,
         "hyperparameters": dict(hyperparameters),
-        "raw_uri": f"s3://{bucket}/{params['dataset_key']}",
+        "raw_uri": f"s3://{bucket}/{params['dataset_key'].replace('{date}', run_date)}",
         "data_uri": f"{prefix}/data/",
         "output_uri": f"{prefix}/output/",
         "evaluation_uri": f"{prefix}/evaluation/",
@@ -112,13 +122,20 @@ def select_baseline(run: dict) -> dict:
 
 @dag(
     dag_id="bedrock_retraining",
-    schedule=None,
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(settings.retraining_schedule(), timezone="UTC"), assets=[RAW_DATA]
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["bedrock", "model-customization", "retraining"],
     default_args={"owner": "ml-platform", "retries": 2, "retry_delay": pendulum.duration(seconds=30)},
     params={
-        "base_model_id": Param("amazon.titan-text-express-v1:0:8k", type="string"),
+        "base_model_id": Param(
+            "amazon.titan-text-express-v1:0:8k",
+            type="string",
+            enum=[model.id for model in catalog.list_models()],
+            description="The base model to customize (`bedrock-customize catalog` lists them).",
+        ),
         "customization_type": Param(
             "FINE_TUNING", type="string", enum=["FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"]
         ),
@@ -127,13 +144,21 @@ def select_baseline(run: dict) -> dict:
             type="object",
             description="Bedrock hyperParameters; validated against the model catalog, missing ones take its defaults.",
         ),
-        "dataset_key": Param("raw/qa_pairs.jsonl", type="string", description="Key of the raw data in the bucket."),
+        "dataset_key": Param(
+            "raw/{date}/qa_pairs.jsonl",
+            type="string",
+            description="Key of the raw data in the landing-zone bucket; {date} is the run's logical date.",
+        ),
         "prompt_key": Param("question", type="string"),
         "completion_key": Param("answer", type="string"),
         "validation_fraction": Param(0.2, type="number", minimum=0.05, maximum=0.5),
         "seed": Param(42, type="integer"),
         "on_invalid": Param("fail", type="string", enum=["fail", "skip"]),
         "use_vpc": Param(True, type="boolean", description="Run the job in the landing zone's subnets."),
+        "subnet_ids": Param([], type="array", description="Subnets for the job; empty: the landing zone's."),
+        "security_group_ids": Param([], type="array", description="Security groups; empty: the landing zone's."),
+        "kms_key_id": Param("", type="string", description="KMS key for data and model; empty: the landing zone's."),
+        "notification_topic": Param("", type="string", description="SNS topic ARN; empty: the landing zone's."),
         "model_units": Param(1, type="integer", minimum=1),
         "eval_samples": Param(24, type="integer", minimum=1),
         "primary_metric": Param("chrf", type="string", enum=["chrf", "rouge_l", "exact_match"]),
@@ -141,107 +166,113 @@ def select_baseline(run: dict) -> dict:
         "retention": Param("delete", type="string", enum=["delete", "keep"], description="A rejected model."),
     },
     doc_md=__doc__,
-    **sns_notifiers(TOPIC_FROM_VARIABLE),
+    **sns_notifiers(
+        TOPIC, xcom_task_ids={"evaluation": "evaluation.evaluate", "promotion": "release.promote_model"}
+    ),
 )
 def bedrock_retraining():
     run = plan()
 
-    dataset = PrepareBedrockDatasetOperator(
-        task_id="prepare_dataset",
-        multiple_outputs=True,
-        aws_conn_id=AWS_CONN_ID,
-        input_uri=run["raw_uri"],
-        output_uri=run["data_uri"],
-        base_model_id=run["base_model_id"],
-        customization_type=run["customization_type"],
-        prompt_key="{{ params.prompt_key }}",
-        completion_key="{{ params.completion_key }}",
-        validation_fraction="{{ params.validation_fraction }}",
-        seed="{{ params.seed }}",
-        hyperparameters=run["hyperparameters"],
-        kms_key_id=run["kms_key_arn"],
-        on_invalid="{{ params.on_invalid }}",
-    )
+    with TaskGroup("data", tooltip="Convert, validate and split the data; check the account"):
+        dataset = PrepareBedrockDatasetOperator(
+            task_id="prepare_dataset",
+            multiple_outputs=True,
+            aws_conn_id=AWS_CONN_ID,
+            input_uri=run["raw_uri"],
+            output_uri=run["data_uri"],
+            base_model_id=run["base_model_id"],
+            customization_type=run["customization_type"],
+            prompt_key="{{ params.prompt_key }}",
+            completion_key="{{ params.completion_key }}",
+            validation_fraction="{{ params.validation_fraction }}",
+            seed="{{ params.seed }}",
+            hyperparameters=run["hyperparameters"],
+            kms_key_id=run["kms_key_arn"],
+            on_invalid="{{ params.on_invalid }}",
+        )
 
-    preflight = BedrockCustomizationPreflightOperator(
-        task_id="preflight",
-        aws_conn_id=AWS_CONN_ID,
-        base_model_id=run["base_model_id"],
-        role_arn=run["role_arn"],
-        training_data_uri=dataset.output["train_uri"],
-        validation_data_uris=dataset.output["validation_uri"],
-        output_data_uri=run["output_uri"],
-        customization_type=run["customization_type"],
-        hyperparameters=run["hyperparameters"],
-        kms_key_id=run["kms_key_arn"],
-        subnet_ids=run["subnet_ids"],
-        security_group_ids=run["security_group_ids"],
-    )
+        preflight = BedrockCustomizationPreflightOperator(
+            task_id="preflight",
+            aws_conn_id=AWS_CONN_ID,
+            base_model_id=run["base_model_id"],
+            role_arn=run["role_arn"],
+            training_data_uri=dataset.output["train_uri"],
+            validation_data_uris=dataset.output["validation_uri"],
+            output_data_uri=run["output_uri"],
+            customization_type=run["customization_type"],
+            hyperparameters=run["hyperparameters"],
+            kms_key_id=run["kms_key_arn"],
+            subnet_ids=run["subnet_ids"],
+            security_group_ids=run["security_group_ids"],
+        )
 
-    customize = BedrockVpcCustomizeModelOperator(
-        task_id="customize_model",
-        multiple_outputs=True,
-        aws_conn_id=AWS_CONN_ID,
-        role_arn=run["role_arn"],
-        base_model_id=run["base_model_id"],
-        customization_type=run["customization_type"],
-        training_data_uri=dataset.output["train_uri"],
-        validation_data_uri=dataset.output["validation_uri"],
-        output_data_uri=run["output_uri"],
-        hyperparameters=run["hyperparameters"],
-        kms_key_id=run["kms_key_arn"],
-        subnet_ids=run["subnet_ids"],
-        security_group_ids=run["security_group_ids"],
-    )
-    preflight >> customize
+    with TaskGroup("training", tooltip="The customization job and its metrics"):
+        customize = BedrockVpcCustomizeModelOperator(
+            task_id="customize_model",
+            multiple_outputs=True,
+            aws_conn_id=AWS_CONN_ID,
+            role_arn=run["role_arn"],
+            base_model_id=run["base_model_id"],
+            customization_type=run["customization_type"],
+            training_data_uri=dataset.output["train_uri"],
+            validation_data_uri=dataset.output["validation_uri"],
+            output_data_uri=run["output_uri"],
+            hyperparameters=run["hyperparameters"],
+            kms_key_id=run["kms_key_arn"],
+            subnet_ids=run["subnet_ids"],
+            security_group_ids=run["security_group_ids"],
+        )
+        preflight >> customize
 
-    metrics = CollectTrainingMetricsOperator(
-        task_id="training_metrics",
-        aws_conn_id=AWS_CONN_ID,
-        job_arn=customize.output["job_arn"],
-        kms_key_id=run["kms_key_arn"],
-    )
+        metrics = CollectTrainingMetricsOperator(
+            task_id="training_metrics",
+            aws_conn_id=AWS_CONN_ID,
+            job_arn=customize.output["job_arn"],
+            kms_key_id=run["kms_key_arn"],
+        )
 
-    provision = BedrockCreateProvisionedModelThroughputOperator(
-        task_id="provision_throughput",
-        aws_conn_id=AWS_CONN_ID,
-        model_units=run["model_units"],
-        provisioned_model_name=run["throughput_name"],
-        model_id=customize.output["model_arn"],
-        **THROUGHPUT_WAIT,
-    )
-    metrics >> provision
+    with TaskGroup("evaluation", tooltip="Serve the candidate and compare it with the champion"):
+        provision = BedrockCreateProvisionedModelThroughputOperator(
+            task_id="provision_throughput",
+            aws_conn_id=AWS_CONN_ID,
+            model_units=run["model_units"],
+            provisioned_model_name=run["throughput_name"],
+            model_id=customize.output["model_arn"],
+            **THROUGHPUT_WAIT,
+        )
+        metrics >> provision
 
-    baseline = select_baseline(run)
-    evaluate = BedrockEvaluateModelsOperator(
-        task_id="evaluate",
-        multiple_outputs=True,
-        aws_conn_id=AWS_CONN_ID,
-        validation_data_uri=dataset.output["validation_uri"],
-        output_uri=run["evaluation_uri"],
-        baseline_model_id=baseline["model_id"],
-        baseline_label=baseline["source"],
-        candidate_model_id=provision.output,
-        sample_size="{{ params.eval_samples }}",
-        primary_metric="{{ params.primary_metric }}",
-        margin="{{ params.margin }}",
-        kms_key_id=run["kms_key_arn"],
-    )
+        baseline = select_baseline(run)
+        evaluate = BedrockEvaluateModelsOperator(
+            task_id="evaluate",
+            multiple_outputs=True,
+            aws_conn_id=AWS_CONN_ID,
+            validation_data_uri=dataset.output["validation_uri"],
+            output_uri=run["evaluation_uri"],
+            baseline_model_id=baseline["model_id"],
+            baseline_label=baseline["source"],
+            candidate_model_id=provision.output,
+            sample_size="{{ params.eval_samples }}",
+            primary_metric="{{ params.primary_metric }}",
+            margin="{{ params.margin }}",
+            kms_key_id=run["kms_key_arn"],
+        )
 
-    promote = BedrockPromoteModelOperator(
-        task_id="promote_model",
-        aws_conn_id=AWS_CONN_ID,
-        registry_name=REGISTRY,
-        registry_bucket=run["bucket"],
-        registry_kms_key_id=run["kms_key_arn"],
-        decision=evaluate.output["decision"],
-        candidate_model_arn=customize.output["model_arn"],
-        base_model_id=run["base_model_id"],
-        evaluation_throughput_arn=provision.output,
-        figures=evaluate.output,
-        retention="{{ params.retention }}",
-        **THROUGHPUT_WAIT,
-    )
+    with TaskGroup("release", tooltip="Promote or reject"):
+        promote = BedrockPromoteModelOperator(
+            task_id="promote_model",
+            aws_conn_id=AWS_CONN_ID,
+            registry_name=REGISTRY,
+            registry_bucket=run["bucket"],
+            registry_kms_key_id=run["kms_key_arn"],
+            decision=evaluate.output["decision"],
+            candidate_model_arn=customize.output["model_arn"],
+            base_model_id=run["base_model_id"],
+            evaluation_throughput_arn=provision.output,
+            figures=evaluate.output,
+            retention="{{ params.retention }}",
+            **THROUGHPUT_WAIT,
+        )
 
     # `plan` is a setup too, so the teardown runs even when the throughput task itself failed after its
     # create call (a setup-only teardown would be skipped then, leaving the throughput billing).

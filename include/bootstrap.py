@@ -3,7 +3,8 @@
 Deploys ``include/infra/landing_zone.yaml`` (KMS key, SSE-KMS bucket, VPC with a private subnet per AZ,
 S3 gateway and KMS interface endpoints, job security group, Bedrock service role; see
 ``include/infra/deploy.py``), creates the SNS topic ``bedrock-customization`` for run notifications, and
-uploads ``include/sample_data/qa_pairs.jsonl`` to ``raw/qa_pairs.jsonl``.
+uploads ``include/sample_data/qa_pairs.jsonl`` as the raw data of today (``raw/<YYYY-MM-DD>/qa_pairs.jsonl``,
+the partition the retraining DAG reads for a run of that logical date).
 
 Uses the standard AWS credential chain and honours ``AWS_ENDPOINT_URL``, so it runs against the local
 emulator and against real AWS alike. Prints the value of the Airflow Variable ``bedrock_customization``::
@@ -15,25 +16,34 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from include.infra.deploy import DEFAULT_STACK_NAME, deploy_landing_zone
 
 SAMPLE_DATA = Path(__file__).parent / "sample_data" / "qa_pairs.jsonl"
-RAW_KEY = "raw/qa_pairs.jsonl"
+RAW_KEY = "raw/{date}/qa_pairs.jsonl"
 TOPIC_NAME = "bedrock-customization"
 
 
-def bootstrap(region: str, stack_name: str = DEFAULT_STACK_NAME, sample_data: Path = SAMPLE_DATA) -> dict:
-    """Create or update the landing zone, upload the sample data, and return the Variable value."""
+def bootstrap(
+    region: str,
+    stack_name: str = DEFAULT_STACK_NAME,
+    sample_data: Path = SAMPLE_DATA,
+    dates: Iterable[date] | None = None,
+) -> dict:
+    """Create or update the landing zone, upload the sample data (as of ``dates``, default today, UTC), and
+    return the Variable value."""
     import boto3
 
     session = boto3.session.Session(region_name=region)
     outputs = deploy_landing_zone(stack_name, region, session=session)
     bucket, key_arn = outputs["BucketName"], outputs["KmsKeyArn"]
-    session.client("s3").put_object(
-        Bucket=bucket, Key=RAW_KEY, Body=sample_data.read_bytes(), ServerSideEncryption="aws:kms", SSEKMSKeyId=key_arn
-    )
+    s3, body = session.client("s3"), sample_data.read_bytes()
+    for day in dates or [datetime.now(UTC).date()]:
+        key = RAW_KEY.format(date=day.isoformat())
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=key_arn)
     topic_arn = session.client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"]
     return {
         "region": region,

@@ -155,10 +155,10 @@ def retraining_summary(dag_run, landing_zone: dict) -> dict:
     the serving one is kept on purpose (it serves the champion), anything else is a leak.
     """
     values = xcom_values(dag_run)
-    job = values.get("customize_model") or {}
-    metrics = values.get("training_metrics") or {}
-    evaluation = values.get("evaluate") or {}
-    promotion = values.get("promote_model") or {}
+    job = values.get("training.customize_model") or {}
+    metrics = values.get("training.training_metrics") or {}
+    evaluation = values.get("evaluation.evaluate") or {}
+    promotion = values.get("release.promote_model") or {}
     serving = serving_throughput(landing_zone["bucket"])
     return {
         "dag_id": dag_run.dag_id,

@@ -55,7 +55,8 @@ def retraining(airflow_db, use_endpoint, monkeypatch):
 
     def start(endpoint_url: str) -> dict:
         use_endpoint(endpoint_url)
-        state["landing_zone"] = bootstrap(REGION)
+        dates = [pendulum.datetime(2026, 1, 1).add(days=d).date() for d in range(1, 15)]
+        state["landing_zone"] = bootstrap(REGION, dates=dates)
         monkeypatch.setenv("AIRFLOW_VAR_BEDROCK_CUSTOMIZATION", json.dumps(state["landing_zone"]))
         return state["landing_zone"]
 
@@ -194,6 +195,6 @@ def test_evaluation_crash_still_deletes_the_throughput(in_process_emulator, retr
 
     assert summary["state"] == "failed"
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    assert states["evaluate"] == "failed" and states["provision_throughput"] == "success"
+    assert states["evaluation.evaluate"] == "failed" and states["evaluation.provision_throughput"] == "success"
     assert states["delete_throughputs"] == "success"
     assert _alive(bedrock) == []

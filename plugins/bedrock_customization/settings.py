@@ -9,6 +9,12 @@ from __future__ import annotations
 SECTION = "bedrock_customization"
 
 OPTIONS: dict[str, dict[str, str]] = {
+    "retraining_schedule": {
+        "description": "Cron schedule of the bedrock_retraining DAG (it also runs when its raw-data asset is updated).",
+        "type": "string",
+        "example": "0 3 * * *",
+        "default": "0 3 * * 1",
+    },
     "poll_interval": {
         "description": "Seconds between status checks of Bedrock jobs and throughputs (waiters and triggers).",
         "type": "integer",
@@ -34,6 +40,12 @@ def _get_int(option: str) -> int:
     from airflow.configuration import conf
 
     return conf.getint(SECTION, option, fallback=int(OPTIONS[option]["default"]))
+
+
+def retraining_schedule() -> str:
+    from airflow.configuration import conf
+
+    return conf.get(SECTION, "retraining_schedule", fallback=OPTIONS["retraining_schedule"]["default"])
 
 
 def poll_interval() -> int:

@@ -1,0 +1,151 @@
+"""
+### Bedrock model import
+
+Import a Hugging Face model you trained elsewhere into Amazon Bedrock (Custom Model Import), check that it
+answers and honours stop sequences, and delete it again unless you want to keep it.
+
+1. **plan**: read the landing zone, resolve the params (model folder, model name, KMS key, VPC).
+2. **preflight**: read-only checks of the S3 folder before anything billable: `config.json` with a supported
+   architecture (Llama 2/3.x, Mistral, Mixtral, Flan-T5, GPTBigCode, Qwen2/2.5/3, GPT-OSS), real
+   `*.safetensors` weights, `tokenizer.json` or `tokenizer.model` plus `tokenizer_config.json`, total size.
+   Every problem is listed at once, each with its fix.
+3. **import_model**: the CreateModelImportJob (deferrable; a retry re-attaches to the same job, never imports
+   twice), encrypted with the KMS key and, with `use_vpc`, run in the landing zone's subnets.
+4. **smoke_test**: one InvokeModel call with a Llama-style completion body and `stop: ["\\n\\n"]`; fails when
+   the model answers nothing or runs past the stop sequence (a public write-up found imported models did).
+5. **delete_imported_model** (teardown): with `delete_after_smoke_test`, deletes the imported model whatever
+   happened before it, so a failed smoke test still cleans up; only a model this run created is deleted.
+
+The model folder must hold the files `save_pretrained()` writes, e.g. `s3://<bucket>/models/my-llama/`.
+The landing zone (bucket, role, KMS key, subnets, security group) comes from the Airflow Variable
+`bedrock_customization` (`python -m include.bootstrap`); AWS access goes through the connection
+`aws_default`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from bedrock_customization import settings
+from bedrock_customization.model_import import DEFAULT_SMOKE_PROMPT
+from bedrock_customization.operators.model_import import (
+    BedrockCreateModelImportJobOperator,
+    BedrockDeleteImportedModelOperator,
+    BedrockImportedModelSmokeTestOperator,
+    BedrockModelImportPreflightOperator,
+)
+
+AWS_CONN_ID = "aws_default"
+#: Where the model is looked for when the ``model_data_uri`` param is empty.
+DEFAULT_MODEL_PREFIX = "models/import/"
+
+
+@task
+def plan(params: dict | None = None, dag_run=None) -> dict:
+    """Resolve the params against the landing zone: model folder, model name, KMS key and VPC."""
+    from airflow.sdk import Variable
+
+    from bedrock_customization.model_import import check_imported_model_name, folder_uri
+    from bedrock_customization.naming import resource_name
+
+    landing_zone = Variable.get("bedrock_customization", deserialize_json=True)
+    uri = folder_uri(params["model_data_uri"] or f"s3://{landing_zone['bucket']}/{DEFAULT_MODEL_PREFIX}")
+    name = check_imported_model_name(
+        params["imported_model_name"] or resource_name("imported", dag_run.dag_id, dag_run.run_id)
+    )
+    use_vpc = params["use_vpc"]
+    result = {
+        "model_data_uri": uri,
+        "imported_model_name": name,
+        "role_arn": landing_zone["role_arn"],
+        "kms_key_id": params["kms_key_id"] or landing_zone.get("kms_key_arn"),
+        "subnet_ids": landing_zone["subnet_ids"] if use_vpc else None,
+        "security_group_ids": landing_zone["security_group_ids"] if use_vpc else None,
+        # Empty: the teardown has nothing to delete and keeps the model.
+        "delete_model_id": name if params["delete_after_smoke_test"] else "",
+    }
+    print(f"Plan: {result}")
+    return result
+
+
+@dag(
+    dag_id="bedrock_model_import",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["bedrock", "model-import"],
+    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": pendulum.duration(seconds=30)},
+    params={
+        "model_data_uri": Param(
+            "",
+            type="string",
+            description=f"s3:// folder of the Hugging Face model; empty: s3://<landing-zone bucket>/{DEFAULT_MODEL_PREFIX}",
+        ),
+        "imported_model_name": Param(
+            "",
+            type="string",
+            maxLength=63,
+            pattern=r"^$|^([0-9a-zA-Z][_-]?)+$",
+            description="Name of the imported model; empty: derived from the run id.",
+        ),
+        "kms_key_id": Param(
+            "", type="string", description="KMS key of the imported model; empty: the landing zone's key."
+        ),
+        "use_vpc": Param(True, type="boolean", description="Run the import in the landing zone's subnets."),
+        "delete_after_smoke_test": Param(
+            True, type="boolean", description="Delete the imported model at the end, even when a task failed."
+        ),
+        "smoke_test_prompt": Param(
+            DEFAULT_SMOKE_PROMPT,
+            type="string",
+            description="A prompt the model answers in several paragraphs.",
+        ),
+    },
+    doc_md=__doc__,
+)
+def bedrock_model_import():
+    run = plan()
+
+    preflight = BedrockModelImportPreflightOperator(
+        task_id="preflight", aws_conn_id=AWS_CONN_ID, model_data_uri=run["model_data_uri"]
+    )
+
+    imported = BedrockCreateModelImportJobOperator(
+        task_id="import_model",
+        multiple_outputs=True,
+        aws_conn_id=AWS_CONN_ID,
+        model_data_uri=run["model_data_uri"],
+        role_arn=run["role_arn"],
+        imported_model_name=run["imported_model_name"],
+        kms_key_id=run["kms_key_id"],
+        subnet_ids=run["subnet_ids"],
+        security_group_ids=run["security_group_ids"],
+        deferrable=True,
+        waiter_delay=settings.poll_interval(),
+    )
+    preflight >> imported
+
+    smoke = BedrockImportedModelSmokeTestOperator(
+        task_id="smoke_test",
+        aws_conn_id=AWS_CONN_ID,
+        model_id=imported.output["imported_model_arn"],
+        prompt="{{ params.smoke_test_prompt }}",
+    )
+
+    # `plan` is a setup too, so the teardown runs even when the import task failed after its create call;
+    # it deletes by the planned name, and only a model tagged as this run's. A failed delete fails the run:
+    # the model would otherwise be left behind unnoticed.
+    delete = BedrockDeleteImportedModelOperator(
+        task_id="delete_imported_model",
+        aws_conn_id=AWS_CONN_ID,
+        model_id=run["delete_model_id"],
+        only_this_run=True,
+    )
+    smoke >> delete.as_teardown(setups=[run.operator, imported], on_failure_fail_dagrun=True)
+
+
+dag = bedrock_model_import()
+
+if __name__ == "__main__":
+    dag.test()
