@@ -15,6 +15,7 @@ answers and honours stop sequences, and delete it again unless you want to keep 
    the model answers nothing or runs past the stop sequence (a public write-up found imported models did).
 5. **delete_imported_model** (teardown): with `delete_after_smoke_test`, deletes the imported model whatever
    happened before it, so a failed smoke test still cleans up; only a model this run created is deleted.
+6. **summarize**: the run's result; it fails (and so does the run) when the smoke test or the delete failed.
 
 The model folder must hold the files `save_pretrained()` writes, e.g. `s3://<bucket>/models/my-llama/`.
 The landing zone (bucket, role, KMS key, subnets, security group) comes from the Airflow Variable
@@ -69,6 +70,20 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
     return result
 
 
+@task
+def summarize(imported: dict, smoke_test: dict, deleted: bool, params: dict | None = None) -> dict:
+    """The run's result in one line: imported model, smoke test outcome, and whether it was deleted."""
+    summary = {
+        "imported_model_arn": imported["imported_model_arn"],
+        "imported_model_name": imported["imported_model_name"],
+        "smoke_test": {key: smoke_test[key] for key in ("ok", "stop_reason", "generation_token_count")},
+        "deleted": bool(deleted),
+        "kept": not params["delete_after_smoke_test"],
+    }
+    print(f"Summary: {summary}")
+    return summary
+
+
 @dag(
     dag_id="bedrock_model_import",
     schedule=None,
@@ -80,6 +95,7 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
         "model_data_uri": Param(
             "",
             type="string",
+            pattern=r"^$|^s3://",
             description=f"s3:// folder of the Hugging Face model; empty: s3://<landing-zone bucket>/{DEFAULT_MODEL_PREFIX}",
         ),
         "imported_model_name": Param(
@@ -134,15 +150,17 @@ def bedrock_model_import():
     )
 
     # `plan` is a setup too, so the teardown runs even when the import task failed after its create call;
-    # it deletes by the planned name, and only a model tagged as this run's. A failed delete fails the run:
-    # the model would otherwise be left behind unnoticed.
+    # it deletes by the planned name, and only a model tagged as this run's.
     delete = BedrockDeleteImportedModelOperator(
         task_id="delete_imported_model",
         aws_conn_id=AWS_CONN_ID,
         model_id=run["delete_model_id"],
         only_this_run=True,
     )
-    smoke >> delete.as_teardown(setups=[run.operator, imported], on_failure_fail_dagrun=True)
+    smoke >> delete.as_teardown(setups=[run.operator, imported])
+    # The run's outcome: fails when the smoke test or the delete failed (a teardown alone does not fail a
+    # run, and one with on_failure_fail_dagrun would hide the smoke test's failure).
+    summarize(imported.output, smoke.output, delete.output)
 
 
 dag = bedrock_model_import()

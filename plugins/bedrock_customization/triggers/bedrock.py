@@ -93,3 +93,47 @@ class BedrockCustomModelDeploymentActiveTrigger(AwsBaseWaiterTrigger):
             verify=verify,
             botocore_config=botocore_config,
         )
+
+
+class BedrockModelImportJobCompletedTrigger(AwsBaseWaiterTrigger):
+    """
+    Fire when a Custom Model Import job is Completed; error (with its failureMessage) when it is Failed.
+
+    :param job_arn: ARN (or name) of the model import job.
+    :param waiter_delay: Seconds between status checks. (default: 60)
+    :param waiter_max_attempts: Maximum number of status checks. (default: 240)
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: AWS region of the job.
+    :param verify: Whether to verify SSL certificates.
+    :param botocore_config: botocore client configuration (key-values).
+    """
+
+    aws_hook_class = BedrockCustomizationHook
+
+    def __init__(
+        self,
+        *,
+        job_arn: str,
+        waiter_delay: int = 60,
+        waiter_max_attempts: int = 240,
+        aws_conn_id: str | None = None,
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+    ) -> None:
+        super().__init__(
+            serialized_fields={"job_arn": job_arn},
+            waiter_name="model_import_job_complete",
+            waiter_args={"jobIdentifier": job_arn},
+            failure_message="Bedrock model import job failed.",
+            status_message="Status of Bedrock model import job is",
+            status_queries=["status", "failureMessage"],
+            return_key="job_arn",
+            return_value=job_arn,
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=waiter_max_attempts,
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
+        )

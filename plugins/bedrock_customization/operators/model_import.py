@@ -1,0 +1,545 @@
+"""Operators for Bedrock Custom Model Import: preflight, import job, smoke test, imported model delete.
+
+The import job operator is idempotent like the customization operator: its job name and
+``clientRequestToken`` derive from dag_id/run_id/task_id/map_index, so a retried or cleared task re-attaches
+to the job its first try created instead of importing the model twice. The checks that can run before any
+AWS call (names, VPC, tags) do, and :class:`BedrockModelImportPreflightOperator` checks the model folder
+before anything billable starts. The pure checks live in :mod:`bedrock_customization.model_import`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.hooks.bedrock import BedrockRuntimeHook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from bedrock_customization import model_import, tagging
+from bedrock_customization.exceptions import BedrockCustomizationError
+from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
+from bedrock_customization.naming import client_request_token, resource_name
+from bedrock_customization.operators.bedrock import WaitingMixin, run_identity
+from bedrock_customization.operators.customization import _vpc_config
+from bedrock_customization.preflight import PreflightFailed
+from bedrock_customization.triggers.bedrock import BedrockModelImportJobCompletedTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+IMPORT_WAITER = "model_import_job_complete"
+#: InvokeModel errors worth retrying in the smoke test: an imported model scaled to zero answers
+#: ``ModelNotReadyException`` while Bedrock loads it (a cold start can take minutes).
+_RETRYABLE_INVOKE = ("ModelNotReadyException", "ThrottlingException", "ServiceUnavailableException")
+
+
+def import_job_names(
+    dag_id: str, run_id: str, task_id: str, map_index: int = -1, job_prefix: str | None = None
+) -> tuple[str, str, str]:
+    """(jobName, default importedModelName, clientRequestToken) of the task instance's import job."""
+    parts = (dag_id, run_id, task_id, map_index)
+    prefix = f"{dag_id}-{task_id}"
+    return (
+        resource_name(job_prefix or prefix, *parts, "model-import-job"),
+        resource_name(prefix, *parts, "imported-model"),
+        client_request_token(*parts, "model-import-job"),
+    )
+
+
+def _error_code(error: BaseException) -> str | None:
+    response = getattr(error, "response", None)
+    return (response or {}).get("Error", {}).get("Code") if isinstance(response, Mapping) else None
+
+
+class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockCustomizationHook]):
+    """
+    Import a Hugging Face model from S3 into Bedrock (Custom Model Import) and wait until it is imported.
+
+    The job name and ``clientRequestToken`` derive from the DAG id, run id, task id and map index: a retried
+    or cleared task finds the job its first try created (by name) and re-attaches to it. An InProgress job
+    is waited on, a Completed one returns at once, a Failed one fails the task with the job's
+    ``failureMessage`` without retrying (Bedrock does not restart an import job: fix the folder and trigger a
+    new DAG run). A job found under the derived name that this run did not create fails the task, and so
+    does an imported model that already has ``imported_model_name``. Job and model are tagged
+    ``bedrock-customization:managed-by=airflow`` plus ``…:dag-id``, ``…:run-id`` and ``…:task-id``.
+
+    Killing the task stops nothing: Bedrock has no API to stop a model import job, so the job runs to its
+    end; a retry re-attaches to it, and an unwanted model is removed with
+    :class:`BedrockDeleteImportedModelOperator`.
+
+    Returns ``{"job_arn", "imported_model_arn", "imported_model_name"}`` (use ``multiple_outputs=True``);
+    ``imported_model_arn`` is None while the job is still running (``wait_for_completion=False``).
+
+    :param model_data_uri: ``s3://`` folder of the Hugging Face model (``config.json``, ``*.safetensors``,
+        tokenizer files). (templated)
+    :param role_arn: Service role Bedrock assumes to read the folder. (templated)
+    :param imported_model_name: Name of the imported model, used as given (1-63 letters, digits, single
+        ``-``/``_``). Default: ``<dag_id>-<task_id>-<digest of the task instance>``. (templated)
+    :param job_name: Prefix of the job name; a digest of the task instance is always appended. Default
+        ``<dag_id>-<task_id>``. (templated)
+    :param kms_key_id: KMS key (id, ARN or alias) encrypting the imported model. Default: AWS owned.
+        (templated)
+    :param subnet_ids: Subnets of ``vpcConfig`` (1-16); a list or a comma-separated string. Default none: no
+        VPC. (templated)
+    :param security_group_ids: Security groups of ``vpcConfig`` (1-5); required with ``subnet_ids`` and only
+        with it. (templated)
+    :param job_tags: Extra job tags ``{"key": "value"}``; the provider's tags win. (templated)
+    :param model_tags: Extra imported model tags, as ``job_tags``. (templated)
+    :param wait_for_completion: Wait for the job to finish. Default True.
+    :param waiter_delay: Seconds between status checks. Default: the ``poll_interval`` setting.
+    :param waiter_max_attempts: Status checks before giving up the wait (the job keeps running). Default:
+        ``job_timeout`` / ``poll_interval``.
+    :param deferrable: Wait in the triggerer instead of a worker slot. Default True.
+    """
+
+    aws_hook_class = BedrockCustomizationHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "model_data_uri",
+        "role_arn",
+        "imported_model_name",
+        "job_name",
+        "kms_key_id",
+        "subnet_ids",
+        "security_group_ids",
+        "job_tags",
+        "model_tags",
+    )
+    ui_color = "#e8f0fb"
+
+    def __init__(
+        self,
+        *,
+        model_data_uri: str,
+        role_arn: str,
+        imported_model_name: str | None = None,
+        job_name: str | None = None,
+        kms_key_id: str | None = None,
+        subnet_ids: Sequence[str] | str | None = None,
+        security_group_ids: Sequence[str] | str | None = None,
+        job_tags: Mapping[str, str] | None = None,
+        model_tags: Mapping[str, str] | None = None,
+        wait_for_completion: bool = True,
+        waiter_delay: int | None = None,
+        waiter_max_attempts: int | None = None,
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_data_uri = model_data_uri
+        self.role_arn = role_arn
+        self.imported_model_name = imported_model_name
+        self.job_name = job_name
+        self.kms_key_id = kms_key_id
+        self.subnet_ids = subnet_ids
+        self.security_group_ids = security_group_ids
+        self.job_tags = job_tags
+        self.model_tags = model_tags
+        self._init_wait(wait_for_completion, waiter_delay, waiter_max_attempts, deferrable, "job_timeout")
+
+    # ------------------------------------------------------------------------------------------- execution
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        dag_id, run_id, task_id, map_index = run_identity(context)
+        request = self.build_request(dag_id, run_id, task_id, map_index)
+        conn = self.hook.conn
+
+        job = self._find_job(request["jobName"])
+        if job is None:
+            self._check_model_name_free(request["importedModelName"], dag_id, run_id)
+            self.log.info(
+                "Creating model import job %s: %s -> imported model %s.",
+                request["jobName"],
+                self.model_data_uri,
+                request["importedModelName"],
+            )
+            try:
+                job_arn = conn.create_model_import_job(**request)["jobArn"]
+            except conn.exceptions.ValidationException:
+                # Another try of this task may have created it between our look-up and our create.
+                job = self._find_job(request["jobName"])
+                if job is None:
+                    raise
+                job_arn = job["jobArn"]
+            job = self._describe(job_arn)
+        else:
+            self._check_owner(job, dag_id, run_id, task_id)
+            self.log.info(
+                "Re-attaching to model import job %s (%s), created by an earlier try of this run; status %s.",
+                job["jobName"],
+                job["jobArn"],
+                job["status"],
+            )
+
+        if job["status"] != "InProgress":
+            return self._finish(job)
+        if self.deferrable:
+            self.log.info("Deferring until model import job %s finishes.", job["jobName"])
+            self.defer(
+                trigger=BedrockModelImportJobCompletedTrigger(
+                    job_arn=job["jobArn"],
+                    waiter_delay=self.waiter_delay,
+                    waiter_max_attempts=self.waiter_max_attempts,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
+        if not self.wait_for_completion:
+            return self._result(job)
+        from airflow.providers.amazon.aws.exceptions import WaiterMaxAttemptsError
+
+        self.log.info("Waiting for model import job %s to finish.", job["jobName"])
+        try:
+            self._sync_wait(IMPORT_WAITER, {"jobIdentifier": job["jobArn"]}, "model import job")
+        except WaiterMaxAttemptsError as error:  # the wait ran out; the job's status below says what to do
+            self.log.info("Waiter stopped: %s", error)
+        return self._finish(self._describe(job["jobArn"]))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: the job's own status decides (with its failureMessage)."""
+        validated = validate_execute_complete_event(event)
+        if validated.get("status") != "success":
+            self.log.info("Trigger reported: %s", validated.get("message", validated))
+        return self._finish(self._describe(validated["job_arn"]))
+
+    def on_kill(self) -> None:
+        """Nothing to stop: Bedrock has no StopModelImportJob; the job runs on and a retry re-attaches."""
+        self.log.info(
+            "Bedrock cannot stop a model import job; it runs to its end. A retry of this task re-attaches to "
+            "it; delete an unwanted imported model with BedrockDeleteImportedModelOperator."
+        )
+
+    # ------------------------------------------------------------------------------------------- the request
+
+    def build_request(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+        """CreateModelImportJob parameters; every check here runs before any AWS call."""
+        job_name, default_model, token = import_job_names(dag_id, run_id, task_id, map_index, self.job_name)
+        model_name = model_import.check_imported_model_name(self.imported_model_name or default_model)
+        uri = model_import.folder_uri(self.model_data_uri)
+        managed = tagging.run_tags(dag_id, run_id, task_id)
+        request: dict[str, Any] = {
+            "jobName": job_name,
+            "importedModelName": model_name,
+            "roleArn": self.role_arn,
+            "modelDataSource": {"s3DataSource": {"s3Uri": uri}},
+            "clientRequestToken": token,
+            "jobTags": _aws_tags(self.job_tags, managed, "job_tags"),
+            "importedModelTags": _aws_tags(self.model_tags, managed, "model_tags"),
+        }
+        vpc = _vpc_config(self.subnet_ids, self.security_group_ids)
+        if vpc:
+            request["vpcConfig"] = vpc
+        if self.kms_key_id:
+            request["importedModelKmsKeyId"] = self.kms_key_id
+        return request
+
+    # ------------------------------------------------------------------------------------------- helpers
+
+    def _describe(self, identifier: str) -> dict[str, Any]:
+        return self.hook.conn.get_model_import_job(jobIdentifier=identifier)
+
+    def _find_job(self, job_name: str) -> dict[str, Any] | None:
+        try:
+            return self._describe(job_name)
+        except self.hook.conn.exceptions.ResourceNotFoundException:
+            return None
+
+    def _tags(self, arn: str) -> dict[str, str]:
+        return tagging.from_aws(self.hook.conn.list_tags_for_resource(resourceARN=arn).get("tags"))
+
+    def _check_owner(self, job: Mapping[str, Any], dag_id: str, run_id: str, task_id: str) -> None:
+        tags = self._tags(job["jobArn"])
+        if tagging.same_run(tags, dag_id, run_id) and tags.get(tagging.TASK_ID) == tagging.clean_value(
+            task_id
+        ):
+            return
+        raise AirflowFailException(
+            f"A model import job named {job['jobName']} already exists ({job['jobArn']}, status {job['status']}) "
+            f"but was not created by this task: its {tagging.RUN_ID} / {tagging.TASK_ID} tags do not name "
+            f"dag_id={dag_id} run_id={run_id} task_id={task_id}. Give the task another job_name."
+        )
+
+    def _check_model_name_free(self, name: str, dag_id: str, run_id: str) -> None:
+        conn = self.hook.conn
+        try:
+            model = conn.get_imported_model(modelIdentifier=name)
+        except conn.exceptions.ResourceNotFoundException:
+            return
+        created = (
+            "this DAG run"
+            if tagging.same_run(self._tags(model["modelArn"]), dag_id, run_id)
+            else "another run"
+        )
+        raise AirflowFailException(
+            f"An imported model named {name} already exists ({model['modelArn']}, created by {created}). Choose "
+            "another imported_model_name, or delete that model first (BedrockDeleteImportedModelOperator)."
+        )
+
+    def _finish(self, job: Mapping[str, Any]) -> dict[str, Any]:
+        name, arn, status = job["jobName"], job["jobArn"], job["status"]
+        if status == "Completed":
+            self._check_model_exists(job)
+            self.log.info(
+                "Model import job %s completed: imported model %s.", name, job.get("importedModelArn")
+            )
+            return self._result(job)
+        if status == "Failed":
+            reason = job.get("failureMessage") or "Bedrock gave no failureMessage"
+            raise AirflowFailException(
+                f"Bedrock model import job {name} failed: {reason} ({arn}, source "
+                f"{job.get('modelDataSource', {}).get('s3DataSource', {}).get('s3Uri')}). Retrying re-attaches "
+                "to the same failed job: fix the model folder (BedrockModelImportPreflightOperator lists what "
+                "Bedrock needs) and trigger a new DAG run."
+            )
+        raise AirflowException(
+            f"Bedrock model import job {name} is still {status} after {self.waiter_max_attempts} status checks "
+            f"{self.waiter_delay} s apart; it keeps running in Bedrock ({arn}). A retry of this task re-attaches "
+            "to it; raise [bedrock_customization] job_timeout to wait longer."
+        )
+
+    def _check_model_exists(self, job: Mapping[str, Any]) -> None:
+        conn = self.hook.conn
+        try:
+            conn.get_imported_model(modelIdentifier=job["importedModelArn"])
+        except conn.exceptions.ResourceNotFoundException:
+            raise AirflowFailException(
+                f"Model import job {job['jobName']} completed, but its imported model {job['importedModelArn']} "
+                "has been deleted since. Trigger a new DAG run to import the model again."
+            ) from None
+
+    @staticmethod
+    def _result(job: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "job_arn": job["jobArn"],
+            "imported_model_arn": job.get("importedModelArn"),
+            "imported_model_name": job.get("importedModelName"),
+        }
+
+
+def _aws_tags(user: Mapping[str, str] | None, managed: Mapping[str, str], what: str) -> list[dict[str, str]]:
+    """User tags plus the provider's (which win), as Bedrock's key/value list of at most 200."""
+    merged = tagging.merge(user, managed)
+    if len(merged) > 200:
+        raise BedrockCustomizationError(
+            f"{what}: {len(merged)} tags including the provider's {len(managed)}; Bedrock allows 200"
+        )
+    return tagging.to_aws(merged)
+
+
+# --------------------------------------------------------------------------------------------- delete
+
+
+def delete_imported_model(conn: Any, model_id: str) -> bool:
+    """Delete an imported model: True if deleted, False if it was already gone."""
+    try:
+        conn.delete_imported_model(modelIdentifier=model_id)
+    except conn.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+class BedrockDeleteImportedModelOperator(AwsBaseOperator[BedrockCustomizationHook]):
+    """
+    Delete a model imported with Custom Model Import; a model that is already gone counts as deleted.
+
+    Returns True when this call deleted it, False when there was nothing to delete (or, with
+    ``only_this_run``, when the model is not this run's).
+
+    :param model_id: Name or ARN of the imported model; empty means nothing to delete. (templated)
+    :param only_this_run: Delete only a model whose tags say this DAG run created it, so a teardown that
+        names the model before it exists never deletes someone else's model of that name. Default False.
+    """
+
+    aws_hook_class = BedrockCustomizationHook
+    template_fields: Sequence[str] = aws_template_fields("model_id")
+
+    def __init__(self, *, model_id: str | None, only_this_run: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_id = model_id
+        self.only_this_run = only_this_run
+
+    def execute(self, context: Context) -> bool:
+        conn = self.hook.conn
+        if not self.model_id:
+            self.log.info("No imported model given; nothing to delete.")
+            return False
+        if self.only_this_run:
+            dag_id, run_id, _, _ = run_identity(context)
+            try:
+                arn = conn.get_imported_model(modelIdentifier=self.model_id)["modelArn"]
+            except conn.exceptions.ResourceNotFoundException:
+                self.log.info("Imported model %s does not exist; nothing to delete.", self.model_id)
+                return False
+            tags = tagging.from_aws(conn.list_tags_for_resource(resourceARN=arn).get("tags"))
+            if not tagging.same_run(tags, dag_id, run_id):
+                self.log.warning(
+                    "Imported model %s (%s) was not created by run %s of %s (tags %s); leaving it alone.",
+                    self.model_id,
+                    arn,
+                    run_id,
+                    dag_id,
+                    tags,
+                )
+                return False
+        if not delete_imported_model(conn, self.model_id):
+            self.log.info("Imported model %s is already gone.", self.model_id)
+            return False
+        self.log.info("Deleted imported model %s.", self.model_id)
+        return True
+
+
+# --------------------------------------------------------------------------------------------- preflight
+
+
+class BedrockModelImportPreflightOperator(AwsBaseOperator[AwsBaseHook]):
+    """
+    Check a Hugging Face model folder in S3 before importing it; fail listing every problem at once.
+
+    Read-only S3 calls (list the folder, read ``config.json`` and the safetensors index, read the first bytes
+    of each weight file): supported architecture, safetensors weights, tokenizer files, total size. Returns the
+    report (``{"ok", "failed", "checks"}``) when every check passes.
+
+    :param model_data_uri: ``s3://`` folder of the model. (templated)
+    :param max_total_bytes: Largest total size of the folder. Default
+        :data:`~bedrock_customization.model_import.DEFAULT_MAX_TOTAL_BYTES` (200 GiB, UNVERIFIED against
+        Bedrock's own limit). (templated)
+    """
+
+    aws_hook_class = AwsBaseHook
+    template_fields: Sequence[str] = aws_template_fields("model_data_uri", "max_total_bytes")
+    ui_color = "#f0e4ec"
+
+    def __init__(
+        self,
+        *,
+        model_data_uri: str,
+        max_total_bytes: int = model_import.DEFAULT_MAX_TOTAL_BYTES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_data_uri = model_data_uri
+        self.max_total_bytes = max_total_bytes
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {**super()._hook_parameters, "client_type": "s3"}
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        report = model_import.run_import_preflight(
+            self.hook.conn, self.model_data_uri, int(self.max_total_bytes)
+        )
+        for line in report.render().splitlines():
+            self.log.info("%s", line)
+        if not report.ok:
+            raise PreflightFailed(report)
+        self.log.info("%s", report.summary())
+        return report.to_dict()
+
+
+# --------------------------------------------------------------------------------------------- smoke test
+
+
+class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook]):
+    """
+    Invoke an imported model once and check it answers and honours the stop sequence.
+
+    Sends a Llama-style completion body (``prompt``, ``max_gen_len``, ``temperature``, ``top_p``,
+    ``stop: ["\\n\\n"]``) with a prompt that asks for several paragraphs; fails (without retrying) when the
+    answer is empty, runs past the stop sequence, or hits ``max_gen_len`` first. A cold model's
+    ``ModelNotReadyException`` (and throttling) is retried with backoff for up to ``ready_timeout`` seconds.
+    Returns ``{"ok", "generation", "stop_reason", "problems", "prompt_token_count",
+    "generation_token_count", "model_id"}``.
+
+    :param model_id: ARN of the imported model. (templated)
+    :param prompt: The prompt. Default :data:`~bedrock_customization.model_import.DEFAULT_SMOKE_PROMPT`.
+        (templated)
+    :param stop_sequences: Stop sequences to send and check. Default ``["\\n\\n"]``. (not templated)
+    :param max_gen_len: Token budget of the answer. Default 512. (templated)
+    :param temperature: Default 0.1. (templated)
+    :param ready_timeout: Seconds to keep retrying while the model loads. Default 600.
+    """
+
+    aws_hook_class = BedrockRuntimeHook
+    # stop_sequences is not templated: Jinja drops a template's trailing newline, which would turn "\n\n"
+    # into "\n".
+    template_fields: Sequence[str] = aws_template_fields("model_id", "prompt", "max_gen_len", "temperature")
+    ui_color = "#e6f4ea"
+
+    def __init__(
+        self,
+        *,
+        model_id: str,
+        prompt: str = model_import.DEFAULT_SMOKE_PROMPT,
+        stop_sequences: Sequence[str] = (model_import.DEFAULT_STOP,),
+        max_gen_len: int = 512,
+        temperature: float = 0.1,
+        ready_timeout: float = 600,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_id = model_id
+        self.prompt = prompt
+        self.stop_sequences = stop_sequences
+        self.max_gen_len = max_gen_len
+        self.temperature = temperature
+        self.ready_timeout = ready_timeout
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        import json
+
+        if not self.model_id:
+            raise AirflowFailException("No imported model to smoke-test: model_id is empty.")
+        stops = [self.stop_sequences] if isinstance(self.stop_sequences, str) else list(self.stop_sequences)
+        body = model_import.smoke_test_body(
+            self.prompt, stops, int(self.max_gen_len), float(self.temperature)
+        )
+        raw = self._invoke(json.dumps(body))
+        try:
+            response = json.loads(raw)
+        except ValueError as error:
+            raise AirflowFailException(
+                f"Imported model {self.model_id} answered something that is not JSON: {raw[:200]!r}"
+            ) from error
+        outcome = model_import.check_smoke_response(response, stops)
+        self.log.info(
+            "Imported model %s answered (stop_reason %r, %s tokens): %r",
+            self.model_id,
+            outcome.stop_reason,
+            outcome.generation_token_count,
+            outcome.generation[:500],
+        )
+        if not outcome.ok:
+            problems = "\n".join(f"  - {problem}" for problem in outcome.problems)
+            raise AirflowFailException(
+                f"Smoke test of imported model {self.model_id} failed:\n{problems}\n"
+                f"Generation: {outcome.generation[:1000]!r}"
+            )
+        self.log.info("Smoke test passed: the model answered and stopped at %r.", stops)
+        return {**outcome.to_dict(), "model_id": self.model_id}
+
+    def _invoke(self, body: str) -> bytes:
+        deadline = time.monotonic() + float(self.ready_timeout)
+        delay = 2.0
+        while True:
+            try:
+                response = self.hook.conn.invoke_model(
+                    modelId=self.model_id,
+                    body=body,
+                    contentType="application/json",
+                    accept="application/json",
+                )
+                return response["body"].read()
+            except Exception as error:
+                code = _error_code(error)
+                if code not in _RETRYABLE_INVOKE or time.monotonic() + delay > deadline:
+                    raise
+                self.log.info("InvokeModel answered %s; retrying in %.0f s.", code, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
