@@ -39,7 +39,7 @@ def test_parsing_makes_no_aws_call(dagbag):
     assert dagbag.aws_calls == []
 
 
-@pytest.mark.parametrize("dag_id", ["bedrock_retraining", "bedrock_janitor"])
+@pytest.mark.parametrize("dag_id", ["bedrock_retraining", "bedrock_janitor", "bedrock_model_import", "bedrock_hparam_sweep"])
 def test_expected_dags_exist(dagbag, dag_id):
     assert dag_id in dagbag.dags
 

@@ -15,6 +15,13 @@ OPTIONS: dict[str, dict[str, str]] = {
         "example": "0 3 * * *",
         "default": "0 3 * * 1",
     },
+    "sweep_schedule": {
+        "description": "Schedule of the bedrock_hparam_sweep DAG (cron or preset); empty: none (triggered only). "
+        "Backfills need a periodic schedule.",
+        "type": "string",
+        "example": "@daily",
+        "default": "",
+    },
     "poll_interval": {
         "description": "Seconds between status checks of Bedrock jobs and throughputs (waiters and triggers).",
         "type": "integer",
@@ -46,6 +53,13 @@ def retraining_schedule() -> str:
     from airflow.configuration import conf
 
     return conf.get(SECTION, "retraining_schedule", fallback=OPTIONS["retraining_schedule"]["default"])
+
+
+def sweep_schedule() -> str | None:
+    from airflow.configuration import conf
+
+    value = (conf.get(SECTION, "sweep_schedule", fallback="") or "").strip()
+    return None if value.lower() in ("", "none") else value
 
 
 def poll_interval() -> int:

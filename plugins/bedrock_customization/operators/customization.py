@@ -27,8 +27,11 @@ MANAGED_BY_TAG = "bedrock-customization:managed-by"
 DAG_ID_TAG = "bedrock-customization:dag-id"
 RUN_ID_TAG = "bedrock-customization:run-id"
 TASK_ID_TAG = "bedrock-customization:task-id"
+#: Set on jobs created with an ``idempotency_key``: the key that, instead of the run, identifies the work.
+IDEMPOTENCY_KEY_TAG = "bedrock-customization:idempotency-key"
 MANAGED_BY = "airflow"
 MAX_TAGS = 200
+MAX_IDEMPOTENCY_KEY_LENGTH = 256  # a tag value
 
 #: Request keys set from first-class parameters; ``customization_job_kwargs`` may not contain them.
 _MANAGED_REQUEST_KEYS = {
@@ -63,21 +66,36 @@ def tag_value(value: object) -> str:
 
 @dataclass(frozen=True)
 class JobIdentity:
-    """The task instance a customization job belongs to; every name, token and tag derives from it."""
+    """The work a customization job belongs to; every name, token and tag derives from it.
+
+    By default that is the task instance (dag_id, run_id, task_id, map_index). With an ``idempotency_key``
+    it is (dag_id, task_id, idempotency_key): runs with other run ids (a backfill, a re-run of the same
+    logical date) and other map indexes that give the same key share the job. The tags still record the
+    real run id.
+    """
 
     dag_id: str
     run_id: str
     task_id: str
     map_index: int = -1
+    idempotency_key: str | None = None
 
     @classmethod
-    def from_context(cls, context: Context) -> JobIdentity:
+    def from_context(cls, context: Context, idempotency_key: str | None = None) -> JobIdentity:
         ti = context["ti"]
         map_index = getattr(ti, "map_index", -1)
-        return cls(ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else int(map_index))
+        return cls(
+            ti.dag_id,
+            ti.run_id,
+            ti.task_id,
+            -1 if map_index is None else int(map_index),
+            idempotency_key or None,
+        )
 
     @property
     def _parts(self) -> tuple[object, ...]:
+        if self.idempotency_key:
+            return self.dag_id, self.task_id, "idempotency-key", self.idempotency_key
         return self.dag_id, self.run_id, self.task_id, self.map_index
 
     def job_name(self, prefix: str | None = None) -> str:
@@ -95,22 +113,31 @@ class JobIdentity:
 
     def tags(self) -> dict[str, str]:
         """The provider's tags for resources this task instance creates."""
-        return {
+        tags = {
             MANAGED_BY_TAG: MANAGED_BY,
             DAG_ID_TAG: tag_value(self.dag_id),
             RUN_ID_TAG: tag_value(self.run_id),
             TASK_ID_TAG: tag_value(self.task_id),
         }
+        if self.idempotency_key:
+            tags[IDEMPOTENCY_KEY_TAG] = tag_value(self.idempotency_key)
+        return tags
 
     def owns(self, job: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> bool:
-        """Whether ``job`` (GetModelCustomizationJob) was created by this task instance's run.
+        """Whether ``job`` (GetModelCustomizationJob) was created for this identity.
 
-        True when the job carries this instance's ``clientRequestToken``, or, failing that, when ``tags`` (the
-        job's tags) name this DAG, run and task.
+        True when the job carries this identity's ``clientRequestToken``, or, failing that, when ``tags`` (the
+        job's tags) name this DAG and task and either this run or, with an idempotency key, the same key
+        (whatever run created it).
         """
         if job.get("clientRequestToken") == self.token:
             return True
-        return tags is not None and all(tags.get(key) == value for key, value in self.tags().items())
+        if tags is None:
+            return False
+        expected = self.tags()
+        if self.idempotency_key:
+            del expected[RUN_ID_TAG]
+        return all(tags.get(key) == value for key, value in expected.items())
 
 
 class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOperator):
@@ -124,10 +151,17 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
     needs a new DAG run (a new run id gives new names and a new token). A job found under the derived name
     that this run did not create (other token and tags) fails the task; choose another ``job_name``.
 
+    With ``idempotency_key`` the key replaces the run id and map index: names and token derive from the DAG
+    id, task id and key, so any run that renders the same key (a backfill or a re-run of the same logical
+    date, whose run ids differ) re-attaches to the job instead of training again. The key is recorded in the
+    tag ``bedrock-customization:idempotency-key`` and a job is adopted when its token or that tag (with the
+    DAG id and task id tags) matches; the run id tag still names the run that created the job. To train
+    again for the same key, change the key (e.g. add a version to it).
+
     Hyperparameters, the customization type and the VPC settings are checked before any AWS call. Job and
     model are tagged ``bedrock-customization:managed-by=airflow`` plus ``…:dag-id``, ``…:run-id`` and
-    ``…:task-id``. Killing the task stops the job. Returns ``{"job_arn", "job_name", "model_arn",
-    "model_name"}`` (``model_arn`` is None until the job has completed).
+    ``…:task-id`` (and ``…:idempotency-key`` with a key). Killing the task stops the job. Returns
+    ``{"job_arn", "job_name", "model_arn", "model_name"}`` (``model_arn`` is None until the job has completed).
 
     :param role_arn: Service role Bedrock assumes for the job. (templated)
     :param base_model_id: ``baseModelIdentifier``: a catalogued base model id or ARN, or a custom model ARN to
@@ -155,6 +189,9 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
     :param model_tags: Extra custom model tags, as ``job_tags``. (templated)
     :param customization_job_kwargs: Further CreateModelCustomizationJob parameters that have no parameter
         here. (templated)
+    :param idempotency_key: What identifies the job instead of the run id and map index, up to 256
+        characters, e.g. ``"{{ dag.dag_id }}/{{ ds }}/<config hash>"``. Default none: the task instance.
+        (templated)
     :param wait_for_completion: Wait for the job to finish. Default True.
     :param waiter_delay: Seconds between status checks. Default: the ``poll_interval`` setting.
     :param waiter_max_attempts: Status checks before giving up the wait (the job keeps running). Default:
@@ -180,6 +217,7 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
         "job_tags",
         "model_tags",
         "customization_job_kwargs",
+        "idempotency_key",
     )
     template_fields_renderers = {"hyperparameters": "json", "customization_job_kwargs": "json"}
     operator_extra_links = (BedrockCustomizationJobLink(),)
@@ -204,6 +242,7 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
         job_tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
         model_tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
         customization_job_kwargs: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
         wait_for_completion: bool = True,
         waiter_delay: int | None = None,
         waiter_max_attempts: int | None = None,
@@ -243,12 +282,13 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
         self.kms_key_id = kms_key_id
         self.job_tags = job_tags
         self.model_tags = model_tags
+        self.idempotency_key = idempotency_key
         self._job_arn: str | None = None
 
     # ------------------------------------------------------------------------------------------- execution
 
     def execute(self, context: Context) -> dict[str, Any]:
-        identity = JobIdentity.from_context(context)
+        identity = JobIdentity.from_context(context, self._idempotency_key())
         request = self.build_request(identity)
         self.job_name, self.custom_model_name = request["jobName"], request["customModelName"]
 
@@ -266,9 +306,12 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
         else:
             self._check_owner(job, identity)
             self.log.info(
-                "Re-attaching to customization job %s (%s), created by an earlier try of this run; status %s.",
+                "Re-attaching to customization job %s (%s), created by %s; status %s.",
                 job["jobName"],
                 job["jobArn"],
+                f"a run with idempotency key {identity.idempotency_key}"
+                if identity.idempotency_key
+                else "an earlier try of this run",
                 job["status"],
             )
         self._job_arn = job["jobArn"]
@@ -329,6 +372,19 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
         self.log.info("Stopped customization job %s.", self._job_arn)
 
     # ------------------------------------------------------------------------------------------- the request
+
+    def _idempotency_key(self) -> str | None:
+        """The rendered key, or None; checked before any AWS call."""
+        key = self.idempotency_key
+        if key is None or not str(key).strip():
+            return None
+        key = str(key).strip()
+        if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+            raise BedrockCustomizationError(
+                f"idempotency_key is {len(key)} characters long; use at most {MAX_IDEMPOTENCY_KEY_LENGTH} "
+                "(it is stored as a tag value)"
+            )
+        return key
 
     def build_request(self, identity: JobIdentity) -> dict[str, Any]:
         """CreateModelCustomizationJob parameters for ``identity``; every check runs here, before any AWS call."""
@@ -396,6 +452,13 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
         tags = self.hook.conn.list_tags_for_resource(resourceARN=job["jobArn"]).get("tags", [])
         if identity.owns(job, {tag["key"]: tag["value"] for tag in tags}):
             return
+        if identity.idempotency_key:
+            raise AirflowFailException(
+                f"A customization job named {job['jobName']} already exists ({job['jobArn']}, status "
+                f"{job['status']}) but was not created with this idempotency key: neither its clientRequestToken "
+                f"nor its {IDEMPOTENCY_KEY_TAG} tag matches dag_id={identity.dag_id} task_id={identity.task_id} "
+                f"idempotency_key={identity.idempotency_key}. Give the task another job_name."
+            )
         raise AirflowFailException(
             f"A customization job named {job['jobName']} already exists ({job['jobArn']}, status "
             f"{job['status']}) but was not created by this DAG run: neither its clientRequestToken nor its "
@@ -419,6 +482,11 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
             "Retrying this task re-attaches to the same job and does not start a new one; to retrain, trigger "
             "a new DAG run (a new run id gives a new job)."
         )
+        if self._idempotency_key():
+            again = (
+                "Retrying this task, or any run with the same idempotency key, re-attaches to the same job and "
+                "does not start a new one; to retrain, change the idempotency_key."
+            )
         if status == "Failed":
             reason = job.get("failureMessage") or "Bedrock gave no failureMessage"
             return AirflowFailException(f"Bedrock customization job {name} failed: {reason} ({arn}). {again}")
