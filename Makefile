@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 USE_UV ?= 1
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 
-.PHONY: run test venv lint pytest emulator clean
+.PHONY: run airflow test venv lint pytest emulator clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ venv: $(VENV)/.installed
 
 run: venv
 	$(PY) -m include.run_local
+
+# The emulator and `airflow standalone` with the project's DAGs: UI on localhost:8080 (AIRFLOW_PORT), admin/admin.
+airflow: venv
+	$(PY) -m include.airflow_local
 
 test: venv lint pytest
 

@@ -1,12 +1,13 @@
 """``make airflow``: the local AWS emulator and ``airflow standalone`` with this project's DAGs.
 
-Open http://localhost:8080, log in as admin / admin, trigger ``bedrock_retraining`` from its form and watch
+Open http://localhost:8080 (``--port`` or ``AIRFLOW_PORT``), log in as admin / admin, trigger ``bedrock_retraining`` from its form and watch
 it run against the emulator. Ctrl-C stops Airflow and the emulator.
 
 What it does, in order:
 
-1. starts the emulator (``python -m include.local_aws``) on ``--emulator-port`` (default 4566, any free port
-   when that one is busy);
+1. starts the emulator (``python -m include.local_aws``) on ``--emulator-port`` (``LOCAL_AWS_PORT``, default
+   4566, any free port when that one is busy), with a 20 s customization job and a 10 s throughput unless
+   ``LOCAL_AWS_JOB_SECONDS`` / ``LOCAL_AWS_THROUGHPUT_SECONDS`` say otherwise;
 2. writes the SimpleAuthManager passwords file ``$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated``
    as ``{"admin": "<password>"}`` (``AIRFLOW_ADMIN_PASSWORD``, default ``admin``), so the login is known
    instead of generated;
@@ -33,7 +34,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +55,10 @@ HEALTH_PATH = "/api/v2/monitor/health"
 # Log servers of the scheduler (LocalExecutor) and the triggerer; moved to free ports when busy.
 WORKER_LOG_PORT = 8793
 TRIGGER_LOG_PORT = 8794
+# Emulator timings of `make airflow` (environment variables win): long enough to watch the deferred waits in
+# the UI, and to keep clear of an Airflow 3.3.2 scheduler race when a trigger fires within seconds of the
+# deferral (the stale executor event fails the resumed try, apache/airflow#67287, fixed after 3.3.2).
+UI_EMULATOR_DEFAULTS = {"LOCAL_AWS_JOB_SECONDS": "20", "LOCAL_AWS_THROUGHPUT_SECONDS": "10"}
 # How long the components get to shut down after SIGINT, and the group after SIGTERM, before SIGKILL.
 STOP_GRACE_SECONDS = 20.0
 KILL_GRACE_SECONDS = 10.0
@@ -116,9 +120,9 @@ def standalone_env(
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
-            # New DAG files show up within seconds, edits within 10 s (defaults: 300 s and 30 s).
+            # New DAG files show up within seconds, edits within 15 s (defaults: 300 s and 30 s).
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "15",
             "AIRFLOW__DAG_PROCESSOR__BUNDLE_REFRESH_CHECK_INTERVAL": "5",
             "AIRFLOW__API__HOST": host,
             "AIRFLOW__API__PORT": str(port),
@@ -150,17 +154,35 @@ def write_passwords(airflow_home: Path, password: str) -> Path:
     return path
 
 
-def _run(args: list[str], env: dict[str, str], what: str) -> str:
-    """Run a setup command with ``env`` on top of ours; its stdout, or an error with the tail of its output."""
-    result = subprocess.run(args, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
-        raise RuntimeError(f"{what} failed (exit code {result.returncode}):\n{tail}")
-    return result.stdout
+def _run_together(commands: dict[str, list[str]], env: dict[str, str]) -> dict[str, str]:
+    """Run independent setup commands at the same time, with ``env`` on top of ours; their stdout by name.
 
-
-def _airflow(env: dict[str, str], *args: str) -> str:
-    return _run([str(Path(sys.executable).with_name("airflow")), *args], env, f"airflow {' '.join(args[:2])}")
+    Raises with the tail of the output of the first that failed (after all have ended); on an interrupt
+    the ones still running are killed by pid.
+    """
+    processes: dict[str, subprocess.Popen] = {}
+    try:
+        for name, args in commands.items():
+            processes[name] = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        results = {name: (process.communicate(), process.returncode) for name, process in processes.items()}
+    except BaseException:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        raise
+    for name, ((stdout, stderr), code) in results.items():
+        if code != 0:
+            tail = "\n".join((stdout + stderr).strip().splitlines()[-30:])
+            raise RuntimeError(f"{name} failed (exit code {code}):\n{tail}")
+    return {name: stdout for name, ((stdout, _), _) in results.items()}
 
 
 def _process_tree(pid: int) -> list:
@@ -341,28 +363,25 @@ def start(
             trigger_log_port=pick_port(TRIGGER_LOG_PORT),
         )
         write_passwords(airflow_home, admin_password)
-        echo(f"Migrating the metadata database in {airflow_home}…")
-        _airflow(env, "db", "migrate")
-        echo("Bootstrapping the landing zone in the emulator…")
-        landing_zone = _run([sys.executable, "-m", "include.bootstrap", "--region", REGION], env, "bootstrap")
-        stack.landing_zone = json.loads(landing_zone.strip().splitlines()[-1])
+        airflow = str(Path(sys.executable).with_name("airflow"))
+        migrate = [airflow, "db", "migrate"]
+        bootstrap = [sys.executable, "-m", "include.bootstrap", "--region", REGION]
+        echo(f"Migrating the metadata database in {airflow_home} and bootstrapping the landing zone…")
+        outputs = _run_together({"airflow db migrate": migrate, "bootstrap": bootstrap}, env)
+        stack.landing_zone = json.loads(outputs["bootstrap"].strip().splitlines()[-1])
+
+        value, description = json.dumps(stack.landing_zone), "Landing zone (python -m include.bootstrap)"
+        variable = [airflow, "variables", "set", VARIABLE, value, "--description", description]
+        # --include-deferred: a deferred task keeps its slot, so the pool bounds the Bedrock jobs that exist.
+        pool = [airflow, "pools", "set", POOL, str(pool_slots), POOL_DESCRIPTION, "--include-deferred"]
         echo(f"Setting the Variable {VARIABLE} and the pool {POOL} ({pool_slots} slots)…")
-        _airflow(
-            env,
-            "variables",
-            "set",
-            VARIABLE,
-            json.dumps(stack.landing_zone),
-            "--description",
-            "Landing zone of the Bedrock customization DAGs (include/bootstrap.py)",
-        )
-        _airflow(env, "pools", "set", POOL, str(pool_slots), POOL_DESCRIPTION)
+        _run_together({"airflow variables set": variable, "airflow pools set": pool}, env)
         echo("Starting airflow standalone (scheduler, dag-processor, triggerer, api-server)…")
         if log_file is not None:
             stack.log_path = Path(log_file)
             stack._log_file = open(stack.log_path, "ab")  # closed by stop()
         stack.airflow = subprocess.Popen(
-            [str(Path(sys.executable).with_name("airflow")), "standalone"],
+            [airflow, "standalone"],
             cwd=ROOT,
             env={**os.environ, **env},
             stdin=subprocess.DEVNULL,
@@ -376,21 +395,28 @@ def start(
     return stack
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it is inside it, else absolute."""
+    path = Path(path).absolute()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def banner(stack: Stack, password: str) -> str:
+    """Where to log in and how to trigger the retraining DAG."""
+    airflow = f"AIRFLOW_HOME={stack.airflow_home} {_shown(Path(sys.executable).with_name('airflow'))}"
     conf = json.dumps({"eval_samples": 6})
-    home = os.path.relpath(stack.airflow_home, Path.cwd())
     return "\n".join(
         [
             "",
             "=" * 100,
-            f"Airflow is ready: {stack.api_url}   (login: {ADMIN_USER} / {password})",
-            f"AWS emulator:     {stack.endpoint_url}   (connection aws_default, Variable {VARIABLE}, pool {POOL})",
+            f"Airflow UI:   {stack.api_url}   log in as {ADMIN_USER} / {password}",
+            f"AWS emulator: {stack.endpoint_url}   (connection aws_default; Variable {VARIABLE}; pool {POOL})",
             "",
-            f"Trigger: open Dags > {DAG_ID} > Trigger, fill the form, tick 'Unpause {DAG_ID} on trigger'.",
-            "     or, in another shell:",
-            f"       AIRFLOW_HOME={home} .venv/bin/airflow dags unpause {DAG_ID}",
-            f"       AIRFLOW_HOME={home} .venv/bin/airflow dags trigger {DAG_ID} --conf '{conf}'",
-            "The DAG appears a few seconds after start (the dag-processor parses it). Ctrl-C stops everything.",
+            f"Trigger: Dags > {DAG_ID} > Trigger, fill in the form, tick 'Unpause {DAG_ID} on trigger'.",
+            "     or, from another shell:",
+            f"       {airflow} dags unpause {DAG_ID}",
+            f"       {airflow} dags trigger {DAG_ID} --conf '{conf}'",
+            "DAGs appear a few seconds after the start, edits within ~15 s. Ctrl-C stops Airflow and the emulator.",
             "=" * 100,
             "",
         ]
@@ -429,22 +455,35 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    # Ctrl-C raises KeyboardInterrupt even if SIGINT came in ignored (e.g. started with `&`); the child then
+    # starts with the default disposition too, so airflow standalone's own Ctrl-C handling works.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stack = None
     try:
-        stack = start(args.port, args.emulator_port, args.airflow_home, args.host, password, args.pool_slots)
+        emulator_env = {key: os.environ.get(key, value) for key, value in UI_EMULATOR_DEFAULTS.items()}
+        stack = start(
+            args.port,
+            args.emulator_port,
+            args.airflow_home,
+            args.host,
+            password,
+            args.pool_slots,
+            emulator_env,
+        )
         stack.wait_ready()
         print(banner(stack, password), flush=True)
         code = stack.airflow.wait()
         print(f"airflow standalone exited with code {code}.", flush=True)
         return code or 1
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         print("\nStopping Airflow and the emulator…", flush=True)
         return 0
     except (RuntimeError, TimeoutError) as error:
         print(f"make airflow: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if stack is not None:
             stack.stop()

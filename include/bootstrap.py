@@ -3,8 +3,9 @@
 Deploys ``include/infra/landing_zone.yaml`` (KMS key, SSE-KMS bucket, VPC with a private subnet per AZ,
 S3 gateway and KMS interface endpoints, job security group, Bedrock service role; see
 ``include/infra/deploy.py``), creates the SNS topic ``bedrock-customization`` for run notifications, and
-uploads ``include/sample_data/qa_pairs.jsonl`` as the raw data of today (``raw/<YYYY-MM-DD>/qa_pairs.jsonl``,
-the partition the retraining DAG reads for a run of that logical date).
+uploads ``include/sample_data/qa_pairs.jsonl`` as the raw data of today and the seven days before
+(``raw/<YYYY-MM-DD>/qa_pairs.jsonl``, the partition the retraining DAG reads for a run of that logical date;
+a week covers the weekly schedule's latest tick, which Airflow runs when the DAG is unpaused).
 
 Uses the standard AWS credential chain and honours ``AWS_ENDPOINT_URL``, so it runs against the local
 emulator and against real AWS alike. Prints the value of the Airflow Variable ``bedrock_customization``::
@@ -33,8 +34,8 @@ def bootstrap(
     sample_data: Path = SAMPLE_DATA,
     dates: Iterable[date] | None = None,
 ) -> dict:
-    """Create or update the landing zone, upload the sample data (as of ``dates``, default today, UTC), and
-    return the Variable value."""
+    """Create or update the landing zone, upload the sample data (as of ``dates``, default the last eight days,
+    UTC), and return the Variable value."""
     import boto3
 
     session = boto3.session.Session(region_name=region)
