@@ -20,6 +20,7 @@ RUN_ID = f"{PREFIX}run-id"
 TASK_ID = f"{PREFIX}task-id"
 ROLE = f"{PREFIX}role"
 DECISION = f"{PREFIX}decision"
+IDEMPOTENCY_KEY = f"{PREFIX}idempotency-key"
 
 MANAGED_BY_VALUE = "airflow"
 ROLE_EVALUATION = "evaluation"

@@ -13,7 +13,7 @@ from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from bedrock_customization import catalog, settings
+from bedrock_customization import catalog, settings, tagging
 from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.links.bedrock import BedrockCustomizationJobLink
 from bedrock_customization.naming import client_request_token, resource_name
@@ -23,13 +23,12 @@ if TYPE_CHECKING:
 
 # Tags marking a resource as created by this provider, and by which task of which run. Cleanup code relies
 # on exactly these key names.
-MANAGED_BY_TAG = "bedrock-customization:managed-by"
-DAG_ID_TAG = "bedrock-customization:dag-id"
-RUN_ID_TAG = "bedrock-customization:run-id"
-TASK_ID_TAG = "bedrock-customization:task-id"
-#: Set on jobs created with an ``idempotency_key``: the key that, instead of the run, identifies the work.
-IDEMPOTENCY_KEY_TAG = "bedrock-customization:idempotency-key"
-MANAGED_BY = "airflow"
+MANAGED_BY_TAG = tagging.MANAGED_BY
+DAG_ID_TAG = tagging.DAG_ID
+RUN_ID_TAG = tagging.RUN_ID
+TASK_ID_TAG = tagging.TASK_ID
+IDEMPOTENCY_KEY_TAG = tagging.IDEMPOTENCY_KEY
+MANAGED_BY = tagging.MANAGED_BY_VALUE
 MAX_TAGS = 200
 MAX_IDEMPOTENCY_KEY_LENGTH = 256  # a tag value
 
@@ -51,7 +50,6 @@ _MANAGED_REQUEST_KEYS = {
     "customModelTags": "model_tags",
     "clientRequestToken": "(derived from the task instance)",
 }
-_TAG_CHARS = re.compile(r"[^a-zA-Z0-9\s._:/=+@-]")
 _CUSTOM_MODEL_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{12}:custom-model/(?P<base>[^/]+)/[a-z0-9]+$"
 )
@@ -59,9 +57,7 @@ _CUSTOM_MODEL_ARN = re.compile(
 _ALREADY_FINISHED = ("ValidationException", "ConflictException", "ResourceNotFoundException")
 
 
-def tag_value(value: object) -> str:
-    """``value`` as a valid Bedrock tag value (characters outside ``[a-zA-Z0-9 ._:/=+@-]`` become ``_``)."""
-    return _TAG_CHARS.sub("_", str(value))[:256]
+tag_value = tagging.clean_value
 
 
 @dataclass(frozen=True)
