@@ -3,7 +3,8 @@
 The stack is started with ``include.airflow_local.start`` (not ``make``, so the installed venv is used) in
 a temporary AIRFLOW_HOME on free ports, so a user's own stack on 8080/4566 is not disturbed. The test logs
 in as admin/admin with SimpleAuthManager's ``POST /auth/token``, unpauses and triggers
-``bedrock_retraining`` with ``POST /api/v2/dags/bedrock_retraining/dagRuns``, waits for the run to succeed
+``bedrock_retraining`` with ``POST /api/v2/dags/bedrock_retraining/dagRuns``, waits for the run to succeed,
+then posts an event on the DAG's raw-data asset and waits for the scheduler's asset-triggered run to succeed
 (the customization job and the throughput are deferred to the triggerer), and stops every process it
 started by process id.
 
@@ -29,6 +30,7 @@ READY_TIMEOUT = 120
 PARSE_TIMEOUT = 90
 RUN_TIMEOUT = 180
 RUN_CONF = {"eval_samples": 6}
+RAW_DATA_URI = "bedrock-customization://raw-data"
 
 
 def _wait(what: str, check, timeout: float, interval: float = 1.0):
@@ -174,6 +176,30 @@ def test_make_airflow_runs_the_retraining_dag_from_the_rest_api(tmp_path):
         tis = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances").json()
         states = {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
         assert states and set(states.values()) == {"success"}, states
+
+        # New raw data landed: an event on the DAG's raw-data asset makes the scheduler start a run.
+        (asset,) = client.get("/api/v2/assets", params={"uri_pattern": RAW_DATA_URI}).json()["assets"]
+        event = client.post("/api/v2/assets/events", json={"asset_id": asset["id"], "extra": {"from": "test"}})
+        assert event.status_code == 200, event.text
+        run_id = None
+
+        def asset_run_finished():
+            nonlocal run_id
+            runs = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns", params={"run_type": "asset_triggered"}).json()
+            if not runs["dag_runs"]:
+                return None
+            run_id = runs["dag_runs"][0]["dag_run_id"]
+            state = runs["dag_runs"][0]["state"]
+            return state if state in ("success", "failed") else None
+
+        try:
+            state = _wait("asset-triggered run", asset_run_finished, RUN_TIMEOUT, interval=2)
+        except TimeoutError:
+            state = "timed out"
+        timings["asset_run"] = time.monotonic() - began - timings["triggered"] - timings["run"]
+        if state != "success":
+            _diagnose(client, stack, DAG_ID, run_id)
+        assert state == "success"
     except Exception:
         if run_id is None:
             _diagnose(client, stack, DAG_ID, None)
