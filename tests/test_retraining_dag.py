@@ -198,3 +198,18 @@ def test_evaluation_crash_still_deletes_the_throughput(in_process_emulator, retr
     assert states["evaluation.evaluate"] == "failed" and states["evaluation.provision_throughput"] == "success"
     assert states["delete_throughputs"] == "success"
     assert _alive(bedrock) == []
+
+
+def test_out_of_range_hyperparameter_fails_the_first_task_before_any_job(in_process_emulator, retraining, capsys):
+    start, run = retraining
+    start(in_process_emulator)
+    bedrock, _ = _clients()
+
+    dag_run, summary = run({"hyperparameters": {"epochCount": "50"}})
+
+    assert summary["state"] == "failed"
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["plan"] == "failed"
+    assert bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"] == []
+    assert _alive(bedrock) == []
+    assert "epochCount=50 is outside 1..10" in capsys.readouterr().out
