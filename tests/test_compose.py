@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 from functools import cache
@@ -20,17 +19,33 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
+
+from include.compose import (
+    PROJECT_DIR,
+    airflow_calls,
+    airflow_env,
+    all_argvs,
+    as_argv,
+    compose,
+    container_ports,
+    environment,
+    interpolate,
+    is_celery,
+    parse_env_lines,
+    port_of,
+    python_calls,
+    raw_compose,
+    services,
+    walk,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPOSE_FILE = ROOT / "docker-compose.yaml"
 ENV_FILE_REL = "docker/airflow.env"
 ENV_EXAMPLE = ROOT / "docker" / ".env.example"
 README = ROOT / "docker" / "README-compose.md"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 AIRFLOW_VERSION = "3.3.2"
-PROJECT_DIR = "/opt/airflow"
 EMULATOR_SERVICE = "aws"
 EMULATOR_MODULE = "include.local_aws"
 POOL_NAME = "bedrock_customization_jobs"
@@ -69,244 +84,6 @@ CELERY_MISSING = (
     f"{CELERY_PROVIDER} is not installed in this environment. The CeleryExecutor stack needs it, and it "
     "ships in the apache/airflow image. Add it to requirements.txt to check the celery parts natively."
 )
-
-
-# --------------------------------------------------------------------------------------------------
-# Loading and Compose-style interpolation
-# --------------------------------------------------------------------------------------------------
-
-
-@cache
-def raw_compose() -> dict:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
-
-
-def _closing_brace(text: str, start: int) -> int:
-    """Index of the ``}`` closing the ``${`` at ``start``, counting nested braces like compose-go."""
-    depth = 0
-    i = start
-    while i < len(text):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise AssertionError(f"unterminated ${{...}} in {text!r}")
-
-
-_BRACED = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])(.*))?$", re.S)
-_NAMED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def interpolate(text: str, env: dict[str, str], refs: list[tuple[str, str | None]] | None = None) -> str:
-    """Resolve ``$$``, ``$VAR``, ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``, ``${VAR:?err}``.
-
-    Each variable reference is appended to ``refs`` as ``(name, operator)``.
-    """
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char != "$":
-            out.append(char)
-            i += 1
-            continue
-        nxt = text[i + 1] if i + 1 < len(text) else ""
-        if nxt == "$":
-            out.append("$")
-            i += 2
-        elif nxt == "{":
-            end = _closing_brace(text, i + 1)
-            match = _BRACED.match(text[i + 2 : end])
-            assert match, f"invalid interpolation {text[i : end + 1]!r}"
-            name, op, arg = match.groups()
-            if refs is not None:
-                refs.append((name, op))
-            value = env.get(name)
-            if op in (":-", "-"):
-                use_default = value is None or (op == ":-" and value == "")
-                out.append(interpolate(arg or "", env, refs) if use_default else value)
-            elif op in (":+", "+"):
-                use_alt = value is not None and (op == "+" or value != "")
-                out.append(interpolate(arg or "", env, refs) if use_alt else "")
-            elif op in (":?", "?"):
-                assert value is not None and (op == "?" or value), f"{name} is required: {arg}"
-                out.append(value)
-            else:
-                out.append(value or "")
-            i = end + 1
-        elif match := _NAMED.match(text, i + 1):
-            if refs is not None:
-                refs.append((match.group(), None))
-            out.append(env.get(match.group(), ""))
-            i = match.end()
-        else:
-            out.append("$")
-            i += 1
-    return "".join(out)
-
-
-def _walk(node, fn):
-    if isinstance(node, dict):
-        return {key: _walk(value, fn) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_walk(value, fn) for value in node]
-    if isinstance(node, str):
-        return fn(node)
-    return node
-
-
-@cache
-def compose() -> dict:
-    """The compose file as Docker Compose sees it with no `.env`: every variable at its default."""
-    return _walk(raw_compose(), lambda s: interpolate(s, {}))
-
-
-def services() -> dict[str, dict]:
-    return compose()["services"]
-
-
-def parse_env_lines(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        assert "=" in stripped, f"{path.name}:{number}: not KEY=VALUE: {line!r}"
-        key, value = stripped.split("=", 1)
-        values[key] = value
-    return values
-
-
-@cache
-def airflow_env() -> dict[str, str]:
-    return parse_env_lines(ROOT / ENV_FILE_REL)
-
-
-def environment(service: dict) -> dict[str, str | None]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) if "=" in item else (item, None) for item in env)
-    return env
-
-
-def as_argv(value) -> list[str]:
-    """A compose `command`/`entrypoint` (string or list) as argv. Compose splits strings like a shell."""
-    if value is None:
-        return []
-    return shlex.split(value) if isinstance(value, str) else [str(part) for part in value]
-
-
-def port_of(url: str) -> int:
-    parts = urlsplit(url)
-    return parts.port or {"http": 80, "https": 443}[parts.scheme]
-
-
-def container_ports(service: dict) -> set[int]:
-    ports = set()
-    for spec in service.get("ports", []):
-        spec = str(spec).split("/")[0]
-        ports.add(int(spec.rsplit(":", 1)[-1]))
-    return ports
-
-
-# --------------------------------------------------------------------------------------------------
-# Commands: every argv the stack runs, to find `airflow ...` and `python -m ...` calls
-# --------------------------------------------------------------------------------------------------
-
-_SHELL_OPERATORS = {"&&", "||", ";", "|", "&", "(", ")"}
-_SHELL_VAR = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
-
-
-def shell_commands(script: str) -> list[list[str]]:
-    """Split a POSIX shell script into simple commands (argv lists). Shell variables become ``x1``."""
-    commands: list[list[str]] = []
-    for line in script.splitlines():
-        if not line.strip() or line.strip().startswith("#"):
-            continue
-        lexer = shlex.shlex(_SHELL_VAR.sub("x1", line), posix=True, punctuation_chars=";&|()")
-        lexer.whitespace_split = True
-        lexer.commenters = "#"
-        current: list[str] = []
-        for token in lexer:
-            if token in _SHELL_OPERATORS:
-                commands.append(current)
-                current = []
-            else:
-                current.append(token)
-        commands.append(current)
-    cleaned = []
-    for argv in commands:
-        while argv and (
-            argv[0] in ("exec", "command") or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", argv[0])
-        ):
-            argv = argv[1:]
-        if argv:
-            cleaned.append(argv)
-    return cleaned
-
-
-def expand(argv: list[str]) -> list[list[str]]:
-    """Resolve ``bash -c SCRIPT`` / ``sh -c SCRIPT`` into the commands of the script."""
-    if len(argv) >= 3 and Path(argv[0]).name in ("bash", "sh") and argv[1] == "-c":
-        return [cmd for sub in shell_commands(argv[2]) for cmd in expand(sub)]
-    if argv and argv[0] == "/entrypoint":
-        return expand(argv[1:])
-    return [argv]
-
-
-def service_argvs(service: dict) -> list[list[str]]:
-    """What the container runs, with the Airflow image's entrypoint made explicit (`airflow <command>`)."""
-    command = as_argv(service.get("command"))
-    if "entrypoint" in service:
-        return expand(as_argv(service["entrypoint"]) + command)
-    if "postgres" in str(service.get("image", "")) or "redis" in str(service.get("image", "")):
-        return []
-    # The apache/airflow entrypoint passes `bash`/`python` through and prefixes anything else with airflow.
-    if command and command[0] in ("bash", "python", "python3"):
-        return expand(command)
-    return [["airflow", *command]]
-
-
-def healthcheck_argvs(service: dict) -> list[list[str]]:
-    test = (service.get("healthcheck") or {}).get("test")
-    if not test:
-        return []
-    if isinstance(test, str):
-        return shell_commands(test)
-    kind, *rest = test
-    if kind == "CMD-SHELL":
-        return shell_commands(" ".join(rest))
-    if kind == "CMD":
-        return expand(rest)
-    return []
-
-
-@cache
-def all_argvs() -> list[tuple[str, list[str]]]:
-    found = []
-    for name, service in services().items():
-        for argv in service_argvs(service) + healthcheck_argvs(service):
-            found.append((name, argv))
-    return found
-
-
-def airflow_calls() -> list[tuple[str, list[str]]]:
-    return [(name, argv[1:]) for name, argv in all_argvs() if Path(argv[0]).name == "airflow"]
-
-
-def python_calls() -> list[tuple[str, list[str]]]:
-    return [
-        (name, argv[1:])
-        for name, argv in all_argvs()
-        if re.fullmatch(r"python(3(\.\d+)?)?", Path(argv[0]).name)
-    ]
-
-
-def is_celery(argv: list[str]) -> bool:
-    return bool(argv) and argv[0] == "celery"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -387,6 +164,13 @@ def _compose_airflow_keys() -> set[str]:
     return keys
 
 
+def _native_keys() -> set[str]:
+    """Settings the native deployment adds (ports, folders): they must be real options too."""
+    from include.deployment import NATIVE_ONLY_KEYS
+
+    return {key for key in NATIVE_ONLY_KEYS if key.startswith("AIRFLOW__")}
+
+
 def _python_modules() -> set[str]:
     modules = set()
     for _, args in python_calls():
@@ -417,7 +201,9 @@ def probe(tmp_path_factory) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     request = {
         "root": str(ROOT),
-        "options": sorted({k for k in airflow_env() if k.startswith("AIRFLOW__")} | _compose_airflow_keys()),
+        "options": sorted(
+            {k for k in airflow_env() if k.startswith("AIRFLOW__")} | _compose_airflow_keys() | _native_keys()
+        ),
         "cli": [args for _, args in airflow_calls()],
         "modules": sorted(_python_modules() | _celery_app_modules()),
     }
@@ -500,7 +286,12 @@ def test_depends_on_conditions():
     def conditions(name):
         return {t: s["condition"] for t, s in services()[name]["depends_on"].items()}
 
-    assert conditions("airflow-init") == {"postgres": "service_healthy", "redis": "service_healthy"}
+    # The init bootstraps the landing zone where aws_default points (the emulator by default).
+    assert conditions("airflow-init") == {
+        "postgres": "service_healthy",
+        "redis": "service_healthy",
+        EMULATOR_SERVICE: "service_healthy",
+    }
     for name in AIRFLOW_COMPONENTS:
         deps = conditions(name)
         assert deps.get("postgres") == deps.get("redis") == "service_healthy", name
@@ -558,7 +349,9 @@ def test_common_build_uses_an_existing_dockerfile_from_the_pinned_airflow_image(
     assert dockerfile().is_file(), f"missing {dockerfile()}"
     assert common["image"] == f"airflow-bedrock-customization:{AIRFLOW_VERSION}"
     froms = [rest for keyword, rest in dockerfile_instructions(dockerfile()) if keyword == "FROM"]
-    assert froms and froms[0].split()[0] == f"apache/airflow:{AIRFLOW_VERSION}", froms
+    # The image's Python is the venv's: `make itest` runs the deployment natively with that interpreter.
+    python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    assert froms and froms[0].split()[0] == f"apache/airflow:{AIRFLOW_VERSION}-{python}", froms
     requirements = (ROOT / "requirements.txt").read_text()
     assert re.search(rf"^apache-airflow=={re.escape(AIRFLOW_VERSION)}\s*$", requirements, re.M), (
         "requirements.txt must pin the same Airflow version as the base image"
@@ -698,7 +491,7 @@ def test_host_specific_values_live_in_compose_not_in_env_file():
 
 def test_compose_variables_have_defaults_or_are_defined():
     refs: list[tuple[str, str | None]] = []
-    _walk(raw_compose(), lambda s: interpolate(s, {}, refs))
+    walk(raw_compose(), lambda s: interpolate(s, {}, refs))
     defined = set(parse_env_lines(ENV_EXAMPLE)) | set(airflow_env())
     undefined = {name for name, op in refs if op not in (":-", "-") and name not in defined}
     assert not undefined, f"variables without a default or a definition: {sorted(undefined)}"
@@ -706,7 +499,7 @@ def test_compose_variables_have_defaults_or_are_defined():
 
 def test_env_example_parses_and_names_only_variables_compose_uses():
     refs: list[tuple[str, str | None]] = []
-    _walk(raw_compose(), lambda s: interpolate(s, {}, refs))
+    walk(raw_compose(), lambda s: interpolate(s, {}, refs))
     used = {name for name, _ in refs}
     passthrough = {
         key for service in services().values() for key, value in environment(service).items() if value is None
@@ -852,3 +645,89 @@ def test_readme_section_explains_compose_up_and_real_aws():
     text = README.read_text()
     assert "docker compose up" in text
     assert "AIRFLOW_CONN_AWS_DEFAULT" in text and "endpoint_url" in text
+
+
+# --------------------------------------------------------------------------------------------------
+# Fidelity: the native deployment of `make itest` (include/deployment.py) is this compose file
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def layout(tmp_path):
+    from include.deployment import API_SERVICE, Layout
+
+    ports = {"postgres": 15432, "redis": 16379, EMULATOR_SERVICE: 14566, API_SERVICE: 18080}
+    return Layout(tmp_path, ports, scheduler_health_port=18974, worker_log_port=18793, trigger_log_port=18794)
+
+
+def test_native_deployment_starts_every_airflow_service_with_its_compose_command(layout):
+    from include.deployment import airflow_services
+
+    assert set(airflow_services()) == set(AIRFLOW_COMPONENTS)
+    for name in AIRFLOW_COMPONENTS:
+        argv = layout.service_argv(name)
+        assert argv[0] == str(Path(sys.executable).with_name("airflow")), "the venv's airflow"
+        assert argv[1:] == AIRFLOW_COMPONENTS[name].split(), name
+
+
+def test_native_environment_is_the_env_file_and_compose_environment_with_hosts_and_paths_translated(layout):
+    from include.deployment import NATIVE_ONLY_KEYS
+
+    compose_keys = {key for service in services().values() for key in environment(service)}
+    assert not set(NATIVE_ONLY_KEYS) & (set(airflow_env()) | compose_keys), (
+        "a native-only setting is also set by compose or the env file, which the native run would override"
+    )
+    translated = {"PYTHONPATH", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"} | HOST_SPECIFIC_KEYS
+    for name in [*AIRFLOW_COMPONENTS, *ONE_SHOT]:
+        native = layout.service_env(name)
+        expected = {**airflow_env(), **{k: v for k, v in environment(services()[name]).items() if v is not None}}
+        assert set(native) == set(expected) | set(NATIVE_ONLY_KEYS), name
+        changed = {key for key in expected if native[key] != expected[key]}
+        assert changed <= translated, f"{name}: the native run changes {changed - translated}"
+        for key in changed:
+            assert not re.search(r"(//|@)(postgres|redis|aws|airflow-apiserver)\b|/opt/airflow", native[key]), (
+                f"{name}: {key}={native[key]} still names a container host or path"
+            )
+
+
+def test_native_translation_of_hosts_and_paths(layout, tmp_path):
+    env = layout.service_env("airflow-apiserver")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
+        "postgresql+psycopg2://airflow:airflow@127.0.0.1:15432/airflow"
+    )
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@127.0.0.1:16379/0"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
+    assert json.loads(env["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"] == "http://127.0.0.1:14566"
+    assert env["PYTHONPATH"] == str(ROOT)
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == str(
+        tmp_path / "auth" / "simple_auth_manager_passwords.json"
+    )
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(ROOT / "dags")
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == str(ROOT / "plugins")
+    assert env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] == str(tmp_path / "logs"), "output stays out of the repo"
+
+
+def test_native_init_runs_the_compose_init_commands(layout):
+    from include.compose import service_argvs
+    from include.deployment import INIT_SERVICE, SKIPPED_INIT_COMMANDS
+
+    compose_init = [argv for argv in service_argvs(services()[INIT_SERVICE]) if argv[0] not in SKIPPED_INIT_COMMANDS]
+    native = layout.init_argvs()
+    assert len(native) == len(compose_init)
+    for ours, theirs in zip(native, compose_init, strict=True):
+        assert Path(ours[0]).name == Path(theirs[0]).name or ours[0] == sys.executable
+        assert ours[1:] == [layout.translate(arg) for arg in theirs[1:]]
+    names = [" ".join(argv[1:3]) for argv in native]
+    assert {"db migrate", "pools set", "-m include.bootstrap"} <= set(names), names
+    assert names.index("db migrate") < names.index("-m include.bootstrap"), "the Variable needs the schema"
+
+
+def test_database_and_broker_images_pin_the_versions_the_native_run_installs():
+    from include.deployment import APT_PACKAGES, image_version
+
+    assert re.fullmatch(r"\d+", image_version("postgres")), "pin the PostgreSQL major version"
+    assert re.fullmatch(r"\d+\.\d+", image_version("redis")), "pin the Redis minor version"
+    # Debian bookworm builds, as on the machines `make itest` installs the same versions on.
+    for name in ("postgres", "redis"):
+        assert services()[name]["image"].endswith("-bookworm"), name
+    assert APT_PACKAGES["postgres"].format(version=image_version("postgres")) == "postgresql-15"
