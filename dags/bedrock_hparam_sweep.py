@@ -13,7 +13,8 @@ a leaderboard; optionally serve, evaluate and promote the best `top_k`; leave no
    token limit per record, i.e. Titan's largest `batchSize`).
 3. **customize** (one mapped job per configuration, at most as many at once as the pool
    `bedrock_customization_jobs` has slots: the account's concurrent-job quota; create the pool with
-   `--include-deferred`, since the task waits for its job deferred) and **training_metrics**.
+   `--include-deferred`, since the task waits for its job deferred, unless `[bedrock_customization]
+   deferrable` is False: then every wait of this DAG blocks a worker slot) and **training_metrics**.
 4. **leaderboard**: `leaderboard.json`, `leaderboard.csv` and `leaderboard.png` (bar chart, winner in
    green) under `s3://<bucket>/sweeps/<logical date>/`, SSE-KMS.
 5. With `evaluate_top_k`: **provision_throughput** for each of the `top_k` best, **evaluate** each against
@@ -73,7 +74,7 @@ POOL = "bedrock_customization_jobs"
 REGISTRY = "bedrock-retraining"
 CUSTOMIZATION_TYPE = "FINE_TUNING"
 THROUGHPUT_WAIT = {
-    "deferrable": True,
+    "deferrable": settings.deferrable(),
     "waiter_delay": settings.poll_interval(),
     "waiter_max_attempts": settings.max_attempts("throughput_timeout"),
 }
@@ -510,6 +511,7 @@ def bedrock_hparam_sweep():
         kms_key_id=run["kms_key_arn"],
         subnet_ids=run["subnet_ids"],
         security_group_ids=run["security_group_ids"],
+        deferrable=settings.deferrable(),
     ).expand_kwargs(configurations(run["jobs"]))
     preflight >> customize
 

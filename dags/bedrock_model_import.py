@@ -9,8 +9,9 @@ answers and honours stop sequences, and delete it again unless you want to keep 
    architecture (Llama 2/3.x, Mistral, Mixtral, Flan-T5, GPTBigCode, Qwen2/2.5/3, GPT-OSS), real
    `*.safetensors` weights, `tokenizer.json` or `tokenizer.model` plus `tokenizer_config.json`, total size.
    Every problem is listed at once, each with its fix.
-3. **import_model**: the CreateModelImportJob (deferrable; a retry re-attaches to the same job, never imports
-   twice), encrypted with the KMS key and, with `use_vpc`, run in the landing zone's subnets.
+3. **import_model**: the CreateModelImportJob (deferred unless `[bedrock_customization] deferrable` is False;
+   a retry re-attaches to the same job, never imports twice), encrypted with the KMS key and, with
+   `use_vpc`, run in the landing zone's subnets.
 4. **smoke_test**: one InvokeModel call with a Llama-style completion body and `stop: ["\\n\\n"]`; fails when
    the model answers nothing or runs past the stop sequence (a public write-up found imported models did).
 5. **delete_imported_model** (teardown): with `delete_after_smoke_test`, deletes the imported model whatever
@@ -137,7 +138,7 @@ def bedrock_model_import():
         kms_key_id=run["kms_key_id"],
         subnet_ids=run["subnet_ids"],
         security_group_ids=run["security_group_ids"],
-        deferrable=True,
+        deferrable=settings.deferrable(),
         waiter_delay=settings.poll_interval(),
     )
     preflight >> imported

@@ -8,9 +8,9 @@ replace (the current champion, else the base model); promote it or reject it; le
 1. **plan**: validate the params (hyperparameters against the model catalog) and derive names.
 2. **prepare_dataset**: convert, validate and split the raw data into the model's format (SSE-KMS).
 3. **preflight**: read-only checks of VPC, KMS, S3, IAM role, model and hyperparameters.
-4. **customize_model**: the customization job (deferrable; retries re-attach, never duplicate).
+4. **customize_model**: the customization job (deferred; retries re-attach, never duplicate).
 5. **training_metrics**: loss summary and loss-curve PNG next to the job's output.
-6. **provision_throughput**: an evaluation throughput for the custom model (deferrable).
+6. **provision_throughput**: an evaluation throughput for the custom model (deferred).
 7. **select_baseline** and **evaluate**: both models answer the held-out prompts; ROUGE-L, chrF, exact
    match; report, responses and chart in S3.
 8. **promote_model**: a winner replaces the champion in place on the serving throughput (or the
@@ -28,6 +28,10 @@ The landing zone (bucket, KMS key, role, subnets, security group, SNS topic) com
 `bedrock_customization`, written by `make run`'s bootstrap (`python -m include.bootstrap`). AWS access goes
 through the connection `aws_default`; point its `endpoint_url` at the local emulator or leave it out for
 real AWS.
+
+**Waits**: the customization job and the throughputs are waited for in the triggerer; with
+`[bedrock_customization] deferrable = False` (`AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE=False`, e.g. a
+deployment without a triggerer) the tasks wait in their worker slots instead.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ TOPIC = (
     "{{ params.notification_topic or var.json.get('bedrock_customization', {}).get('topic_arn', '') }}"
 )
 THROUGHPUT_WAIT = {
-    "deferrable": True,
+    "deferrable": settings.deferrable(),
     "waiter_delay": settings.poll_interval(),
     "waiter_max_attempts": settings.max_attempts("throughput_timeout"),
 }
@@ -221,6 +225,7 @@ def bedrock_retraining():
             kms_key_id=run["kms_key_arn"],
             subnet_ids=run["subnet_ids"],
             security_group_ids=run["security_group_ids"],
+            deferrable=settings.deferrable(),
         )
         preflight >> customize
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import pytest
+
 import bedrock_customization
 from bedrock_customization.provider_info import get_provider_info
 
@@ -35,6 +37,30 @@ def test_settings_are_read_from_airflow_config(monkeypatch):
     monkeypatch.setenv("AIRFLOW__BEDROCK_CUSTOMIZATION__JOB_TIMEOUT", "70")
     assert settings.poll_interval() == 7
     assert settings.max_attempts("job_timeout") == 10
+
+
+def test_deferrable_defaults_to_true(monkeypatch):
+    from bedrock_customization import settings
+
+    monkeypatch.delenv("AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE", raising=False)
+    assert settings.deferrable() is True
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("False", False), ("false", False), ("0", False), ("True", True)]
+)
+def test_deferrable_is_read_from_airflow_config(monkeypatch, value, expected):
+    from bedrock_customization import settings
+
+    monkeypatch.setenv("AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE", value)
+    assert settings.deferrable() is expected
+
+
+def test_deferrable_is_declared_in_the_provider_config():
+    option = get_provider_info()["config"]["bedrock_customization"]["options"]["deferrable"]
+    assert option["type"] == "boolean"
+    assert option["default"] == "True"
+    assert option["description"] and option["version_added"]
 
 
 def test_plugin_loader_does_not_import_the_package_by_path():

@@ -40,6 +40,14 @@ OPTIONS: dict[str, dict[str, str]] = {
         "example": "3600",
         "default": "7200",
     },
+    "deferrable": {
+        "description": "Whether the DAGs wait for Bedrock jobs and throughputs deferred, in the triggerer "
+        "(True), or in the task's worker slot (False, e.g. for a deployment without a triggerer). Read when "
+        "the DAG files are parsed.",
+        "type": "boolean",
+        "example": "False",
+        "default": "True",
+    },
 }
 
 
@@ -64,6 +72,20 @@ def sweep_schedule() -> str | None:
 
 def poll_interval() -> int:
     return max(1, _get_int("poll_interval"))
+
+
+def deferrable() -> bool:
+    """Whether the DAGs' long Bedrock waits are deferred to the triggerer (the default) or block a worker.
+
+    Deferred waits free the worker slot for the hours a customization job or a throughput takes, but need a
+    running triggerer; set ``AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE=False`` on a deployment without one,
+    and every wait of the bundled DAGs (customization and import jobs, provisioned throughputs, promotion)
+    polls from its worker instead. The DAG files read this when they are parsed, so a change takes effect on
+    the next parse. Operators used directly keep their own ``deferrable`` argument.
+    """
+    from airflow.configuration import conf
+
+    return conf.getboolean(SECTION, "deferrable", fallback=OPTIONS["deferrable"]["default"] == "True")
 
 
 def max_attempts(timeout_option: str) -> int:
