@@ -26,7 +26,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from include.infra.deploy import DEFAULT_STACK_NAME, deploy_landing_zone
@@ -34,6 +34,8 @@ from include.infra.deploy import DEFAULT_STACK_NAME, deploy_landing_zone
 SAMPLE_DATA = Path(__file__).parent / "sample_data" / "qa_pairs.jsonl"
 RAW_KEY = "raw/{date}/qa_pairs.jsonl"
 TOPIC_NAME = "bedrock-customization"
+#: Today and the seven days before: covers the weekly schedule's latest tick.
+SAMPLE_DAYS = 8
 VARIABLE_DESCRIPTION = "Landing zone (python -m include.bootstrap)"
 
 
@@ -51,7 +53,8 @@ def bootstrap(
     outputs = deploy_landing_zone(stack_name, region, session=session)
     bucket, key_arn = outputs["BucketName"], outputs["KmsKeyArn"]
     s3, body = session.client("s3"), sample_data.read_bytes()
-    for day in dates or [datetime.now(UTC).date()]:
+    today = datetime.now(UTC).date()
+    for day in dates or [today - timedelta(days=n) for n in range(SAMPLE_DAYS)]:
         key = RAW_KEY.format(date=day.isoformat())
         s3.put_object(Bucket=bucket, Key=key, Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=key_arn)
     topic_arn = session.client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"]
