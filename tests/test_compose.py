@@ -42,7 +42,7 @@ from include.compose import (
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE_REL = "docker/airflow.env"
 ENV_EXAMPLE = ROOT / "docker" / ".env.example"
-README = ROOT / "docker" / "README-compose.md"
+README = ROOT / "README.md"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 AIRFLOW_VERSION = "3.3.2"
@@ -643,8 +643,18 @@ def test_api_server_port_and_execution_api_url_agree():
 
 def test_readme_section_explains_compose_up_and_real_aws():
     text = README.read_text()
-    assert "docker compose up" in text
-    assert "AIRFLOW_CONN_AWS_DEFAULT" in text and "endpoint_url" in text
+    section = text[text.index("## Docker Compose") :]
+    section = section[: section.index("\n## ", 1)]
+    assert "### With the emulator" in section and "### With real AWS" in section
+    assert "docker compose up" in section and "make itest" in section
+    assert "AIRFLOW_CONN_AWS_DEFAULT" in section and "endpoint_url" in section
+    # The README names the image and server versions compose really uses.
+    for service in ("postgres", "redis"):
+        from include.deployment import image_version
+
+        assert f"{'PostgreSQL' if service == 'postgres' else 'Redis'} {image_version(service)}" in section
+    froms = [rest for keyword, rest in dockerfile_instructions(dockerfile()) if keyword == "FROM"]
+    assert froms[0].split()[0] in section
 
 
 # --------------------------------------------------------------------------------------------------
