@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 USE_UV ?= 1
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 
-.PHONY: run airflow test venv lint pytest emulator clean
+.PHONY: run airflow test itest venv lint pytest emulator clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ lint: venv
 
 pytest: venv
 	$(PY) -m pytest -q
+
+# The compose deployment run natively: PostgreSQL and Redis (apt-get installs them when absent and we are
+# root), the emulator, api-server, scheduler, dag-processor, triggerer and a Celery worker. `make test` runs
+# it too (its tests are part of the suite); this runs only them, with their figures printed.
+itest: venv
+	$(PY) -m pytest -q -s -m itest tests/itest
 
 emulator: venv
 	$(PY) -m include.local_aws --port 4566

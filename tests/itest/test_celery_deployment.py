@@ -1,0 +1,412 @@
+"""``make itest``: the DAGs on a real deployment, started natively from docker-compose.yaml.
+
+PostgreSQL, Redis, the emulator, ``airflow-init``'s commands, then the API server, scheduler, dag processor,
+triggerer and a Celery worker (``include.deployment``; the same commands and configuration as the compose
+file). Everything is driven through the authenticated REST API, the way a user would:
+
+1. ``bedrock_retraining`` with a conf: it succeeds; the customization and throughput waits are ``deferred``
+   while the emulated job/throughput is in progress, and meanwhile no Celery worker slot is busy; every task
+   ran on the Celery worker; only the serving throughput is left.
+2. ``bedrock_hparam_sweep`` with a 2x2 grid: never more customization jobs at once than the pool has slots.
+3. The same retraining DAG with ``[bedrock_customization] deferrable = False`` on the worker: the waits hold
+   one worker slot each. The worker is then killed (SIGKILL to its whole process tree, as if its machine died)
+   mid-job and started again: the run still succeeds, with one customization job and one evaluation
+   throughput, because the retry re-attaches to the job instead of creating another.
+
+The figures (worker-slot occupancy, durations) are printed; run with ``-s`` to see them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from urllib.parse import quote
+
+import pytest
+
+pytestmark = [pytest.mark.itest, pytest.mark.slow]
+
+RETRAINING = "bedrock_retraining"
+SWEEP = "bedrock_hparam_sweep"
+CUSTOMIZE = "training.customize_model"
+PROVISION = "evaluation.provision_throughput"
+SWEEP_CUSTOMIZE = "customize"
+POOL = "bedrock_customization_jobs"
+RUN_TAG = "bedrock-customization:run-id"
+ADMIN = ("admin", "admin")
+# Long enough to observe the waits, and to keep clear of the Airflow 3.3.2 race where a trigger fires before
+# the scheduler has handled the deferral (apache/airflow#67287).
+EMULATOR = {"LOCAL_AWS_JOB_SECONDS": "45", "LOCAL_AWS_THROUGHPUT_SECONDS": "20"}
+READY_TIMEOUT = 300
+RUN_TIMEOUT = 600
+FIGURES: dict[str, object] = {}
+
+
+class Api:
+    """The Airflow REST API as admin (SimpleAuthManager token)."""
+
+    def __init__(self, base_url: str):
+        import httpx
+
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        token = self.http.post("/auth/token", json={"username": ADMIN[0], "password": ADMIN[1]})
+        assert token.status_code == 201, token.text
+        assert (
+            self.http.post("/auth/token", json={"username": ADMIN[0], "password": "wrong"}).status_code == 401
+        )
+        self.http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    def get(self, path: str, **params) -> dict:
+        response = self.http.get(path, params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def trigger(self, dag_id: str, conf: dict) -> str:
+        unpaused = self.http.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+        assert unpaused.status_code == 200, unpaused.text
+        response = self.http.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+        assert response.status_code == 200, response.text
+        assert response.json()["conf"] == conf
+        return response.json()["dag_run_id"]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")["state"]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        return self.get(path, limit=100)["task_instances"]
+
+
+def _wait(what: str, check, timeout: float, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not done after {timeout:.0f} s")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    from include import deployment as native
+
+    try:
+        native.ensure_servers()
+    except native.DeploymentUnavailable as error:
+        pytest.skip(str(error))
+    began = time.monotonic()
+    stack = native.start(tmp_path_factory.mktemp("deployment"), emulator_env=EMULATOR)
+    try:
+        stack.wait_ready(READY_TIMEOUT)
+        FIGURES["ready_seconds"] = round(time.monotonic() - began, 1)
+        yield stack
+    finally:
+        pids = stack.pids()
+        stack.stop()
+        import psutil
+
+        left = [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+        FIGURES["total_seconds"] = round(time.monotonic() - began, 1)
+        print(f"\nmake itest figures: {json.dumps(FIGURES, indent=1)}")
+        assert pids and not left, f"processes left after stop(): {left}"
+
+
+@pytest.fixture(scope="module")
+def api(deployment):
+    client = Api(deployment.api_url)
+    _wait("DAGs parsed", lambda: all(
+        client.http.get(f"/api/v2/dags/{dag_id}").status_code == 200 for dag_id in (RETRAINING, SWEEP)
+    ), 120)  # fmt: skip
+    yield client
+    client.http.close()
+
+
+@pytest.fixture(scope="module")
+def aws(deployment):
+    import boto3
+
+    def client(service: str):
+        return boto3.client(
+            service,
+            endpoint_url=deployment.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return client
+
+
+_WORKLOAD_FIELD = re.compile(r'"(task_id|run_id|map_index)":\s*"?([^",}]*)')
+
+
+def active_workloads(deployment) -> list[tuple[str, str]]:
+    """(run_id, task_id) of each task the Celery workers execute now; each holds one worker slot."""
+    from celery import Celery
+
+    app = Celery(broker=deployment.broker_url)
+    try:
+        active = app.control.inspect(timeout=1.0).active() or {}
+    finally:
+        app.close()
+    workloads = []
+    for task in (task for tasks in active.values() for task in tasks):
+        fields = dict(_WORKLOAD_FIELD.findall(str(task.get("args"))))  # the ExecuteTask workload's JSON
+        workloads.append((fields.get("run_id", "?"), fields.get("task_id", "?")))
+    return workloads
+
+
+class RunResources:
+    """The emulator's jobs and throughputs of one DAG run, told apart by the ownership tags the operators set."""
+
+    def __init__(self, aws, dag_id: str, run_id: str):
+        self.bedrock, self.dag_id, self.run_id = aws("bedrock"), dag_id, run_id
+        self._ours: dict[str, bool] = {}
+
+    def ours(self, arn: str) -> bool:
+        from bedrock_customization.tagging import from_aws, same_run
+
+        if arn not in self._ours:
+            try:
+                tags = from_aws(self.bedrock.list_tags_for_resource(resourceARN=arn)["tags"])
+            except Exception:  # deleted between the listing and this call
+                return False
+            self._ours[arn] = same_run(tags, self.dag_id, self.run_id)
+        return self._ours[arn]
+
+    def jobs(self) -> list[dict]:
+        summaries = self.bedrock.list_model_customization_jobs(maxResults=100)[
+            "modelCustomizationJobSummaries"
+        ]
+        return [job for job in summaries if self.ours(job["jobArn"])]
+
+    def throughputs(self) -> list[dict]:
+        summaries = self.bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
+        return [t for t in summaries if self.ours(t["provisionedModelArn"])]
+
+
+def watch_run(
+    api, deployment, aws, dag_id: str, run_id: str, task_ids: set[str], on_sample=None
+) -> list[dict]:
+    """Poll the run until it ends; one sample a second: the watched tasks' states, the run's emulator jobs and
+    throughputs, and which of its tasks hold worker slots. ``on_sample(samples)`` may act (kill the worker)."""
+    resources = RunResources(aws, dag_id, run_id)
+    samples: list[dict] = []
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while True:
+        state = api.run_state(dag_id, run_id)
+        if state in ("success", "failed"):
+            return samples
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{dag_id} {run_id}: still {state} after {RUN_TIMEOUT} s")
+        tis = {ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else ""): ti
+               for ti in api.task_instances(dag_id, run_id) if ti["task_id"] in task_ids}  # fmt: skip
+        jobs, throughputs = resources.jobs(), resources.throughputs()
+        workloads = active_workloads(deployment)
+        samples.append(
+            {
+                "t": time.monotonic(),
+                "states": {key: ti["state"] for key, ti in tis.items()},
+                "jobs": sorted(j["jobArn"] for j in jobs),
+                "jobs_in_progress": sorted(j["jobArn"] for j in jobs if j["status"] == "InProgress"),
+                "throughputs": {t["provisionedModelArn"]: t["provisionedModelName"] for t in throughputs},
+                "throughputs_creating": [
+                    t["provisionedModelArn"] for t in throughputs if t["status"] == "Creating"
+                ],
+                "busy_slots": len(workloads),
+                "slots": [
+                    task for run, task in workloads if run == run_id
+                ],  # this run's tasks in worker slots
+            }
+        )
+        if on_sample is not None:
+            on_sample(samples)
+        time.sleep(1.0)
+
+
+def waiting(samples: list[dict], task: str, resource: str, states=("deferred", "running")) -> list[dict]:
+    """The samples in which ``task`` waited (in ``states``) while the run's ``resource`` was in progress."""
+    return [s for s in samples if s[resource] and s["states"].get(task) in states]
+
+
+def slots_held(samples: list[dict], task: str) -> list[int]:
+    return [s["slots"].count(task) for s in samples]
+
+
+def wait_all_runs(api, dag_id: str) -> None:
+    """Wait until no run of ``dag_id`` is queued or running (e.g. the one Airflow starts on unpause)."""
+
+    def idle():
+        return not api.get(f"/api/v2/dags/{dag_id}/dagRuns", state=["queued", "running"])["dag_runs"]
+
+    _wait(f"{dag_id} idle", idle, RUN_TIMEOUT, interval=2)
+
+
+def diagnose(api, deployment, dag_id: str, run_id: str) -> str:
+    from include.deployment import tail
+
+    lines = [f"{dag_id} {run_id}:"]
+    for ti in api.task_instances(dag_id, run_id):
+        lines.append(f"  {ti['task_id']}[{ti['map_index']}] {ti['state']} try {ti['try_number']}")
+    for name, server in deployment.components.items():
+        lines.append(f"--- {name} ({server.log}) ---\n{tail(server.log, 25)}")
+    return "\n".join(lines)
+
+
+def assert_succeeded(api, deployment, dag_id: str, run_id: str) -> list[dict]:
+    state = api.run_state(dag_id, run_id)
+    assert state == "success", diagnose(api, deployment, dag_id, run_id)
+    tis = api.task_instances(dag_id, run_id)
+    bad = {ti["task_id"]: ti["state"] for ti in tis if ti["state"] not in ("success", "skipped")}
+    assert not bad, bad
+    return tis
+
+
+def leftover_throughputs(api, aws) -> list[str]:
+    """Throughputs alive that are not the serving one the registry records (they would bill for nothing)."""
+    from bedrock_customization.promotion import load_registry
+
+    bucket = json.loads(api.get("/api/v2/variables/bedrock_customization")["value"])["bucket"]
+    registry, _ = load_registry(aws("s3"), bucket, "bedrock-retraining")
+    serving = (registry or {}).get("serving_throughput_arn")
+    alive = aws("bedrock").list_provisioned_model_throughputs()["provisionedModelSummaries"]
+    return [t["provisionedModelArn"] for t in alive if t["provisionedModelArn"] != serving]
+
+
+def summary(values: list[int]) -> dict:
+    return {
+        "samples": len(values),
+        "min": min(values),
+        "max": max(values),
+        "median": statistics.median(values),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def test_deployment_is_the_compose_stack(deployment, api):
+    health = api.get("/api/v2/monitor/health")
+    components = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    assert {part: health[part]["status"] for part in components} == dict.fromkeys(components, "healthy")
+    assert deployment.worker_pings(), "no Celery worker answers"
+    pool = api.get(f"/api/v2/pools/{POOL}")
+    assert pool["slots"] == 2 and pool["include_deferred"] is True
+    landing_zone = json.loads(api.get("/api/v2/variables/bedrock_customization")["value"])
+    assert landing_zone["bucket"] and landing_zone["subnet_ids"], "airflow-init bootstrapped the landing zone"
+
+
+def test_retraining_waits_are_deferred_and_hold_no_worker_slot(deployment, api, aws):
+    began = time.monotonic()
+    run_id = api.trigger(RETRAINING, {"eval_samples": 6})
+    samples = watch_run(api, deployment, aws, RETRAINING, run_id, {CUSTOMIZE, PROVISION})
+    tis = assert_succeeded(api, deployment, RETRAINING, run_id)
+    FIGURES["retraining_run_seconds"] = round(time.monotonic() - began, 1)
+
+    job_wait = waiting(
+        samples, CUSTOMIZE, "jobs_in_progress", states=("deferred", "running", "queued", "scheduled")
+    )
+    throughput_wait = waiting(
+        samples, PROVISION, "throughputs_creating", states=("deferred", "running", "queued")
+    )
+    assert len(job_wait) >= 10 and len(throughput_wait) >= 5, "the waits were not observed"
+    # While the emulator's job ran, the task was deferred: in the triggerer, in no worker slot.
+    job_states = [s["states"][CUSTOMIZE] for s in job_wait]
+    assert job_states.count("deferred") >= len(job_states) - 3, job_states  # the moments it submits/resumes
+    assert "deferred" in {s["states"][PROVISION] for s in throughput_wait}
+    deferred = [s for s in samples if "deferred" in (s["states"].get(CUSTOMIZE), s["states"].get(PROVISION))]
+    held = slots_held(deferred, CUSTOMIZE) + slots_held(deferred, PROVISION)
+    FIGURES["deferrable_worker_slots_held_by_the_waits"] = summary(held)
+    FIGURES["deferrable_worker_slots_busy_in_total_while_deferred"] = summary(
+        [s["busy_slots"] for s in deferred]
+    )
+    assert max(held) == 0, held
+
+    # The Celery worker executed every task: each try's workload is in the worker's log.
+    worker_log = deployment.components["airflow-worker"].log.read_text(errors="replace")
+    ran = [ti for ti in tis if ti["state"] == "success"]
+    assert ran and all(ti["id"] in worker_log for ti in ran), "tasks that did not run on the Celery worker"
+
+    assert len({arn for s in samples for arn in s["jobs"]}) == 1, "one customization job"
+    wait_all_runs(api, RETRAINING)  # the scheduled run Airflow started on unpause
+    assert not leftover_throughputs(api, aws), "only the serving throughput may be left"
+
+
+def test_sweep_runs_at_most_the_pool_size_of_jobs_at_once(deployment, api, aws):
+    began = time.monotonic()
+    grid = {"epochCount": [1, 2], "learningRate": [0.00001, 0.0001]}
+    run_id = api.trigger(SWEEP, {"search_space": grid, "eval_samples": 4})
+    samples = watch_run(api, deployment, aws, SWEEP, run_id, {SWEEP_CUSTOMIZE})
+    tis = assert_succeeded(api, deployment, SWEEP, run_id)
+    FIGURES["sweep_run_seconds"] = round(time.monotonic() - began, 1)
+
+    mapped = [ti for ti in tis if ti["task_id"] == SWEEP_CUSTOMIZE]
+    assert len(mapped) == 4 and all(ti["pool"] == POOL for ti in mapped)
+    holding = [sum(1 for state in s["states"].values() if state in ("running", "deferred")) for s in samples]
+    in_progress = [len(s["jobs_in_progress"]) for s in samples]
+    FIGURES["sweep_max_at_once"] = {
+        "mapped_tasks_holding_pool_slots": max(holding),
+        "jobs_in_progress": max(in_progress),
+    }
+    assert max(holding) == 2 and max(in_progress) == 2, (holding, in_progress)
+    assert len({arn for s in samples for arn in s["jobs"]}) == 4, "one job per configuration, no duplicates"
+    assert not leftover_throughputs(api, aws)
+
+
+def test_without_deferral_waits_hold_a_slot_and_a_killed_worker_leaves_no_duplicate(deployment, api, aws):
+    # The same DAG with the provider's `deferrable` setting off, where DAG files are parsed: the worker that
+    # runs the tasks and the dag processor.
+    off = {"AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE": "False"}
+    for name in ("airflow-worker", "airflow-dag-processor"):
+        deployment.stop_component(name)
+        deployment.start_component(name, overrides=off)
+    _wait("the worker answers", deployment.worker_pings, 120)
+    began = time.monotonic()
+    run_id = api.trigger(RETRAINING, {"eval_samples": 6})
+    killed: dict[str, float] = {}
+
+    def kill_mid_job(samples: list[dict]) -> None:
+        held = waiting(samples, CUSTOMIZE, "jobs_in_progress", states=("running",))
+        if not killed and len(held) >= 8:  # the slot was measured for a while: now lose the worker's machine
+            killed["at"] = time.monotonic()
+            deployment.stop_component("airflow-worker", signum=9)
+            deployment.start_component("airflow-worker")
+            killed["restarted"] = time.monotonic()
+
+    samples = watch_run(api, deployment, aws, RETRAINING, run_id, {CUSTOMIZE, PROVISION}, kill_mid_job)
+    tis = assert_succeeded(api, deployment, RETRAINING, run_id)
+    FIGURES["non_deferrable_run_seconds"] = round(time.monotonic() - began, 1)
+    assert killed, "the worker was never killed: the job was not seen waiting in a worker slot"
+
+    before_kill = [s for s in samples if s["t"] < killed["at"]]
+    job_slots = slots_held(
+        waiting(before_kill, CUSTOMIZE, "jobs_in_progress", states=("running",)), CUSTOMIZE
+    )
+    throughput_slots = slots_held(
+        waiting(samples, PROVISION, "throughputs_creating", states=("running",)), PROVISION
+    )
+    FIGURES["non_deferrable_worker_slots_held_by_the_waits"] = {
+        "customization_job": summary(job_slots),
+        "throughput": summary(throughput_slots) if throughput_slots else None,
+    }
+    assert set(job_slots) == {1}, job_slots
+    assert throughput_slots and max(throughput_slots) == 1, throughput_slots
+
+    customize = next(ti for ti in tis if ti["task_id"] == CUSTOMIZE)
+    FIGURES["killed_worker"] = {
+        "customize_model_tries": customize["try_number"],
+        "seconds_from_kill_to_run_end": round(time.monotonic() - killed["at"], 1),
+    }
+    assert customize["try_number"] >= 2, "the killed try was retried"
+    assert len({arn for s in samples for arn in s["jobs"]}) == 1, (
+        "the retry re-attached to the job: no second job"
+    )
+    evaluation = {
+        arn for s in samples for arn, name in s["throughputs"].items() if name.startswith("retraining-eval")
+    }
+    assert len(evaluation) == 1, f"one evaluation throughput: {evaluation}"
+    assert not leftover_throughputs(api, aws), "only the serving throughput may be left"
