@@ -318,13 +318,17 @@ def test_retraining_waits_are_deferred_and_hold_no_worker_slot(deployment, api, 
     job_states = [s["states"][CUSTOMIZE] for s in job_wait]
     assert job_states.count("deferred") >= len(job_states) - 3, job_states  # the moments it submits/resumes
     assert "deferred" in {s["states"][PROVISION] for s in throughput_wait}
-    deferred = [s for s in samples if "deferred" in (s["states"].get(CUSTOMIZE), s["states"].get(PROVISION))]
-    held = slots_held(deferred, CUSTOMIZE) + slots_held(deferred, PROVISION)
-    FIGURES["deferrable_worker_slots_held_by_the_waits"] = summary(held)
-    FIGURES["deferrable_worker_slots_busy_in_total_while_deferred"] = summary(
-        [s["busy_slots"] for s in deferred]
+    job_slots = slots_held(waiting(samples, CUSTOMIZE, "jobs_in_progress", states=("deferred",)), CUSTOMIZE)
+    throughput_slots = slots_held(
+        waiting(samples, PROVISION, "throughputs_creating", states=("deferred",)), PROVISION
     )
-    assert max(held) == 0, held
+    deferred = [s for s in samples if "deferred" in (s["states"].get(CUSTOMIZE), s["states"].get(PROVISION))]
+    FIGURES["deferrable_worker_slots_held_by_the_waits"] = {
+        "customization_job": summary(job_slots),
+        "throughput": summary(throughput_slots),
+        "all_tasks_of_all_runs_meanwhile": summary([s["busy_slots"] for s in deferred]),
+    }
+    assert max(job_slots) == 0 and max(throughput_slots) == 0, (job_slots, throughput_slots)
 
     # The Celery worker executed every task: each try's workload is in the worker's log.
     worker_log = deployment.components["airflow-worker"].log.read_text(errors="replace")
