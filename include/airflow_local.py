@@ -87,6 +87,22 @@ def pick_port(preferred: int, host: str = "127.0.0.1") -> int:
     return preferred if preferred and port_is_free(preferred, host) else free_port(host)
 
 
+def api_health(api_url: str) -> dict | None:
+    """The health document of the API server at ``api_url``, or None while it does not answer."""
+    try:
+        with urllib.request.urlopen(api_url + HEALTH_PATH, timeout=5) as response:
+            return json.load(response)
+    except (OSError, ValueError):
+        return None
+
+
+def all_healthy(health: dict | None) -> bool:
+    """Whether a health document reports every component (database, scheduler, triggerer, ...) healthy."""
+    return bool(health) and all(
+        isinstance(part, dict) and part.get("status") == "healthy" for part in health.values()
+    )
+
+
 def _local_host(host: str) -> str:
     """An address this machine can reach the API server at, for a server bound to ``host``."""
     return "127.0.0.1" if host in ("0.0.0.0", "", "localhost") else host
@@ -264,18 +280,11 @@ class Stack:
 
     def health(self) -> dict | None:
         """The API server's health document, or None while it does not answer."""
-        try:
-            with urllib.request.urlopen(self.api_url + HEALTH_PATH, timeout=5) as response:
-                return json.load(response)
-        except (OSError, ValueError):
-            return None
+        return api_health(self.api_url)
 
     def is_healthy(self) -> bool:
         """The API server answers and reports the database, scheduler, triggerer and dag processor healthy."""
-        health = self.health()
-        return bool(health) and all(
-            isinstance(part, dict) and part.get("status") == "healthy" for part in health.values()
-        )
+        return all_healthy(self.health())
 
     def wait_ready(self, timeout: float = 300.0) -> None:
         """Block until ``is_healthy()``; raises if airflow standalone exits or ``timeout`` passes."""

@@ -25,7 +25,6 @@ ENV_FILE_REL = "docker/airflow.env"
 PROJECT_DIR = "/opt/airflow"
 
 
-
 @cache
 def raw_compose() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text())

@@ -21,7 +21,6 @@ Every process runs in its own process group and is stopped by process id, also w
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -30,10 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from include.airflow_local import all_healthy, api_health, free_port
 from include.compose import (
     PROJECT_DIR,
     ROOT,
@@ -69,7 +68,6 @@ NATIVE_ONLY_KEYS = (
     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
     "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
 )
-HEALTH_PATH = "/api/v2/monitor/health"
 STOP_GRACE_SECONDS = 20.0
 KILL_GRACE_SECONDS = 10.0
 APT_PACKAGES = {DATABASE_SERVICE: "postgresql-{version}", BROKER_SERVICE: "redis-server"}
@@ -77,6 +75,10 @@ APT_PACKAGES = {DATABASE_SERVICE: "postgresql-{version}", BROKER_SERVICE: "redis
 
 class DeploymentUnavailable(RuntimeError):
     """PostgreSQL or Redis is missing and cannot be installed here (no apt-get, or not root)."""
+
+
+class ServerVersionMismatch(RuntimeError):
+    """The installed PostgreSQL or Redis is not the version of the compose image: the native run would drift."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -246,11 +248,13 @@ def ensure_servers(echo=print) -> None:
             stdout=subprocess.DEVNULL,
         )
     if _postgres_bin(pg_version) is None:
-        raise DeploymentUnavailable(f"PostgreSQL {pg_version} (image {services()[DATABASE_SERVICE]['image']}) "
-                                    f"is not in /usr/lib/postgresql/{pg_version}/bin after installing.")
+        raise ServerVersionMismatch(
+            f"PostgreSQL {pg_version} (image {services()[DATABASE_SERVICE]['image']}) "
+            f"is not in /usr/lib/postgresql/{pg_version}/bin after installing."
+        )
     found = _redis_version()
     if found != redis_version and not (found or "").startswith(redis_version + "."):
-        raise DeploymentUnavailable(
+        raise ServerVersionMismatch(
             f"redis-server {found} is installed, but docker-compose.yaml runs {services()[BROKER_SERVICE]['image']}. "
             "Use matching versions, or change the image tag to the version the native test runs."
         )
@@ -296,7 +300,15 @@ def _popen(argv: list[str], log: Path, env: dict[str, str], **kwargs) -> subproc
         )
 
 
-def _wait_for(what: str, check, timeout: float, process: subprocess.Popen | None = None, log: Path | None = None):
+def wait_for(
+    what: str,
+    check,
+    timeout: float,
+    process: subprocess.Popen | None = None,
+    log: Path | None = None,
+    interval: float = 0.5,
+):
+    """``check()``'s first truthy result; raises when ``process`` exits (with ``log``'s tail) or on timeout."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -306,7 +318,7 @@ def _wait_for(what: str, check, timeout: float, process: subprocess.Popen | None
             raise RuntimeError(f"{what}: the process exited with code {process.returncode}.\n{tail(log)}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not ready after {timeout:.0f} s.\n{tail(log)}")
-        time.sleep(0.5)
+        time.sleep(interval)
 
 
 def tail(path: Path | None, lines: int = 30) -> str:
@@ -321,7 +333,11 @@ def tail(path: Path | None, lines: int = 30) -> str:
 def start_postgres(port: int, logs: Path) -> Server:
     """initdb a throwaway cluster with the compose ``postgres`` service's user, password and database."""
     settings = environment(services()[DATABASE_SERVICE])
-    user, password, database = settings["POSTGRES_USER"], settings["POSTGRES_PASSWORD"], settings["POSTGRES_DB"]
+    user, password, database = (
+        settings["POSTGRES_USER"],
+        settings["POSTGRES_PASSWORD"],
+        settings["POSTGRES_DB"],
+    )
     bindir = _postgres_bin(image_version(DATABASE_SERVICE))
     # Not under the caller's home: that may be in a root-only directory the postgres user cannot enter.
     base = Path(tempfile.mkdtemp(prefix="bedrock-itest-pg-"))
@@ -346,7 +362,9 @@ def start_postgres(port: int, logs: Path) -> Server:
     server = Server(DATABASE_SERVICE, process, log, cleanup=[base])
     try:
         ready = [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", user]
-        _wait_for("PostgreSQL", lambda: subprocess.run(ready, capture_output=True).returncode == 0, 60, process, log)
+        wait_for(
+            "PostgreSQL", lambda: subprocess.run(ready, capture_output=True).returncode == 0, 60, process, log
+        )
         create = [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", user, database]
         subprocess.run(create, check=True, env=env, capture_output=True)
     except BaseException:
@@ -362,7 +380,9 @@ def start_redis(port: int, logs: Path) -> Server:
     server = Server(BROKER_SERVICE, process, log)
     ping = ["redis-cli", "-p", str(port), "ping"]
     try:
-        _wait_for("Redis", lambda: b"PONG" in subprocess.run(ping, capture_output=True).stdout, 30, process, log)
+        wait_for(
+            "Redis", lambda: b"PONG" in subprocess.run(ping, capture_output=True).stdout, 30, process, log
+        )
     except BaseException:
         server.stop()
         raise
@@ -412,14 +432,6 @@ def stop_group(process: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
         process.wait(timeout=KILL_GRACE_SECONDS)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Deployment:
     """A running native deployment. ``stop()`` ends everything it started, by process id."""
@@ -429,7 +441,6 @@ class Deployment:
     servers: dict[str, Server] = field(default_factory=dict)
     components: dict[str, Server] = field(default_factory=dict)
     emulator: object | None = None  # include.local_stack.EmulatorProcess
-    landing_zone: dict = field(default_factory=dict)
     overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
@@ -474,17 +485,10 @@ class Deployment:
         stop_group(self.components[name].process, signum)
 
     def health(self) -> dict | None:
-        try:
-            with urllib.request.urlopen(self.api_url + HEALTH_PATH, timeout=5) as response:
-                return json.load(response)
-        except (OSError, ValueError):
-            return None
+        return api_health(self.api_url)
 
     def is_healthy(self) -> bool:
-        health = self.health()
-        return bool(health) and all(
-            isinstance(part, dict) and part.get("status") == "healthy" for part in health.values()
-        )
+        return all_healthy(self.health())
 
     def worker_pings(self) -> list[str]:
         """Names of the Celery workers that answer a ping over the broker (the compose healthcheck's check)."""
@@ -508,7 +512,7 @@ class Deployment:
                     )
             return self.is_healthy() and bool(self.worker_pings())
 
-        _wait_for("the deployment", ready, max(1.0, deadline - time.monotonic()))
+        wait_for("the deployment", ready, max(1.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
         """Stop the Airflow components, then the emulator, Redis and PostgreSQL. Idempotent."""

@@ -741,3 +741,22 @@ def test_database_and_broker_images_pin_the_versions_the_native_run_installs():
     for name in ("postgres", "redis"):
         assert services()[name]["image"].endswith("-bookworm"), name
     assert APT_PACKAGES["postgres"].format(version=image_version("postgres")) == "postgresql-15"
+
+
+def test_missing_servers_without_apt_get_name_the_packages(monkeypatch):
+    from include import deployment
+
+    monkeypatch.setattr(deployment, "_postgres_bin", lambda version: None)
+    monkeypatch.setattr(deployment, "_redis_version", lambda: None)
+    monkeypatch.setattr(deployment.shutil, "which", lambda name: None)
+    with pytest.raises(deployment.DeploymentUnavailable, match=r"postgresql-15 and redis-server not installed"):
+        deployment.ensure_servers(echo=lambda *_: None)
+
+
+def test_a_redis_of_another_version_than_the_image_fails(monkeypatch):
+    from include import deployment
+
+    monkeypatch.setattr(deployment, "_postgres_bin", lambda version: Path("/usr/lib/postgresql/15/bin"))
+    monkeypatch.setattr(deployment, "_redis_version", lambda: "7.2")
+    with pytest.raises(deployment.ServerVersionMismatch, match=r"redis-server 7.2 .* redis:7.0-bookworm"):
+        deployment.ensure_servers(echo=lambda *_: None)

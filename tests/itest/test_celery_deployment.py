@@ -26,6 +26,8 @@ from urllib.parse import quote
 
 import pytest
 
+from include.deployment import wait_for
+
 pytestmark = [pytest.mark.itest, pytest.mark.slow]
 
 RETRAINING = "bedrock_retraining"
@@ -79,17 +81,6 @@ class Api:
         return self.get(path, limit=100)["task_instances"]
 
 
-def _wait(what: str, check, timeout: float, interval: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not done after {timeout:.0f} s")
-        time.sleep(interval)
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     from include import deployment as native
@@ -118,7 +109,7 @@ def deployment(tmp_path_factory):
 @pytest.fixture(scope="module")
 def api(deployment):
     client = Api(deployment.api_url)
-    _wait("DAGs parsed", lambda: all(
+    wait_for("DAGs parsed", lambda: all(
         client.http.get(f"/api/v2/dags/{dag_id}").status_code == 200 for dag_id in (RETRAINING, SWEEP)
     ), 120)  # fmt: skip
     yield client
@@ -243,7 +234,7 @@ def wait_all_runs(api, dag_id: str) -> None:
     def idle():
         return not api.get(f"/api/v2/dags/{dag_id}/dagRuns", state=["queued", "running"])["dag_runs"]
 
-    _wait(f"{dag_id} idle", idle, RUN_TIMEOUT, interval=2)
+    wait_for(f"{dag_id} idle", idle, RUN_TIMEOUT, interval=2)
 
 
 def diagnose(api, deployment, dag_id: str, run_id: str) -> str:
@@ -368,7 +359,7 @@ def test_without_deferral_waits_hold_a_slot_and_a_killed_worker_leaves_no_duplic
     for name in ("airflow-worker", "airflow-dag-processor"):
         deployment.stop_component(name)
         deployment.start_component(name, overrides=off)
-    _wait("the worker answers", deployment.worker_pings, 120)
+    wait_for("the worker answers", deployment.worker_pings, 120)
     began = time.monotonic()
     run_id = api.trigger(RETRAINING, {"eval_samples": 6})
     killed: dict[str, float] = {}
