@@ -33,12 +33,14 @@ def test_connection_bootstrap_stores_the_variable_and_a_week_of_data(emulator, a
     }
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
 
-    assert bootstrap.main(["--aws-conn-id", "aws_default", "--variable", "bedrock_customization"]) == 0
-    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-
     from airflow.models.variable import Variable
 
-    stored = Variable.get("bedrock_customization", deserialize_json=True)
+    try:
+        assert bootstrap.main(["--aws-conn-id", "aws_default", "--variable", "bedrock_customization"]) == 0
+        stored = Variable.get("bedrock_customization", deserialize_json=True)
+    finally:  # the metadata DB is shared by the whole session: other tests expect no such Variable
+        Variable.delete("bedrock_customization")
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert stored == printed and stored["region"] == "us-east-1" and stored["subnet_ids"]
     import boto3
 
