@@ -5,8 +5,8 @@ triggerer and a Celery worker (``include.deployment``; the same commands and con
 file). Everything is driven through the authenticated REST API, the way a user would:
 
 1. ``bedrock_retraining`` with a conf: it succeeds; the customization and throughput waits are ``deferred``
-   while the emulated job/throughput is in progress, and meanwhile no Celery worker slot is busy; every task
-   ran on the Celery worker; only the serving throughput is left.
+   while the emulated job/throughput is in progress, and meanwhile they hold no Celery worker slot; every
+   task ran on the Celery worker; only the serving throughput is left.
 2. ``bedrock_hparam_sweep`` with a 2x2 grid: never more customization jobs at once than the pool has slots.
 3. The same retraining DAG with ``[bedrock_customization] deferrable = False`` on the worker: the waits hold
    one worker slot each. The worker is then killed (SIGKILL to its whole process tree, as if its machine died)
@@ -36,7 +36,6 @@ CUSTOMIZE = "training.customize_model"
 PROVISION = "evaluation.provision_throughput"
 SWEEP_CUSTOMIZE = "customize"
 POOL = "bedrock_customization_jobs"
-RUN_TAG = "bedrock-customization:run-id"
 ADMIN = ("admin", "admin")
 # Long enough to observe the waits, and to keep clear of the Airflow 3.3.2 race where a trigger fires before
 # the scheduler has handled the deferral (apache/airflow#67287).
