@@ -348,17 +348,18 @@ def test_sensor_pokes_until_completed_and_fails_with_the_reason(aws):
     from include.local_aws import CONFIG
     from tests.local_aws.helpers import wait_for
 
-    CONFIG.update(import_seconds=1)
+    # 4 s: the first poke must come while the job is in progress, also on a loaded machine (1 s was flaky).
+    CONFIG.update(import_seconds=4)
     good = import_op(upload_model(aws.s3, "models/llama"), wait_for_completion=False).execute(make_context())
+    sensor = BedrockModelImportJobSensor(task_id="s", job_identifier=good["job_arn"], deferrable=False)
+    assert sensor.poke({}) is False
     bad = import_op(upload_model(aws.s3, "models/bert", BERT), wait_for_completion=False).execute(
         make_context(run_id="manual__bad")
     )
-    sensor = BedrockModelImportJobSensor(task_id="s", job_identifier=good["job_arn"], deferrable=False)
-    assert sensor.poke({}) is False
-    wait_for(lambda: sensor.poke({}), bool)
+    wait_for(lambda: sensor.poke({}), bool, timeout=30)
     failing = BedrockModelImportJobSensor(task_id="s", job_identifier=bad["job_arn"], deferrable=False)
     with pytest.raises(AirflowException, match="unsupported model architecture"):
-        wait_for(lambda: failing.poke({}), bool)
+        wait_for(lambda: failing.poke({}), bool, timeout=30)
 
 
 def test_trigger_waits_with_aiobotocore_against_the_server(use_endpoint):

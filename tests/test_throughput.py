@@ -254,12 +254,14 @@ def test_sensor_pokes_until_in_service(aws):
     from include.local_aws.config import CONFIG
 
     model = trained_model(aws, "sensed")
-    CONFIG.update(throughput_seconds=1)
+    CONFIG.update(throughput_seconds=3)  # the first poke must come before it is in service, also under load
     arn = create_op(model, name="sensed", wait_for_completion=False).execute(make_context())
     sensor = BedrockProvisionedThroughputInServiceSensor(task_id="s", provisioned_model_id=arn)
     assert sensor.poke({}) is False
-    time.sleep(1.1)
-    assert sensor.poke({}) is True
+    deadline = time.monotonic() + 30
+    while not sensor.poke({}):
+        assert time.monotonic() < deadline, "never in service"
+        time.sleep(0.2)
 
 
 def test_trigger_waits_with_aiobotocore_against_the_server(use_endpoint):
