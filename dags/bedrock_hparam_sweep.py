@@ -66,6 +66,7 @@ from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOper
 from bedrock_customization.operators.metrics import CollectTrainingMetricsOperator
 from bedrock_customization.operators.preflight import BedrockCustomizationPreflightOperator
 from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
+from bedrock_customization.retries import FAIL_FAST
 
 AWS_CONN_ID = "aws_default"
 #: The pool limiting concurrent customization jobs (create it with the account's quota as slots).
@@ -267,17 +268,22 @@ def select_candidates(board: dict, params: dict | None = None, dag_run=None) -> 
 @task
 def select_baseline(run: dict) -> dict:
     """The model the candidates must beat: the registry's champion, else the base model."""
+    import logging
+
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from bedrock_customization.promotion import load_registry, read_champion
+    from bedrock_customization.promotion import choose_baseline, load_registry
 
     registry, _ = load_registry(S3Hook(aws_conn_id=AWS_CONN_ID).get_conn(), run["bucket"], REGISTRY)
-    champion = read_champion(registry, run["base_inference_id"])
-    if champion["source"] == "registry" and champion["base_model_id"] != run["base_model_id"]:
-        print(f"The champion is a {champion['base_model_id']} model; comparing with the base model instead.")
-        champion = read_champion(None, run["base_inference_id"])
-    print(f"Baseline: {champion}")
-    return champion
+    baseline = choose_baseline(registry, run["base_model_id"], run["base_inference_id"])
+    log = logging.getLogger(__name__)
+    if baseline.get("other_base_model_id"):
+        log.info(
+            "The champion is a %s model; comparing with the base model instead.",
+            baseline["other_base_model_id"],
+        )
+    log.info("Baseline: %s", baseline)
+    return baseline
 
 
 @task
@@ -393,7 +399,12 @@ def delete_models(params: dict | None = None, ti=None) -> dict:
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["bedrock", "model-customization", "hyperparameter-sweep"],
-    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": pendulum.duration(seconds=30)},
+    default_args={
+        "owner": "ml-platform",
+        "retries": 2,
+        "retry_delay": pendulum.duration(seconds=30),
+        "retry_policy": FAIL_FAST,
+    },
     params={
         "base_model_id": Param(
             "amazon.titan-text-express-v1:0:8k",
@@ -421,8 +432,8 @@ def delete_models(params: dict | None = None, ti=None) -> dict:
             description="Key of the raw data in the landing-zone bucket; {date} is the run's logical date (YYYY-MM-DD).",
         ),
         "fallback_dataset_key": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             description="A fixed key used when the date has no snapshot (demos, e.g. raw/qa_pairs.jsonl); empty: fail.",
         ),
         "prompt_key": Param("question", type="string"),
@@ -557,6 +568,7 @@ def bedrock_hparam_sweep():
         base_model_id=run["base_model_id"],
         evaluation_throughput_arn=chosen["throughput_arn"],
         figures=chosen,
+        baseline=baseline,
         retention="{{ params.retention }}",
         **THROUGHPUT_WAIT,
     )

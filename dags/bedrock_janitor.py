@@ -21,6 +21,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from bedrock_customization.retries import FAIL_FAST
+
 AWS_CONN_ID = "aws_default"
 
 
@@ -123,7 +125,12 @@ def clean_up(cleanup: dict, params: dict | None = None) -> dict:
     catchup=False,
     max_active_runs=1,
     tags=["bedrock", "model-customization", "cleanup"],
-    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": pendulum.duration(minutes=2)},
+    default_args={
+        "owner": "ml-platform",
+        "retries": 2,
+        "retry_delay": pendulum.duration(minutes=2),
+        "retry_policy": FAIL_FAST,
+    },
     params={
         "dry_run": Param(False, type="boolean", description="Only log what would be done."),
         "ttl_hours": Param(
@@ -136,8 +143,8 @@ def clean_up(cleanup: dict, params: dict | None = None) -> dict:
             48, type="number", minimum=0, description="Stop our customization jobs running longer than this."
         ),
         "registry_bucket": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             description="Bucket with registry/*.json; empty: the bucket of the Variable bedrock_customization.",
         ),
     },

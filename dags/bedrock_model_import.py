@@ -37,6 +37,7 @@ from bedrock_customization.operators.model_import import (
     BedrockImportedModelSmokeTestOperator,
     BedrockModelImportPreflightOperator,
 )
+from bedrock_customization.retries import FAIL_FAST
 
 AWS_CONN_ID = "aws_default"
 #: Where the model is looked for when the ``model_data_uri`` param is empty.
@@ -91,23 +92,30 @@ def summarize(imported: dict, smoke_test: dict, deleted: bool, params: dict | No
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["bedrock", "model-import"],
-    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": pendulum.duration(seconds=30)},
+    default_args={
+        "owner": "ml-platform",
+        "retries": 2,
+        "retry_delay": pendulum.duration(seconds=30),
+        "retry_policy": FAIL_FAST,
+    },
     params={
         "model_data_uri": Param(
-            "",
-            type="string",
-            pattern=r"^$|^s3://",
+            None,
+            type=["null", "string"],
+            pattern=r"^s3://",
             description=f"s3:// folder of the Hugging Face model; empty: s3://<landing-zone bucket>/{DEFAULT_MODEL_PREFIX}",
         ),
         "imported_model_name": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             maxLength=63,
-            pattern=r"^$|^([0-9a-zA-Z][_-]?)+$",
+            pattern=r"^([0-9a-zA-Z][_-]?)+$",
             description="Name of the imported model; empty: derived from the run id.",
         ),
         "kms_key_id": Param(
-            "", type="string", description="KMS key of the imported model; empty: the landing zone's key."
+            None,
+            type=["null", "string"],
+            description="KMS key of the imported model; empty: the landing zone's key.",
         ),
         "use_vpc": Param(True, type="boolean", description="Run the import in the landing zone's subnets."),
         "delete_after_smoke_test": Param(

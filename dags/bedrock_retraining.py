@@ -51,13 +51,12 @@ from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOper
 from bedrock_customization.operators.metrics import CollectTrainingMetricsOperator
 from bedrock_customization.operators.preflight import BedrockCustomizationPreflightOperator
 from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
+from bedrock_customization.retries import FAIL_FAST
 
 AWS_CONN_ID = "aws_default"
 REGISTRY = "bedrock-retraining"
 RAW_DATA = Asset(name="bedrock_retraining_raw_data", uri="bedrock-customization://raw-data")
-TOPIC = (
-    "{{ params.notification_topic or var.json.get('bedrock_customization', {}).get('topic_arn', '') }}"
-)
+TOPIC = "{{ params.notification_topic or var.json.get('bedrock_customization', {}).get('topic_arn', '') }}"
 THROUGHPUT_WAIT = {
     "deferrable": settings.deferrable(),
     "waiter_delay": settings.poll_interval(),
@@ -94,7 +93,9 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
         "role_arn": landing_zone["role_arn"],
         "kms_key_arn": params["kms_key_id"] or landing_zone["kms_key_arn"],
         "subnet_ids": (params["subnet_ids"] or landing_zone["subnet_ids"]) if use_vpc else None,
-        "security_group_ids": (params["security_group_ids"] or landing_zone["security_group_ids"]) if use_vpc else None,
+        "security_group_ids": (params["security_group_ids"] or landing_zone["security_group_ids"])
+        if use_vpc
+        else None,
         "base_model_id": model.id,
         "base_inference_id": model.on_demand_id,
         "customization_type": customization_type,
@@ -111,28 +112,43 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
 @task
 def select_baseline(run: dict) -> dict:
     """The model the candidate must beat: the registry's champion, else the base model."""
+    import logging
+
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from bedrock_customization.promotion import load_registry, read_champion
+    from bedrock_customization.promotion import choose_baseline, load_registry
 
     registry, _ = load_registry(S3Hook(aws_conn_id=AWS_CONN_ID).get_conn(), run["bucket"], REGISTRY)
-    champion = read_champion(registry, run["base_inference_id"])
-    if champion["source"] == "registry" and champion["base_model_id"] != run["base_model_id"]:
-        print(f"The champion is a {champion['base_model_id']} model; comparing with the base model instead.")
-        champion = read_champion(None, run["base_inference_id"])
-    print(f"Baseline: {champion}")
-    return champion
+    baseline = choose_baseline(registry, run["base_model_id"], run["base_inference_id"])
+    log = logging.getLogger(__name__)
+    if baseline.get("other_base_model_id"):
+        log.info(
+            "The champion is a %s model; comparing with the base model instead.",
+            baseline["other_base_model_id"],
+        )
+    log.info("Baseline: %s", baseline)
+    return baseline
 
 
 @dag(
     dag_id="bedrock_retraining",
+    # No start_date and run_immediately=False: unpausing starts nothing; the first scheduled run is the next
+    # cron tick (a run for the last tick would train on the data of a day long past, next to a manual run).
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(settings.retraining_schedule(), timezone="UTC"), assets=[RAW_DATA]
+        timetable=CronTriggerTimetable(settings.retraining_schedule(), timezone="UTC", run_immediately=False),
+        assets=[RAW_DATA],
     ),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    # One run at a time: two runs would each compare with the same champion and the later one would replace
+    # the other's model without ever being compared with it (the registry's compare-and-swap stops that too).
+    max_active_runs=1,
     tags=["bedrock", "model-customization", "retraining"],
-    default_args={"owner": "ml-platform", "retries": 2, "retry_delay": pendulum.duration(seconds=30)},
+    default_args={
+        "owner": "ml-platform",
+        "retries": 2,
+        "retry_delay": pendulum.duration(seconds=30),
+        "retry_policy": FAIL_FAST,
+    },
     params={
         "base_model_id": Param(
             "amazon.titan-text-express-v1:0:8k",
@@ -160,9 +176,17 @@ def select_baseline(run: dict) -> dict:
         "on_invalid": Param("fail", type="string", enum=["fail", "skip"]),
         "use_vpc": Param(True, type="boolean", description="Run the job in the landing zone's subnets."),
         "subnet_ids": Param([], type="array", description="Subnets for the job; empty: the landing zone's."),
-        "security_group_ids": Param([], type="array", description="Security groups; empty: the landing zone's."),
-        "kms_key_id": Param("", type="string", description="KMS key for data and model; empty: the landing zone's."),
-        "notification_topic": Param("", type="string", description="SNS topic ARN; empty: the landing zone's."),
+        "security_group_ids": Param(
+            [], type="array", description="Security groups; empty: the landing zone's."
+        ),
+        "kms_key_id": Param(
+            None,
+            type=["null", "string"],
+            description="KMS key for data and model; empty: the landing zone's.",
+        ),
+        "notification_topic": Param(
+            None, type=["null", "string"], description="SNS topic ARN; empty: the landing zone's."
+        ),
         "model_units": Param(1, type="integer", minimum=1),
         "eval_samples": Param(24, type="integer", minimum=1),
         "primary_metric": Param("chrf", type="string", enum=["chrf", "rouge_l", "exact_match"]),
@@ -275,6 +299,7 @@ def bedrock_retraining():
             base_model_id=run["base_model_id"],
             evaluation_throughput_arn=provision.output,
             figures=evaluate.output,
+            baseline=baseline,
             retention="{{ params.retention }}",
             **THROUGHPUT_WAIT,
         )

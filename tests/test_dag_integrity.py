@@ -39,7 +39,9 @@ def test_parsing_makes_no_aws_call(dagbag):
     assert dagbag.aws_calls == []
 
 
-@pytest.mark.parametrize("dag_id", ["bedrock_retraining", "bedrock_janitor", "bedrock_model_import", "bedrock_hparam_sweep"])
+@pytest.mark.parametrize(
+    "dag_id", ["bedrock_retraining", "bedrock_janitor", "bedrock_model_import", "bedrock_hparam_sweep"]
+)
 def test_expected_dags_exist(dagbag, dag_id):
     assert dag_id in dagbag.dags
 
@@ -50,6 +52,14 @@ def test_dags_have_tags_retries_and_docs(dagbag):
         assert dag.doc_md, f"{dag_id} has no doc_md"
         for task in dag.tasks:
             assert task.retries >= 2, f"{dag_id}.{task.task_id} has retries={task.retries}"
+
+
+def test_every_task_fails_at_once_on_errors_a_retry_cannot_fix(dagbag):
+    from bedrock_customization.retries import FAIL_FAST
+
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            assert task.retry_policy is FAIL_FAST, f"{dag_id}.{task.task_id} retries bad params and data"
 
 
 DEFERRABLE_ENV = "AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE"
@@ -104,3 +114,31 @@ def test_every_wait_of_every_dag_follows_the_deferrable_setting(monkeypatch, val
     }
     assert WAITS <= waits.keys()
     assert waits == dict.fromkeys(waits, expected)
+
+
+def test_every_trigger_form_submits_with_its_defaults(dagbag):
+    """The trigger form takes "" in a non-nullable string field as a missing value and disables Trigger; a
+    default that does not validate blocks it too. "Use the landing zone's" defaults are null instead."""
+    for dag_id, dag in dagbag.dags.items():
+        dag.params.validate()  # every default is valid as shipped
+        for name in dag.params:
+            param = dag.params.get_param(name)
+            types = param.schema.get("type")
+            types = set(types) if isinstance(types, list) else {types}
+            if param.value is None:
+                assert "null" in types, f"{dag_id}.{name}: default None but type {types}"
+            assert param.value != "", f"{dag_id}.{name}: a default of '' reads as a missing value in the form"
+
+
+def test_unpausing_retraining_starts_no_run_and_runs_never_overlap(dagbag):
+    """The scheduler's view (the serialized DAG): on first unpause the next run is the next cron tick, in the
+    future, not a run for the last tick next to the one just triggered; and runs never overlap."""
+    import pendulum
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.timetables.base import TimeRestriction
+
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.dags["bedrock_retraining"]))
+    restriction = TimeRestriction(earliest=dag.start_date, latest=None, catchup=dag.catchup)
+    first = dag.timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction)
+    assert first.run_after > pendulum.now("UTC"), first
+    assert dag.max_active_runs == 1

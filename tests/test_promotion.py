@@ -299,3 +299,75 @@ def test_registry_writes_are_conditional(aws):
     with pytest.raises(RegistryConflictError):
         promotion.save_registry(aws.s3, REGISTRY_BUCKET, "qa", {**record, "version": 3}, etag)  # stale ETag
     assert promotion.load_registry(aws.s3, REGISTRY_BUCKET, "missing") == (None, None)
+
+
+def test_choose_baseline_records_the_registry_version_it_was_chosen_on():
+    registry = {
+        "version": 4,
+        "serving_throughput_arn": "tp",
+        "serving_model_arn": "m",
+        "base_model_id": TITAN,
+    }
+    assert promotion.choose_baseline(None, TITAN, "base")["registry_version"] is None
+    champion = promotion.choose_baseline(registry, TITAN, "base")
+    assert (champion["model_id"], champion["registry_version"]) == ("tp", 4)
+    other = promotion.choose_baseline(registry, "amazon.nova-lite-v1:0:300k", "nova")
+    assert (other["model_id"], other["source"], other["registry_version"]) == ("nova", "base", 4)
+
+
+def test_champion_changed_unless_the_registry_is_as_chosen_or_names_the_candidate():
+    registry = {"version": 2, "serving_model_arn": "winner", "dag_id": "d", "run_id": "r2"}
+    assert promotion.champion_changed(registry, 2, "candidate") is None
+    assert promotion.champion_changed(None, None, "candidate") is None
+    assert promotion.champion_changed(registry, 2 - 1, "winner") is None  # a retry after its own write
+    message = promotion.champion_changed(registry, None, "candidate")
+    assert "version 2" in message and "winner" in message and "r2" in message and "base model" in message
+
+
+def test_two_runs_on_the_same_champion_one_wins_the_other_stops_clearly(aws):
+    """Two runs chose the same baseline (no champion yet) and both candidates won their evaluation: the first
+    to promote wins; the second was never compared with it, so it is not promoted and stops with a message,
+    its evaluation throughput deleted and its model handled per retention. The registry names the winner,
+    and the winner's throughput is the only one left."""
+    from bedrock_customization.exceptions import ChampionChangedError
+
+    no_champion = promotion.choose_baseline(None, TITAN, "base")
+    models = {run: trained_model(aws, f"race-{run}") for run in ("a", "b")}
+    throughputs = {run: evaluation_throughput(aws, models[run], f"manual__{run}") for run in ("a", "b")}
+
+    won = promote_op(models["a"], throughputs["a"], baseline=no_champion).execute(
+        make_context(run_id="manual__a")
+    )
+    assert won["outcome"] == "evaluation_became_serving" and won["registry_version"] == 1
+
+    loser = promote_op(models["b"], throughputs["b"], baseline=no_champion)
+    with pytest.raises(ChampionChangedError, match="was not promoted") as stopped:
+        loser.execute(make_context(run_id="manual__b"))
+    assert models["a"] in str(stopped.value) and "version 1" in str(stopped.value)
+    registry = read_registry(aws)
+    assert (registry["version"], registry["serving_model_arn"]) == (1, models["a"])
+    assert [t["provisionedModelArn"] for t in alive_throughputs(aws)] == [throughputs["a"]]
+    assert models["b"] not in {m["modelArn"] for m in aws.bedrock.list_custom_models()["modelSummaries"]}
+
+    # The retry policy fails it at once: a retry could not make the comparison valid.
+    from airflow.sdk import RetryAction
+
+    from bedrock_customization.retries import FAIL_FAST
+
+    assert FAIL_FAST.evaluate(stopped.value, try_number=1, max_tries=2).action is RetryAction.FAIL
+
+
+def test_a_stale_read_loses_the_compare_and_swap(aws, monkeypatch):
+    """Both runs read the registry before either wrote it: the write is conditional, so the second writer
+    gets RegistryConflictError and the registry keeps the first writer's champion."""
+    from bedrock_customization.operators import promotion as operator_module
+
+    models = {run: trained_model(aws, f"cas-{run}") for run in ("a", "b")}
+    throughputs = {run: evaluation_throughput(aws, models[run], f"manual__{run}") for run in ("a", "b")}
+    stale = promotion.load_registry(aws.s3, REGISTRY_BUCKET, "qa")
+    promote_op(models["a"], throughputs["a"]).execute(make_context(run_id="manual__a"))
+
+    monkeypatch.setattr(operator_module.promotion, "load_registry", lambda *args: stale)
+    with pytest.raises(RegistryConflictError, match="another promotion won"):
+        promote_op(models["b"], throughputs["b"]).execute(make_context(run_id="manual__b"))
+    assert read_registry(aws)["serving_model_arn"] == models["a"]

@@ -86,3 +86,8 @@ class ResourceInUseError(BedrockCustomizationError):
 
 class RegistryConflictError(BedrockCustomizationError):
     """The model registry object changed between read and write (another promotion ran concurrently)."""
+
+
+class ChampionChangedError(BedrockCustomizationError):
+    """Another run promoted a model after this run chose its baseline: its candidate was never compared with
+    the champion that serves now, so it is not promoted (a retry cannot change that)."""

@@ -111,6 +111,50 @@ def read_champion(registry: Mapping[str, Any] | None, base_inference_id: str) ->
     }
 
 
+def choose_baseline(
+    registry: Mapping[str, Any] | None, base_model_id: str, base_inference_id: str
+) -> dict[str, Any]:
+    """
+    The model a candidate of ``base_model_id`` must beat: the registry's champion when it shares that base
+    model, else the base model itself. ``registry_version`` is the registry version this choice was made on
+    (None: no registry yet); the promotion checks it is still current (:func:`champion_changed`).
+    """
+    champion = read_champion(registry, base_inference_id)
+    if champion["source"] == "registry" and champion["base_model_id"] != base_model_id:
+        champion = {
+            **read_champion(None, base_inference_id),
+            "other_base_model_id": champion["base_model_id"],
+        }
+    return {**champion, "registry_version": (registry or {}).get("version")}
+
+
+def champion_changed(
+    registry: Mapping[str, Any] | None, baseline_version: int | None, candidate_model_arn: str
+) -> str | None:
+    """
+    Why promoting ``candidate_model_arn`` would be blind, or None when it would not.
+
+    The candidate was compared with the champion of registry version ``baseline_version``. If another run
+    promoted a model since, the candidate was never compared with what serves now, and promoting it could
+    replace a better model. A registry that already names the candidate (a retry after this promotion's own
+    write) is not a change.
+    """
+    registry = registry or {}
+    version = registry.get("version")
+    if version == baseline_version or registry.get("serving_model_arn") == candidate_model_arn:
+        return None
+    compared = (
+        f"registry version {baseline_version}" if baseline_version else "the base model (no champion yet)"
+    )
+    return (
+        f"The champion changed while this run evaluated its candidate: the registry is now at version {version} "
+        f"({registry.get('serving_model_arn')}, promoted by {registry.get('dag_id')} run {registry.get('run_id')} "
+        f"at {registry.get('promoted_at')}), but {candidate_model_arn} was compared with {compared}. It was not "
+        "promoted, since it was never compared with the model that serves now; it was handled as a rejected "
+        "candidate (per retention). Trigger a new run to train and evaluate against the current champion."
+    )
+
+
 # --------------------------------------------------------------------------------------------- plan
 
 

@@ -181,7 +181,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
             inference_config if inference_config is not None else dict(DEFAULT_INFERENCE_CONFIG)
         )
         self.max_concurrency = max_concurrency
-        self.retry_policy = RetryPolicy(max_attempts, retry_base_delay, retry_max_delay)
+        self.throttling_retries = RetryPolicy(max_attempts, retry_base_delay, retry_max_delay)
         self.kms_key_id = kms_key_id
         self.use_bedrock_evaluation_job = use_bedrock_evaluation_job
         self.evaluation_role_arn = evaluation_role_arn
@@ -288,11 +288,11 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
                 what,
                 code,
                 retry,
-                self.retry_policy.max_attempts - 1,
+                self.throttling_retries.max_attempts - 1,
                 delay,
             )
 
-        result, _ = call_with_retries(call, what=what, policy=self.retry_policy, on_retry=on_retry)
+        result, _ = call_with_retries(call, what=what, policy=self.throttling_retries, on_retry=on_retry)
         return result
 
     def _build_metrics(self, converse: Callable[..., Any]) -> list[Metric]:

@@ -13,6 +13,7 @@ from airflow.sdk import Asset
 from bedrock_customization import promotion, tagging
 from bedrock_customization.exceptions import (
     BedrockCustomizationError,
+    ChampionChangedError,
     ResourceFailedError,
     ResourceInUseError,
 )
@@ -56,6 +57,11 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
     ``serving_throughput_arn``, ``serving_model_arn``, ``registry_uri``, ``registry_version``,
     ``deleted_throughputs``, ``deleted_models``, ``kept_models``, ``steps``.
 
+    **No blind promotion**: given the ``baseline`` the candidate was evaluated against, a promotion checks
+    that the registry still has the version that baseline was chosen on. If another run promoted a model in
+    between, the candidate is handled as rejected and the task fails at once with ``ChampionChangedError``
+    saying so (the registry write itself is a compare-and-swap as well).
+
     :param registry_name: Name of the model registry; not templated, it names the outlet asset.
     :param registry_bucket: Bucket holding ``registry/<registry_name>.json``. (templated)
     :param decision: ``promote`` or ``reject``. (templated)
@@ -64,6 +70,8 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
     :param evaluation_throughput_arn: ARN or name of the throughput the candidate was evaluated on.
         (templated; default None)
     :param figures: Evaluation figures to record in the registry and the asset event. (templated)
+    :param baseline: What the candidate was compared with, as ``promotion.choose_baseline`` returns it (its
+        ``registry_version`` is checked); None: not checked. (templated; default None)
     :param retention: Fate of a rejected candidate model: ``delete`` or ``keep``. (templated; default delete)
     :param champion_retention: Fate of the champion model a promotion replaces: ``keep`` or ``delete``.
         (templated; default keep)
@@ -83,6 +91,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         "base_model_id",
         "evaluation_throughput_arn",
         "figures",
+        "baseline",
         "retention",
         "champion_retention",
         "registry_kms_key_id",
@@ -98,6 +107,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         base_model_id: str,
         evaluation_throughput_arn: str | None = None,
         figures: Mapping[str, Any] | None = None,
+        baseline: Mapping[str, Any] | None = None,
         retention: str = "delete",
         champion_retention: str = "keep",
         registry_kms_key_id: str | None = None,
@@ -117,6 +127,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         self.base_model_id = base_model_id
         self.evaluation_throughput_arn = evaluation_throughput_arn
         self.figures = figures
+        self.baseline = baseline
         self.retention = retention
         self.champion_retention = champion_retention
         self.registry_kms_key_id = registry_kms_key_id
@@ -144,6 +155,13 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
             evaluation = found["provisionedModelArn"] if found else None
             if found is None:
                 self.log.info("Evaluation throughput %s is already gone.", self.evaluation_throughput_arn)
+        candidate = self._candidate_arn()
+        changed = None
+        if decision == "promote" and self.baseline is not None:
+            changed = promotion.champion_changed(registry, self.baseline.get("registry_version"), candidate)
+            if changed:
+                self.log.error("%s", changed)
+                decision = "reject"
         serving = (registry or {}).get("serving_throughput_arn")
         serving_alive = bool(serving) and get_throughput(conn, serving) is not None
         if serving and not serving_alive:
@@ -151,7 +169,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         plan = promotion.plan_promotion(
             decision=decision,
             registry=registry,
-            candidate_model_arn=self._candidate_arn(),
+            candidate_model_arn=candidate,
             evaluation_throughput_arn=evaluation,
             base_model_id=self.base_model_id,
             serving_alive=serving_alive,
@@ -172,7 +190,10 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
             "done": {"deleted_throughputs": [], "deleted_models": [], "kept_models": []},
             "version": (registry or {}).get("version"),
         }
-        return self._run(context, state)
+        result = self._run(context, state)
+        if changed:
+            raise ChampionChangedError(changed)
+        return result
 
     def _candidate_arn(self) -> str:
         conn = self.hook.conn
