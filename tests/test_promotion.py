@@ -199,6 +199,15 @@ def promote_op(
     )
 
 
+def wait_in_service(aws, throughput: str) -> None:
+    from tests.local_aws.helpers import wait_for
+
+    wait_for(
+        lambda: aws.bedrock.get_provisioned_model_throughput(provisionedModelId=throughput)["status"],
+        lambda status: status == "InService",
+    )
+
+
 def read_registry(aws) -> dict:
     return json.loads(aws.s3.get_object(Bucket=REGISTRY_BUCKET, Key="registry/qa.json")["Body"].read())
 
@@ -263,6 +272,28 @@ def test_promotion_defers_for_the_in_place_update(aws):
     result = op.resume(context, event={"status": "success", "provisioned_model_id": serving}, **kwargs)
     assert result["outcome"] == "updated_in_place" and result["deleted_throughputs"] == [second_tp]
     assert context["outlet_events"][op.asset].extra["registry_version"] == 2
+
+
+def test_resuming_with_only_the_event_as_dag_test_does_finishes_the_promotion(aws):
+    """``dag.test()`` resumes a deferred task with ``event`` alone (the triggerer also passes the deferral's
+    kwargs): the promotion still completes on the first try, without switching the throughput twice."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    first_model, second_model = trained_model(aws, "c"), trained_model(aws, "d")
+    first_tp = evaluation_throughput(aws, first_model, "manual__c")
+    promote_op(first_model, first_tp).execute(make_context())
+    second_tp = evaluation_throughput(aws, second_model, "manual__d")
+    op = promote_op(second_model, second_tp, deferrable=True)
+    context = make_context("promote_model", "manual__d")
+    with pytest.raises(TaskDeferred):
+        op.execute(context)
+    wait_in_service(aws, first_tp)
+    result = op.resume(context, event={"status": "success", "provisioned_model_id": first_tp})
+    assert result["outcome"] == "updated_in_place" and result["deleted_throughputs"] == [second_tp]
+    registry = read_registry(aws)
+    assert (registry["version"], registry["serving_model_arn"]) == (2, second_model)
+    [alive] = alive_throughputs(aws)
+    assert (alive["provisionedModelArn"], alive["modelArn"]) == (first_tp, second_model)
 
 
 @pytest.mark.parametrize("retention", ["delete", "keep"])

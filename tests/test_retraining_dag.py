@@ -152,8 +152,11 @@ def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_proc
     serving = first["serving_throughput"]
 
     # Four epochs fit this data better than two: the new candidate beats the champion, not just the base.
-    _, second = run({"hyperparameters": {"epochCount": "4"}})
+    second_run, second = run({"hyperparameters": {"epochCount": "4"}})
     assert second["state"] == "success", second
+    # The deferred in-place update resumed on its first try (dag.test() hands back only the trigger's event).
+    promote = next(ti for ti in second_run.get_task_instances() if ti.task_id == "release.promote_model")
+    assert promote.try_number == 1
     assert second["evaluation"]["baseline"]["model_id"] == serving
     assert second["decision"] == "promote" and second["promotion"] == "updated_in_place"
     assert second["serving_throughput"] == serving  # no second throughput bought

@@ -251,10 +251,17 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
             )
 
     def resume(
-        self, context: Context, state: dict[str, Any], event: dict[str, Any] | None = None
+        self, context: Context, event: dict[str, Any] | None = None, state: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Continue the plan after the deferred wait for the in-place update."""
+        """Continue the plan after the deferred wait for the in-place update.
+
+        The triggerer hands back the ``state`` saved at deferral; ``dag.test()`` passes only the event. Without
+        the state the plan is made again from the registry (every step is idempotent: the throughput already
+        serves the candidate, so the update is not repeated)."""
         self.execute_complete(context, event)  # raises with the failureMessage unless InService
+        if state is None:
+            self.log.info("Resumed without the saved plan; planning again from the registry.")
+            return self.execute(context)
         return self._run(context, state)
 
     def _apply(self, context: Context, step: Mapping[str, Any], state: dict[str, Any]) -> None:
