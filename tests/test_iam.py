@@ -251,3 +251,52 @@ def test_cli_errors(capsys):
     assert "add --security-group-ids" in capsys.readouterr().err
     assert main([*base, "--bucket", BUCKET, "--prefix", "s3://other-bucket/data/"]) == 1
     assert "not in bucket training-bucket" in capsys.readouterr().err
+
+
+def test_cli_defaults_to_the_landing_zones_prefixes_never_the_registry(capsys):
+    base = ["iam-policy", "--region", REGION, "--account", ACCOUNT, "--bucket", BUCKET]
+    assert main(base) == 0
+    granted = statements(json.loads(capsys.readouterr().out)["policy"])
+    assert granted["ReadTrainingData"]["Resource"] == [f"arn:aws:s3:::{BUCKET}/runs/*/data/*"]
+    assert granted["WriteOutput"]["Resource"] == [f"arn:aws:s3:::{BUCKET}/runs/*/output/*"]
+    objects = [r for s in granted.values() for r in s["Resource"] if r.startswith(f"arn:aws:s3:::{BUCKET}/")]
+    assert not [
+        r for r in objects if r.startswith(f"arn:aws:s3:::{BUCKET}/registry") or r.endswith(f"{BUCKET}/*")
+    ]
+
+    assert main([*base, "--import"]) == 0
+    reads = statements(json.loads(capsys.readouterr().out)["policy"])["ReadTrainingData"]["Resource"]
+    assert sorted(reads) == [f"arn:aws:s3:::{BUCKET}/models/import/*", f"arn:aws:s3:::{BUCKET}/runs/*/data/*"]
+
+    assert main([*base, "--prefix", "", "--output-prefix", ""]) == 0  # asked for explicitly: the whole bucket
+    whole = statements(json.loads(capsys.readouterr().out)["policy"])
+    assert (
+        whole["ReadTrainingData"]["Resource"]
+        == whole["WriteOutput"]["Resource"]
+        == [f"arn:aws:s3:::{BUCKET}/*"]
+    )
+
+
+def test_cli_output_dir_writes_one_policy_document_per_file(tmp_path, capsys):
+    folder = tmp_path / "iam"
+    args = [
+        "iam-policy",
+        "--region",
+        REGION,
+        "--account",
+        ACCOUNT,
+        "--bucket",
+        BUCKET,
+        "--output-dir",
+        str(folder),
+    ]
+    assert main(args) == 0
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == ["role-policy.json", "trust-policy.json"]
+    assert capsys.readouterr().out.split() == [str(folder / name) for name in written]
+    for name in written:
+        document = json.loads((folder / name).read_text())
+        # What put-role-policy / create-role take: a policy document, not an object wrapping two of them.
+        assert set(document) == {"Version", "Statement"} and document["Statement"]
+    trust = json.loads((folder / "trust-policy.json").read_text())
+    assert trust == iam.trust_policy(region=REGION, account=ACCOUNT)
