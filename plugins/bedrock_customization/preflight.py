@@ -473,6 +473,35 @@ def _resolve_key(kms: Any, key: str) -> str:
         return key
 
 
+def _key_state_problems(meta: Mapping[str, Any]) -> list[str]:
+    """Why a key cannot encrypt S3 objects (disabled, pending deletion, asymmetric); empty when it can."""
+    problems = []
+    if meta.get("KeyState", "Enabled") != "Enabled":
+        problems.append(f"key state is {meta.get('KeyState')}")
+    if meta.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+        problems.append(f"key spec is {meta.get('KeySpec')}, not SYMMETRIC_DEFAULT")
+    return problems
+
+
+def check_key_can_encrypt(kms: Any, kms_key: str) -> Check:
+    """The key exists, is enabled and symmetric: what an SSE-KMS write with it needs (checked before the
+    dataset is written, so a disabled key fails with this message rather than S3's KMS.DisabledException)."""
+    name = "kms-key-state"
+    try:
+        meta = kms.describe_key(KeyId=kms_key)["KeyMetadata"]
+    except kms.exceptions.NotFoundException:
+        return Check(name, False, f"KMS key {kms_key} not found", "create the key or fix the key id")
+    problems = _key_state_problems(meta)
+    if problems:
+        return Check(
+            name,
+            False,
+            f"KMS key {meta['Arn']}: " + "; ".join(problems),
+            "enable the key (aws kms enable-key / cancel-key-deletion) or configure another symmetric key",
+        )
+    return Check(name, True, f"KMS key {meta['Arn']} is enabled")
+
+
 def check_kms_key(kms: Any, kms_key: str, role_arn: str) -> Check:
     """The key exists, is enabled, symmetric and customer managed, and its policy lets the role use it."""
     name = "kms-key"
@@ -480,13 +509,9 @@ def check_kms_key(kms: Any, kms_key: str, role_arn: str) -> Check:
         meta = kms.describe_key(KeyId=kms_key)["KeyMetadata"]
     except kms.exceptions.NotFoundException:
         return Check(name, False, f"KMS key {kms_key} not found", "create the key or fix the key id")
-    problems = []
-    if meta.get("KeyState", "Enabled") != "Enabled":
-        problems.append(f"key state is {meta.get('KeyState')}")
+    problems = _key_state_problems(meta)
     if meta.get("KeyManager", "CUSTOMER") != "CUSTOMER":
         problems.append("it is an AWS managed key; Bedrock needs a customer-managed key")
-    if meta.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
-        problems.append(f"key spec is {meta.get('KeySpec')}, not SYMMETRIC_DEFAULT")
     policy = _document(kms.get_key_policy(KeyId=meta["KeyId"], PolicyName="default")["Policy"])
     account_root = f"arn:{role_arn.split(':')[1]}:iam::{role_arn.split(':')[4]}:root"
     grantees = []

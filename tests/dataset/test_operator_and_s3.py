@@ -130,3 +130,28 @@ def test_cli_reads_s3_input(s3, tmp_path, capsys):
         ["prepare", f"s3://{BUCKET}/missing.jsonl", "--base-model", TITAN, "--out", str(tmp_path / "o2")]
     )
     assert code == 2 and "NoSuchKey" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("state", ["disabled", "pending deletion", "missing"])
+def test_operator_checks_the_kms_key_before_any_work_or_write(s3, tmp_path, state):
+    from bedrock_customization.preflight import PreflightFailed
+
+    client, key_arn = s3
+    kms = boto3.client("kms", region_name=REGION)
+    if state == "disabled":
+        kms.disable_key(KeyId=key_arn.rsplit("/", 1)[-1])
+    elif state == "pending deletion":
+        kms.schedule_key_deletion(KeyId=key_arn.rsplit("/", 1)[-1], PendingWindowInDays=7)
+    else:
+        key_arn = key_arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+    source = _upload(client, tmp_path, qa_records(60))
+    with pytest.raises(PreflightFailed) as failure:
+        _operator(input_uri=source, kms_key_id=key_arn).execute(context={})
+    message = str(failure.value)
+    assert key_arn.rsplit("/", 1)[-1] in message
+    assert {
+        "disabled": "key state is Disabled",
+        "pending deletion": "PendingDeletion",
+        "missing": "not found",
+    }[state] in message
+    assert _keys(client) == ["raw/qa.jsonl"]  # nothing written

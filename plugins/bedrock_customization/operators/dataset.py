@@ -149,6 +149,8 @@ class PrepareBedrockDatasetOperator(AwsBaseOperator[S3Hook]):
             text_key=self.text_key or None,
         )
         s3 = self.hook.conn
+        if self.kms_key_id:
+            self._check_key()
         with tempfile.TemporaryDirectory(prefix="bedrock-prepare-") as workdir:
             try:
                 report = prepare(
@@ -174,6 +176,18 @@ class PrepareBedrockDatasetOperator(AwsBaseOperator[S3Hook]):
             uris = self._publish(s3, bucket, prefix, Path(workdir), report)
         self.log.info("Prepared dataset:\n%s", report.render())
         return {**uris, "summary": report.summary()}
+
+    def _check_key(self) -> None:
+        """Fail before any work or write when the KMS key cannot encrypt (disabled, pending deletion, missing):
+        S3 would otherwise refuse the first upload with a less helpful KMS error."""
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+        from bedrock_customization.preflight import PreflightFailed, PreflightReport, check_key_can_encrypt
+
+        kms = AwsBaseHook(**{**self._hook_parameters, "client_type": "kms"}).conn
+        check = check_key_can_encrypt(kms, self.kms_key_id)
+        if not check.ok:
+            raise PreflightFailed(PreflightReport((check,)))
 
     def _publish(
         self, s3: Any, bucket: str, prefix: str, workdir: Path, report: PrepareReport
