@@ -116,11 +116,17 @@ def select_baseline(run: dict) -> dict:
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from bedrock_customization.promotion import choose_baseline, load_registry
+    from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
+    from bedrock_customization.operators.promotion import load_settled_registry, waiter_settle
+    from bedrock_customization.promotion import choose_baseline
 
-    registry, _ = load_registry(S3Hook(aws_conn_id=AWS_CONN_ID).get_conn(), run["bucket"], REGISTRY)
-    baseline = choose_baseline(registry, run["base_model_id"], run["base_inference_id"])
     log = logging.getLogger(__name__)
+    hook, s3 = BedrockCustomizationHook(aws_conn_id=AWS_CONN_ID), S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
+    # A half-applied promotion of an earlier run is rolled back first: the baseline is what really serves.
+    registry, _ = load_settled_registry(
+        hook.conn, s3, run["bucket"], REGISTRY, settle=waiter_settle(hook), log=log
+    )
+    baseline = choose_baseline(registry, run["base_model_id"], run["base_inference_id"])
     if baseline.get("other_base_model_id"):
         log.info(
             "The champion is a %s model; comparing with the base model instead.",

@@ -46,7 +46,7 @@ def test_plan_first_promotion_retags_the_evaluation_throughput():
         base_model_id=TITAN,
     )
     assert plan.outcome == "evaluation_became_serving" and plan.serving_throughput_arn == "tp1"
-    assert [s.action for s in plan.steps] == ["tag_decision", "write_registry", "tag_serving"]
+    assert [s.action for s in plan.steps] == ["write_registry", "tag_decision", "tag_serving"]
 
 
 def test_plan_promotion_updates_in_place_when_the_base_model_matches():
@@ -66,13 +66,15 @@ def test_plan_promotion_updates_in_place_when_the_base_model_matches():
     )
     assert plan.outcome == "updated_in_place" and plan.serving_throughput_arn == "tp1"
     assert [(s.action, s.target) for s in plan.steps] == [
+        ("record_intent", "tp1"),  # recorded -> applied -> committed
         ("update_serving", "tp1"),
+        ("write_registry", "tp1"),
         ("delete_throughput", "tp2"),
         ("tag_decision", "m2"),
-        ("write_registry", "tp1"),
         ("tag_serving", "tp1"),
         ("delete_model", "m1"),
     ]
+    assert (plan.steps[0].model, plan.steps[0].detail) == ("m2", "m1")  # to the candidate, from the champion
 
 
 def test_plan_promotion_across_base_models_replaces_the_serving_throughput():
@@ -111,6 +113,7 @@ def test_plan_retry_after_the_registry_write_finishes_the_remaining_steps():
     )
     assert plan.outcome == "already_promoted" and not plan.writes_registry
     assert [(s.action, s.target) for s in plan.steps] == [
+        ("tag_decision", "m2"),
         ("tag_serving", "tp2"),
         ("delete_throughput", "tp1"),
         ("delete_model", "m1"),
@@ -402,3 +405,95 @@ def test_a_stale_read_loses_the_compare_and_swap(aws, monkeypatch):
     with pytest.raises(RegistryConflictError, match="another promotion won"):
         promote_op(models["b"], throughputs["b"]).execute(make_context(run_id="manual__b"))
     assert read_registry(aws)["serving_model_arn"] == models["a"]
+
+
+# --------------------------------------------------------------------------- in-place promotion state machine
+
+
+def serving_model_of(aws, throughput: str) -> str:
+    wait_in_service(aws, throughput)
+    return aws.bedrock.get_provisioned_model_throughput(provisionedModelId=throughput)["modelArn"]
+
+
+def champion_and_challenger(aws, name: str) -> tuple[str, str, str, str]:
+    """A champion serving on its throughput (registry version 1) and a challenger on its evaluation throughput."""
+    champion, challenger = trained_model(aws, f"{name}-champion"), trained_model(aws, f"{name}-challenger")
+    serving = evaluation_throughput(aws, champion, f"manual__{name}1")
+    promote_op(champion, serving).execute(make_context(run_id=f"manual__{name}1"))
+    return champion, challenger, serving, evaluation_throughput(aws, challenger, f"manual__{name}2")
+
+
+def failing_writes(monkeypatch, fail_on: set[int], error: BaseException) -> list[dict]:
+    """Make the registry writes numbered in ``fail_on`` (1-based) raise ``error``; returns the records."""
+    real, calls = promotion.save_registry, []
+
+    def save(s3, bucket, name, registry, etag, kms_key_id=None):
+        calls.append(dict(registry))
+        if len(calls) in fail_on:
+            raise error
+        return real(s3, bucket, name, registry, etag, kms_key_id)
+
+    monkeypatch.setattr(promotion, "save_registry", save)
+    return calls
+
+
+def test_a_promotion_failing_between_switch_and_commit_is_rolled_back(aws, monkeypatch):
+    from bedrock_customization.exceptions import PromotionRolledBackError
+
+    champion, challenger, serving, evaluation = champion_and_challenger(aws, "rb")
+    writes = failing_writes(monkeypatch, {2}, ConnectionError("S3 unreachable"))  # 1 intent, 2 commit
+    with pytest.raises(PromotionRolledBackError, match="Rolled back") as failed:
+        promote_op(challenger, evaluation).execute(make_context(run_id="manual__rb2"))
+    assert "write_registry" in str(failed.value) and "S3 unreachable" in str(failed.value)
+    assert (
+        writes[0]["pending"]["to_model"] == challenger and writes[0]["version"] == 1
+    )  # the intent came first
+    # Registry and serving throughput agree: the champion, as before; no intent left.
+    registry = read_registry(aws)
+    assert (registry["version"], registry["serving_model_arn"], "pending" in registry) == (1, champion, False)
+    assert serving_model_of(aws, serving) == champion
+
+
+def test_an_abandoned_half_applied_promotion_is_repaired_before_the_next_one(aws, monkeypatch):
+    """The worker died between the switch and the commit (no roll-back ran): the registry keeps the intent and
+    the throughput serves the uncommitted model. The next run's baseline choice sees the real champion, and its
+    promotion builds on the champion, never on the uncommitted model."""
+    from bedrock_customization.operators.promotion import load_settled_registry
+
+    champion, challenger, serving, evaluation = champion_and_challenger(aws, "ab")
+    failing_writes(monkeypatch, {2}, SystemExit("worker killed"))  # not an Exception: no roll-back runs
+    with pytest.raises(SystemExit):
+        promote_op(challenger, evaluation).execute(make_context(run_id="manual__ab2"))
+    monkeypatch.undo()
+    half = read_registry(aws)
+    assert half["pending"]["to_model"] == challenger and half["serving_model_arn"] == champion
+    assert serving_model_of(aws, serving) == challenger  # half-applied
+
+    # Still young: another run neither builds on it nor undoes it.
+    with pytest.raises(RegistryConflictError, match="Another promotion is switching"):
+        promote_op(trained_model(aws, "ab-third"), None).execute(make_context(run_id="manual__ab3"))
+
+    # Abandoned (older than the longest switch): rolled back before anything else.
+    half["pending"]["started_at"] = "2020-01-01T00:00:00+00:00"
+    aws.s3.put_object(Bucket=REGISTRY_BUCKET, Key="registry/qa.json", Body=json.dumps(half).encode())
+    log = __import__("logging").getLogger("test")
+    registry, _ = load_settled_registry(
+        aws.bedrock, aws.s3, REGISTRY_BUCKET, "qa", settle=lambda arn: wait_in_service(aws, arn), log=log
+    )
+    assert "pending" not in registry and registry["serving_model_arn"] == champion
+    assert serving_model_of(aws, serving) == champion
+
+
+def test_a_retry_of_the_same_promotion_carries_on_from_its_recorded_intent(aws, monkeypatch):
+    champion, challenger, serving, evaluation = champion_and_challenger(aws, "re")
+    failing_writes(monkeypatch, {2}, SystemExit("worker killed"))
+    with pytest.raises(SystemExit):
+        promote_op(challenger, evaluation).execute(make_context(run_id="manual__re2"))
+    monkeypatch.undo()
+
+    result = promote_op(challenger, evaluation).execute(make_context(run_id="manual__re2"))  # the retry
+    assert result["outcome"] == "updated_in_place" and result["registry_version"] == 2
+    registry = read_registry(aws)
+    assert (registry["serving_model_arn"], "pending" in registry) == (challenger, False)
+    assert registry["previous"]["serving_model_arn"] == champion
+    assert serving_model_of(aws, serving) == challenger and len(alive_throughputs(aws)) == 1

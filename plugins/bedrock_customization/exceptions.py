@@ -91,3 +91,8 @@ class RegistryConflictError(BedrockCustomizationError):
 class ChampionChangedError(BedrockCustomizationError):
     """Another run promoted a model after this run chose its baseline: its candidate was never compared with
     the champion that serves now, so it is not promoted (a retry cannot change that)."""
+
+
+class PromotionRolledBackError(BedrockCustomizationError):
+    """An in-place promotion failed between recording its intent and committing it, and was rolled back (or
+    could not be, in which case the message says who repairs it). Nothing was promoted; a retry may succeed."""

@@ -17,6 +17,18 @@ serves traffic now (the *champion*)::
       "previous": {… the same keys of the champion this one replaced, without "previous" …} | null
     }
 
+An in-place promotion (the serving throughput switched to the candidate) is a small state machine, so that
+registry and serving resource never disagree for good::
+
+    recorded  -- the registry gains ``"pending": {throughput, from_model, to_model, dag_id, run_id, started_at}``
+    applied   -- the throughput is switched to ``to_model`` and InService
+    committed -- the registry names ``to_model``; ``pending`` is gone (one conditional write)
+
+A failure after *recorded* and before *committed* rolls back (the throughput back to ``from_model``, the
+intent removed) and the task fails saying so. If even the roll-back fails, or the worker dies, the intent
+stays in the registry: the same task's retry carries on from it, and any later promotion, baseline choice or
+the janitor rolls an abandoned intent back before doing anything else (:func:`intent_abandoned`).
+
 ``plan_promotion`` turns a decision and the registry into ordered steps that ``BedrockPromoteModelOperator``
 carries out; ``read_champion`` picks the baseline an evaluation compares against. Writes are conditional
 (``IfMatch`` on the ETag read, ``IfNoneMatch: "*"`` for the first write), so two promotions racing on the
@@ -30,6 +42,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bedrock_customization.exceptions import BedrockCustomizationError, RegistryConflictError
@@ -162,7 +175,8 @@ def champion_changed(
 class Step:
     """One thing the promotion operator does, in order.
 
-    ``action`` is one of ``update_serving`` (point ``target`` throughput at ``model``), ``tag_serving``
+    ``action`` is one of ``record_intent`` (write the registry's ``pending`` intent to switch ``target`` from
+    ``detail`` to ``model``), ``update_serving`` (point ``target`` throughput at ``model``), ``tag_serving``
     (re-tag ``target`` throughput ``role=serving``), ``delete_throughput``, ``tag_decision`` (tag ``target``
     model ``decision=<detail>``), ``write_registry``, ``delete_model``, ``keep_model``.
     """
@@ -268,6 +282,7 @@ def plan_promotion(
         steps = []
         if evaluation_throughput_arn and evaluation_throughput_arn != serving_tp:
             steps.append(Step("delete_throughput", evaluation_throughput_arn, detail="evaluation copy"))
+        steps.append(Step("tag_decision", candidate_model_arn, detail="promote"))
         if serving_tp:
             steps.append(Step("tag_serving", serving_tp))
         old_tp = previous.get("serving_throughput_arn")
@@ -283,11 +298,12 @@ def plan_promotion(
     replaced = {key: registry.get(key) for key in _RECORD_KEYS} if registry else None
     same_base = registry.get("base_model_id") in (None, base_model_id)
     steps = []
-    if serving_tp and same_base and serving_tp != evaluation_throughput_arn:
+    in_place = bool(serving_tp and same_base and serving_tp != evaluation_throughput_arn)
+    if in_place:
         outcome, serving = "updated_in_place", serving_tp
+        # recorded -> applied -> committed (write_registry below): see the module docstring.
+        steps.append(Step("record_intent", serving_tp, model=candidate_model_arn, detail=serving_model or ""))
         steps.append(Step("update_serving", serving_tp, model=candidate_model_arn))
-        if evaluation_throughput_arn:
-            steps.append(Step("delete_throughput", evaluation_throughput_arn, detail="evaluation copy"))
     elif evaluation_throughput_arn:
         outcome, serving = "evaluation_became_serving", evaluation_throughput_arn
     else:
@@ -296,15 +312,51 @@ def plan_promotion(
             + (f" with the same base model ({registry.get('base_model_id')} is served)" if serving_tp else "")
             + " and no evaluation throughput to re-tag as serving. Pass evaluation_throughput_arn."
         )
-    steps.append(Step("tag_decision", candidate_model_arn, detail="promote"))
     # The registry is written before the serving tag: a throughput tagged serving but missing from the
     # registry would be spared by the teardown and the janitor forever; one in the registry is protected.
     steps.append(Step("write_registry", serving, model=candidate_model_arn))
+    if in_place and evaluation_throughput_arn:
+        steps.append(Step("delete_throughput", evaluation_throughput_arn, detail="evaluation copy"))
+    steps.append(Step("tag_decision", candidate_model_arn, detail="promote"))
     steps.append(Step("tag_serving", serving))
     if serving_tp and serving_tp != serving:
         steps.append(Step("delete_throughput", serving_tp, detail="replaced champion (other base model)"))
     steps += _champion_retention(serving_model, candidate_model_arn, champion_retention)
     return PromotionPlan("promote", outcome, tuple(steps), serving, candidate_model_arn, replaced)
+
+
+def with_intent(
+    registry: Mapping[str, Any],
+    *,
+    throughput: str,
+    from_model: str,
+    to_model: str,
+    dag_id: str,
+    run_id: str,
+    started_at: str,
+) -> dict[str, Any]:
+    """The registry with an in-place switch recorded as ``pending`` (nothing else changes, not the version)."""
+    pending = {
+        "throughput": throughput,
+        "from_model": from_model,
+        "to_model": to_model,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "started_at": started_at,
+    }
+    return {**registry, "pending": pending}
+
+
+def without_intent(registry: Mapping[str, Any]) -> dict[str, Any]:
+    """The registry as it was before an intent was recorded."""
+    return {key: value for key, value in registry.items() if key != "pending"}
+
+
+def intent_abandoned(pending: Mapping[str, Any], now: datetime, max_age_seconds: float) -> bool:
+    """Whether a recorded intent's promotion can no longer be running: older than the longest a promotion
+    waits for its throughput switch (``throughput_timeout``) plus a margin for the write around it."""
+    started = datetime.fromisoformat(str(pending.get("started_at")))
+    return (now - started).total_seconds() > max_age_seconds
 
 
 def next_registry(

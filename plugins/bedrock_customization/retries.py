@@ -4,7 +4,8 @@ Bad params, bad data and a failed preflight raise the package's domain errors
 (:class:`~bedrock_customization.exceptions.BedrockCustomizationError`). Trying again 30 s later cannot fix
 them, so :data:`FAIL_FAST` fails the task at once with the same message (as ``AirflowFailException``
 would). The few domain errors that describe a passing state keep Airflow's normal retries: a registry
-written by a concurrent promotion, a resource still in use for a moment, a throughput that failed to come up.
+written by a concurrent promotion, a resource still in use for a moment, a throughput that failed to come up,
+a promotion that was rolled back.
 
 Use it as a task's or a DAG's ``retry_policy`` (``default_args={"retry_policy": FAIL_FAST}``); every DAG of
 this package does.
@@ -16,6 +17,7 @@ from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
 from bedrock_customization.exceptions import (
     BedrockCustomizationError,
+    PromotionRolledBackError,
     RegistryConflictError,
     ResourceFailedError,
     ResourceInUseError,
@@ -24,7 +26,12 @@ from bedrock_customization.exceptions import (
 FAIL_FAST = ExceptionRetryPolicy(
     rules=[
         RetryRule(
-            exception=[RegistryConflictError, ResourceInUseError, ResourceFailedError],
+            exception=[
+                RegistryConflictError,
+                ResourceInUseError,
+                ResourceFailedError,
+                PromotionRolledBackError,
+            ],
             action=RetryAction.DEFAULT,
         ),
         RetryRule(

@@ -14,10 +14,13 @@ from bedrock_customization import promotion, tagging
 from bedrock_customization.exceptions import (
     BedrockCustomizationError,
     ChampionChangedError,
+    PromotionRolledBackError,
+    RegistryConflictError,
     ResourceFailedError,
     ResourceInUseError,
 )
 from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
+from bedrock_customization.links.bedrock import BedrockProvisionedThroughputLink, BedrockRunResultsLink
 from bedrock_customization.operators.bedrock import (
     DEFAULT_DEFERRABLE,
     THROUGHPUT_WAITER,
@@ -96,6 +99,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         "champion_retention",
         "registry_kms_key_id",
     )
+    operator_extra_links = (BedrockProvisionedThroughputLink(), BedrockRunResultsLink())
 
     def __init__(
         self,
@@ -148,7 +152,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
     def execute(self, context: Context) -> dict[str, Any]:
         conn = self.hook.conn
         decision = str(self.decision).strip().lower()
-        registry, etag = promotion.load_registry(self.s3, self.registry_bucket, self.registry_name)
+        registry, etag = self._registry_without_abandoned_intent(context)
         evaluation = None
         if self.evaluation_throughput_arn:
             found = get_throughput(conn, self.evaluation_throughput_arn)
@@ -204,22 +208,80 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         except conn.exceptions.ResourceNotFoundException:
             return self.candidate_model_arn
 
+    def _registry_without_abandoned_intent(
+        self, context: Context
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The registry and its ETag, an abandoned in-place switch of another promotion rolled back first (an
+        intent of this same task, from an earlier try, is carried on by the plan)."""
+        dag_id, run_id, _, _ = run_identity(context)
+        return load_settled_registry(
+            self.hook.conn,
+            self.s3,
+            self.registry_bucket,
+            self.registry_name,
+            settle=self._settle,
+            log=self.log,
+            max_age_seconds=self._intent_max_age(),
+            own_run=(dag_id, run_id),
+            kms_key_id=self.registry_kms_key_id,
+        )
+
+    def _intent_max_age(self) -> float:
+        return intent_max_age(self.waiter_delay, self.waiter_max_attempts)
+
     # -- carrying out -------------------------------------------------------------------------
 
     def _run(self, context: Context, state: dict[str, Any]) -> dict[str, Any]:
+        BedrockProvisionedThroughputLink.persist_arn(context, self, state["plan"].get("serving_throughput_arn"))
         steps = state["plan"]["steps"]
         while state["next"] < len(steps):
             step = steps[state["next"]]
             state["next"] += 1
-            if step["action"] == "update_serving":
-                arn, status = update_throughput_model(
-                    self.hook.conn, step["target"], step["model"], self.log, self._settle
-                )
-                if status != "InService":
-                    self._wait_update(arn, status, state)
+            if state.get("intent") and not state.get("committed"):
+                try:
+                    self._step(context, step, state)
+                except Exception as error:  # not TaskDeferred (a BaseException): the wait goes on
+                    self._roll_back(state, step, error)
             else:
-                self._apply(context, step, state)
+                self._step(context, step, state)
         return self._finish(context, state)
+
+    def _step(self, context: Context, step: Mapping[str, Any], state: dict[str, Any]) -> None:
+        if step["action"] == "update_serving":
+            arn, status = update_throughput_model(
+                self.hook.conn, step["target"], step["model"], self.log, self._settle
+            )
+            if status != "InService":
+                self._wait_update(arn, status, state)
+        else:
+            self._apply(context, step, state)
+
+    def _roll_back(self, state: dict[str, Any], step: Mapping[str, Any], error: Exception) -> None:
+        """Undo a recorded in-place switch that failed before it was committed, then fail saying what was
+        rolled back; when the roll-back itself fails, say that the recorded intent will be repaired."""
+        pending = state["intent"]
+        what = f"Promotion of {pending['to_model']} failed at step {step['action']} ({type(error).__name__}: {error})"
+        try:
+            undo_switch(self.hook.conn, pending, self._settle, self.log)
+            etag = promotion.save_registry(
+                self.s3,
+                self.registry_bucket,
+                self.registry_name,
+                promotion.without_intent(state["registry"]),
+                state["etag"],
+                self.registry_kms_key_id,
+            )
+        except Exception as undo_error:
+            raise PromotionRolledBackError(
+                f"{what}, and rolling it back failed too ({type(undo_error).__name__}: {undo_error}). The "
+                f"registry keeps the intent {pending}; the next promotion, baseline choice or janitor run "
+                f"rolls it back (after {self._intent_max_age():.0f} s), or a retry of this task finishes it."
+            ) from error
+        state["etag"] = etag
+        raise PromotionRolledBackError(
+            f"{what}. Rolled back: throughput {pending['throughput']} serves {pending['from_model']} again and "
+            f"the registry still names it (version {state['version']}); nothing was promoted."
+        ) from error
 
     def _wait_update(self, arn: str, status: str, state: dict[str, Any]) -> None:
         if status == "Failed":
@@ -258,10 +320,16 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         The triggerer hands back the ``state`` saved at deferral; ``dag.test()`` passes only the event. Without
         the state the plan is made again from the registry (every step is idempotent: the throughput already
         serves the candidate, so the update is not repeated)."""
-        self.execute_complete(context, event)  # raises with the failureMessage unless InService
         if state is None:
+            self.execute_complete(context, event)  # raises with the failureMessage unless InService
             self.log.info("Resumed without the saved plan; planning again from the registry.")
             return self.execute(context)
+        try:
+            self.execute_complete(context, event)
+        except Exception as error:
+            if state.get("intent") and not state.get("committed"):
+                self._roll_back(state, state["plan"]["steps"][state["next"] - 1], error)
+            raise
         return self._run(context, state)
 
     def _apply(self, context: Context, step: Mapping[str, Any], state: dict[str, Any]) -> None:
@@ -279,6 +347,27 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
                 conn.tag_resource(resourceARN=target, tags=tagging.to_aws({tagging.DECISION: step["detail"]}))
             except conn.exceptions.ResourceNotFoundException:
                 self.log.info("Custom model %s is already gone; not tagging it.", target)
+        elif action == "record_intent":
+            dag_id, run_id, _, _ = run_identity(context)
+            registry = promotion.with_intent(
+                promotion.without_intent(state["registry"]),
+                throughput=target,
+                from_model=step["detail"],
+                to_model=step["model"],
+                dag_id=dag_id,
+                run_id=run_id,
+                started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
+            state["etag"] = promotion.save_registry(
+                self.s3,
+                self.registry_bucket,
+                self.registry_name,
+                registry,
+                state["etag"],
+                self.registry_kms_key_id,
+            )
+            state["registry"], state["intent"] = registry, registry["pending"]
+            self.log.info("Recorded the intent to switch %s to %s in the registry.", target, step["model"])
         elif action == "write_registry":
             dag_id, run_id, _, _ = run_identity(context)
             record = promotion.next_registry(
@@ -300,7 +389,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
                 state["etag"],
                 self.registry_kms_key_id,
             )
-            state["version"] = record["version"]
+            state["version"], state["committed"] = record["version"], True
             self.log.info(
                 "Registry %s version %s: %s serves %s.",
                 promotion.registry_uri(self.registry_bucket, self.registry_name),
@@ -356,3 +445,107 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
             "figures": dict(self.figures or {}),
         }
         return result
+
+
+def undo_switch(conn: Any, pending: Mapping[str, Any], settle: Any, log: Any) -> None:
+    """Point the intent's throughput back at the model it served before (waiting until it is InService)."""
+    arn, status = update_throughput_model(conn, pending["throughput"], pending["from_model"], log, settle)
+    if status != "InService":
+        settle(arn)
+
+
+def repair_abandoned_intent(
+    conn: Any,
+    s3: Any,
+    bucket: str,
+    name: str,
+    registry: Mapping[str, Any],
+    etag: str | None,
+    settle: Any,
+    log: Any,
+    kms_key_id: str | None = None,
+) -> bool:
+    """Roll back an abandoned in-place switch: the throughput serves the registry's model again and the intent
+    is removed (a conditional write: if the registry changed meanwhile, nothing is written). True if repaired."""
+    pending = registry.get("pending")
+    if not pending:
+        return False
+    log.warning(
+        "Rolling back an abandoned promotion intent of %s run %s (since %s): %s serves %s again.",
+        pending.get("dag_id"),
+        pending.get("run_id"),
+        pending.get("started_at"),
+        pending.get("throughput"),
+        pending.get("from_model"),
+    )
+    if get_throughput(conn, pending["throughput"]) is not None:
+        undo_switch(conn, pending, settle, log)
+    promotion.save_registry(s3, bucket, name, promotion.without_intent(registry), etag, kms_key_id)
+    return True
+
+
+def intent_max_age(waiter_delay: float | None = None, waiter_max_attempts: int | None = None) -> float:
+    """Seconds after which a recorded intent is abandoned: the longest a promotion waits for its throughput
+    switch (default: the provider's ``poll_interval`` x ``throughput_timeout`` attempts) plus 10 minutes."""
+    from bedrock_customization import settings
+
+    delay = waiter_delay if waiter_delay is not None else settings.poll_interval()
+    attempts = (
+        waiter_max_attempts
+        if waiter_max_attempts is not None
+        else settings.max_attempts("throughput_timeout")
+    )
+    return float(delay) * float(attempts) + 600.0
+
+
+def load_settled_registry(
+    conn: Any,
+    s3: Any,
+    bucket: str,
+    name: str,
+    *,
+    settle: Any,
+    log: Any,
+    max_age_seconds: float | None = None,
+    own_run: tuple[str, str] | None = None,
+    kms_key_id: str | None = None,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """
+    The registry and its ETag once no other promotion's in-place switch is half-applied.
+
+    An abandoned intent (older than ``max_age_seconds``) is rolled back first; one of ``own_run`` is returned
+    as it is (its promotion carries on); one that may still be running raises ``RegistryConflictError`` (a
+    retry comes after it finished).
+    """
+    registry, etag = promotion.load_registry(s3, bucket, name)
+    pending = (registry or {}).get("pending")
+    if not pending:
+        return registry, etag
+    if own_run is not None and (pending.get("dag_id"), pending.get("run_id")) == tuple(own_run):
+        log.info("Carrying on with this run's recorded promotion intent: %s", pending)
+        return registry, etag
+    max_age = intent_max_age() if max_age_seconds is None else max_age_seconds
+    if not promotion.intent_abandoned(pending, datetime.now(UTC), max_age):
+        raise RegistryConflictError(
+            f"Another promotion is switching {pending.get('throughput')} to {pending.get('to_model')} "
+            f"({pending.get('dag_id')} run {pending.get('run_id')}, since {pending.get('started_at')}); this "
+            "try stops without changing anything, and a retry reads the registry again once it has finished."
+        )
+    repair_abandoned_intent(conn, s3, bucket, name, registry, etag, settle, log, kms_key_id)
+    return promotion.load_registry(s3, bucket, name)
+
+
+def waiter_settle(hook: Any) -> Any:
+    """``settle(arn)`` for code outside an operator: wait with our waiter until the throughput is InService."""
+    from bedrock_customization import settings
+
+    def settle(arn: str) -> None:
+        hook.get_waiter(THROUGHPUT_WAITER).wait(
+            provisionedModelId=arn,
+            WaiterConfig={
+                "Delay": settings.poll_interval(),
+                "MaxAttempts": settings.max_attempts("throughput_timeout"),
+            },
+        )
+
+    return settle
