@@ -1,14 +1,16 @@
-"""The bedrock-customize command line: version, catalog table and JSON, filters and exit codes."""
+"""The bedrock-customize command line: version, catalog, exit codes, prepare's defaults and progress, help."""
 
 from __future__ import annotations
 
+import ast
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-from bedrock_customization import __version__, catalog
-from bedrock_customization.cli import COMMANDS, main
+from bedrock_customization import __version__, catalog, cli_prepare
+from bedrock_customization.cli import COMMANDS, build_parser, main
 
 
 def test_version(capsys):
@@ -87,3 +89,101 @@ def test_console_script_is_installed():
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == f"bedrock-customize {__version__}"
+
+
+# ------------------------------------------------------------------------------------ prepare, preflight
+
+
+TITAN = "amazon.titan-text-express-v1:0:8k"
+
+
+class _Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _dag_params(*names: str) -> dict[str, object]:
+    """The defaults of the retraining DAG's ``Param(...)``s, read from its source (no Airflow import)."""
+    tree = ast.parse((Path(__file__).parents[1] / "dags" / "bedrock_retraining.py").read_text())
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value in names and isinstance(value, ast.Call):
+                    found[key.value] = ast.literal_eval(value.args[0])
+    assert set(found) == set(names)
+    return found
+
+
+def test_prepare_defaults_are_the_retraining_dags(tmp_path, capsys):
+    expected = _dag_params("prompt_key", "completion_key", "seed", "validation_fraction")
+    args = build_parser().parse_args(["prepare", "raw.jsonl", "--base-model", "m", "--out", "o"])
+    assert {name: getattr(args, name) for name in expected} == expected
+    # a question/answer file needs no mapping option, and the split is the DAG's
+    (tmp_path / "raw.jsonl").write_text(
+        "".join(json.dumps({"question": f"q{i}", "answer": f"a{i}"}) + "\n" for i in range(40))
+    )
+    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", TITAN,
+                 "--out", str(tmp_path / "out")])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (
+        report["seed"] == expected["seed"]
+        and report["validation_fraction"] == expected["validation_fraction"]
+    )
+    capsys.readouterr()
+    assert main(["prepare", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "prompt field (default: question, as in the retraining DAG)" in help_text
+    assert "split seed (default: 42, as in the retraining DAG)" in help_text
+
+
+def _prepare_many(tmp_path: Path) -> list[str]:
+    (tmp_path / "raw.jsonl").write_text(
+        "".join(json.dumps({"question": f"q{i}", "answer": f"a{i}"}) + "\n" for i in range(2_000))
+    )
+    return ["prepare", str(tmp_path / "raw.jsonl"), "--base-model", TITAN,
+            "--out", str(tmp_path / "out")]  # fmt: skip
+
+
+def test_prepare_shows_no_progress_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli_prepare, "PROGRESS_DELAY", 0)  # would show at once on a terminal
+    assert main(_prepare_many(tmp_path)) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "wrote " in captured.out and "%|" not in captured.out
+
+
+def test_prepare_shows_progress_on_stderr_when_it_is_a_terminal(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli_prepare, "PROGRESS_DELAY", 0)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    args = _prepare_many(tmp_path)
+    assert main(args) == 0
+    shown = terminal.getvalue()
+    assert f"{args[1]}:" in shown and "%|" in shown and shown.endswith("\r")  # drawn, then cleared
+    assert "%|" not in capsys.readouterr().out
+
+
+def test_preflight_help_tells_where_the_region_comes_from(capsys, monkeypatch):
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    assert main(["preflight", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "--region R region of the job; required, as neither $AWS_REGION nor $AWS_DEFAULT_REGION is set"
+        in text
+    )
+    uris = ["--training-uri", "s3://bucket/data/train.jsonl", "--output-uri", "s3://bucket/output/"]
+    assert main(["preflight", "--base-model", "m", "--role-arn", "r", *uris]) == 2
+    assert "the following arguments are required: --region" in capsys.readouterr().err
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert main(["preflight", "--help"]) == 0
+    assert "region of the job (default: eu-west-1, from $AWS_DEFAULT_REGION)" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    assert main(["preflight", "--help"]) == 0
+    assert "(default: us-west-2, from $AWS_REGION)" in " ".join(capsys.readouterr().out.split())

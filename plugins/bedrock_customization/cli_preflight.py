@@ -41,15 +41,19 @@ def _hyperparameter(value: str) -> dict[str, str]:
     return pairs
 
 
+def _region_option() -> tuple[str | None, str]:
+    """The default region from the environment, and a help text that says where it came from (or that the
+    option is required because neither variable is set)."""
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        region = os.environ.get(variable)
+        if region:
+            return region, f"region of the job (default: {region}, from ${variable})"
+    return None, "region of the job; required, as neither $AWS_REGION nor $AWS_DEFAULT_REGION is set"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    parser.add_argument(
-        "--region",
-        default=region,
-        required=region is None,
-        metavar="R",
-        help="region of the job (default: $AWS_REGION)",
-    )
+    region, region_help = _region_option()
+    parser.add_argument("--region", default=region, required=region is None, metavar="R", help=region_help)
     parser.add_argument("--base-model", required=True, metavar="ID", help="baseModelIdentifier")
     parser.add_argument("--role-arn", required=True, metavar="ARN", help="the Bedrock service role")
     parser.add_argument(

@@ -195,15 +195,16 @@ def test_too_many_records(tmp_path, capsys, patch_limits):
     code, err = run(
         capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", TITAN, "--validation-fraction", "0"
     )
+    assert code == 1
     assert (
-        code == 1
-        and "too_many_records: 6 training records; amazon.titan-text-express-v1:0:8k allows at most 5" in err
+        "too_many_records: at least 6 training records (reading stopped at line 6, where the limit was "
+        "passed); amazon.titan-text-express-v1:0:8k allows at most 5: sample the data down" in err
     )
     assert_nothing_written(tmp_path / "out")
 
 
-def test_too_many_validation_and_total_records(tmp_path, capsys, patch_limits):
-    patch_limits(CLAUDE, min_training_records=1, max_validation_records=2, max_total_records=30)
+def test_too_many_validation_records(tmp_path, capsys, patch_limits):
+    patch_limits(CLAUDE, min_training_records=1, max_validation_records=2)
     write_jsonl(tmp_path / "raw.jsonl", qa_records(40))
     code, err = run(
         capsys,
@@ -215,13 +216,51 @@ def test_too_many_validation_and_total_records(tmp_path, capsys, patch_limits):
         "0.5",
     )
     assert code == 1
-    assert "too_many_validation_records: " in err and "allows at most 2: lower the validation fraction" in err
-    assert "too_many_total_records: 40 records in total" in err
+    assert (
+        "too_many_validation_records: at least 3 validation records (fraction 0.5) (reading stopped at" in err
+    )
+    assert "allows at most 2: lower the validation fraction" in err
     assert_nothing_written(tmp_path / "out")
 
 
-def test_training_and_validation_files_too_large(tmp_path, capsys, patch_limits):
-    patch_limits(TITAN, max_training_file_bytes=1_000, max_validation_file_bytes=100)
+def test_too_many_total_records(tmp_path, capsys, patch_limits):
+    patch_limits(CLAUDE, min_training_records=1, max_total_records=30)
+    write_jsonl(tmp_path / "raw.jsonl", qa_records(40))
+    code, err = run(
+        capsys,
+        tmp_path / "raw.jsonl",
+        tmp_path / "out",
+        "--base-model",
+        CLAUDE,
+        "--validation-fraction",
+        "0.5",
+    )
+    assert code == 1
+    assert (
+        "too_many_total_records: at least 31 records in total (reading stopped at line 31, where the limit "
+        f"was passed); {CLAUDE} allows at most 30: sample the data down" in err
+    )
+    assert_nothing_written(tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("limits", "fraction", "expected"),
+    [
+        (
+            {"max_training_file_bytes": 1_000},
+            "0",
+            "training_file_too_large: the training file would be at least ",
+        ),
+        (
+            {"max_validation_file_bytes": 100},
+            "0.3",
+            "validation_file_too_large: the validation file would be at least ",
+        ),
+    ],
+    ids=["training", "validation"],
+)
+def test_training_and_validation_files_too_large(tmp_path, capsys, patch_limits, limits, fraction, expected):
+    patch_limits(TITAN, **limits)
     write_jsonl(tmp_path / "raw.jsonl", qa_records(30))
     code, err = run(
         capsys,
@@ -230,11 +269,10 @@ def test_training_and_validation_files_too_large(tmp_path, capsys, patch_limits)
         "--base-model",
         TITAN,
         "--validation-fraction",
-        "0.3",
+        fraction,
     )
     assert code == 1
-    assert "training_file_too_large: the training file would be " in err and "allows at most 1,000" in err
-    assert "validation_file_too_large: " in err
+    assert expected in err and f"allows at most {next(iter(limits.values())):,}" in err
     assert_nothing_written(tmp_path / "out")
 
 
@@ -449,7 +487,15 @@ def test_escapes_neither_hide_nor_invent_problems(tmp_path, capsys):
     ]
     numbers = write_jsonl(tmp_path / "raw.jsonl", lines)
     code, err = run(
-        capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", NOVA, "--on-invalid", "skip"
+        capsys,
+        tmp_path / "raw.jsonl",
+        tmp_path / "out",
+        "--base-model",
+        NOVA,
+        "--on-invalid",
+        "skip",
+        "--validation-fraction",
+        "0",
     )
     assert code == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())

@@ -5,21 +5,32 @@ Which fields to read is a :class:`FieldMapping`: prompt/completion keys (``quest
 holding a whole multi-turn conversation (a list of ``{"role", "content"}``, content a string or a list of
 ``{"text"}`` blocks, an optional leading ``system`` message), or a key holding continued pre-training text.
 The output record format decides which of these apply; :class:`Mapper` reads one record into a
-:class:`Conversation` or raises :class:`RecordRejected` naming the field.
+:class:`Conversation` or raises :class:`RecordRejected` naming the field. When a mapped key is absent, the
+rejection names every absent one and suggests a key the record has (:func:`suggest_keys`, from
+:data:`COMMON_KEYS`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from bedrock_customization.dataset.problems import RecordRejected
+from bedrock_customization.dataset.problems import Fix, RecordRejected
 from bedrock_customization.dataset.readers import RawRecord
 from bedrock_customization.exceptions import DatasetConfigError
 
-__all__ = ["DEFAULT_TEXT_KEY", "Conversation", "FieldMapping", "Mapper", "Text"]
+__all__ = [
+    "COMMON_KEYS",
+    "DEFAULT_TEXT_KEY",
+    "Conversation",
+    "FieldMapping",
+    "Mapper",
+    "Text",
+    "suggest_keys",
+]
 
 USER = "user"
 ASSISTANT = "assistant"
@@ -27,6 +38,15 @@ ASSISTANT = "assistant"
 DEFAULT_TEXT_KEY = "input"
 #: Formats whose records are conversations; the others are ``prompt_completion`` and ``continued_pretraining``.
 CHAT_FORMATS = ("claude_messages", "bedrock_conversation_2024", "distillation_prompts")
+#: Usual names of the field each mapping option reads, likeliest first; matched case-insensitively.
+COMMON_KEYS: dict[str, tuple[str, ...]] = {
+    "prompt_key": ("question", "prompt", "instruction", "input", "query", "user", "source", "sentence1"),
+    "completion_key": ("answer", "completion", "output", "response", "target", "assistant", "sentence2"),
+    "text_key": ("input", "text", "content", "document", "body"),
+    "conversation_key": ("messages", "conversation", "conversations", "turns", "dialogue", "dialog"),
+}
+#: Keys of a record listed in a missing-field message, at most.
+LISTED_KEYS = 10
 
 
 @dataclass(frozen=True)
@@ -158,17 +178,45 @@ class Mapper:
         try:
             value = data[key]
         except KeyError:
-            raise RecordRejected("missing_field", _missing(key, data), key) from None
+            raise self._missing(data) from None
         if not isinstance(value, str):
             raise RecordRejected("not_a_string", f"field {key!r} is {_kind(value)}, not a string", key)
         literal = spans.get(self._raw_keys[key]) if spans else None
         return Text(value, literal, key)
 
+    def _required(self) -> list[tuple[str, str]]:
+        """``(option, key)`` of the keys every record must have in this format and mapping."""
+        if self.format == "continued_pretraining":
+            return [("text_key", self._text_key)]
+        if self.mapping.conversation_key is not None:
+            return [("conversation_key", self.mapping.conversation_key)]
+        required = [("prompt_key", self.mapping.prompt_key)]
+        if self.format != "distillation_prompts":
+            required.append(("completion_key", self.mapping.completion_key))
+        return required
+
+    def _missing(self, data: dict[str, Any]) -> RecordRejected:
+        """The rejection of a record lacking required keys: names all of them and suggests replacements."""
+        required = self._required()
+        absent = [(option, key) for option, key in required if key not in data]
+        used = {key for _, key in required if key in data}
+        if self.mapping.system_key is not None:
+            used.add(self.mapping.system_key)
+        fixes = suggest_keys(data, absent, used)
+        names = " and ".join(repr(key) for _, key in absent)
+        return RecordRejected(
+            "missing_field",
+            f"missing field{'s' if len(absent) > 1 else ''} {names}",
+            absent[0][1],
+            record_keys=tuple(str(k) for k in list(data)[:LISTED_KEYS]),
+            fixes=fixes,
+        )
+
     def _conversation(self, data: dict[str, Any]) -> tuple[Text | None, list[tuple[str, Text]]]:
         key = self.mapping.conversation_key
         assert key is not None
         if key not in data:
-            raise RecordRejected("missing_field", _missing(key, data), key)
+            raise self._missing(data)
         messages = data[key]
         if isinstance(messages, str):  # e.g. a CSV cell holding the JSON list
             try:
@@ -240,9 +288,28 @@ def _distillation_turns(turns: list[tuple[str, Text]]) -> list[tuple[str, Text]]
     )
 
 
-def _missing(key: str, data: dict[str, Any]) -> str:
-    keys = ", ".join(repr(k) for k in list(data)[:10]) or "none"
-    return f"missing field {key!r}; the record has {keys} (choose the key with the mapping options)"
+def suggest_keys(
+    data: dict[str, Any], absent: list[tuple[str, str]], used: Iterable[str] = ()
+) -> tuple[Fix, ...]:
+    """For each absent ``(option, key)``, a key of ``data`` to read instead, or None when none clearly fits.
+
+    A key fits when its value has the option's type (a list or string for ``conversation_key``, a string
+    otherwise), it is not in ``used`` or suggested for another option, and it is one of the option's
+    :data:`COMMON_KEYS` (the likeliest first) or else the only candidate left.
+    """
+    taken = set(used)
+    fixes = []
+    for option, key in absent:
+        wanted = (list, str) if option == "conversation_key" else (str,)
+        candidates = [k for k, v in data.items() if k not in taken and isinstance(v, wanted)]
+        by_name = {str(k).lower(): k for k in reversed(candidates)}
+        use = next((by_name[name] for name in COMMON_KEYS.get(option, ()) if name in by_name), None)
+        if use is None and len(candidates) == 1 and len(absent) == 1:
+            use = candidates[0]
+        if use is not None:
+            taken.add(use)
+        fixes.append(Fix(option, key, use))
+    return tuple(fixes)
 
 
 def _kind(value: Any) -> str:

@@ -4,21 +4,24 @@
 the model's rules from the catalog, encoded in the model's record format and appended to a temporary file in
 the output directory (``.train.jsonl.<random>.partial``: hidden, and never the name of a result), while only
 small state is kept: counters, the first rejection examples, a token histogram bounded by the token limit
-and, for duplicate detection, a 128-bit key per distinct record. Record counts and file sizes are checked
-at the end; only when everything passed are the files renamed into place with ``os.replace`` (training,
-validation, then ``report.json`` last, so a present report means complete files). On any failure the
-temporaries are removed and nothing is left in the output directory, not even partially.
+and, for duplicate detection, a 128-bit key per distinct record. Maximum record counts and file sizes are
+checked after every record: as soon as one is passed (which no later record can undo) reading stops and the
+run fails, naming the limit, the model and the line. Minimums are checked at the end; only when everything
+passed are the files renamed into place with ``os.replace`` (training, validation, then ``report.json``
+last, so a present report means complete files). On any failure the temporaries are removed and nothing is
+left in the output directory, not even partially. A ``progress`` callback, when given, hears how far reading
+has got every :data:`PROGRESS_EVERY` records.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bedrock_customization import catalog
 from bedrock_customization.dataset.files import PartialFile
@@ -26,6 +29,8 @@ from bedrock_customization.dataset.formats import ENCODERS
 from bedrock_customization.dataset.mapping import FieldMapping, Mapper
 from bedrock_customization.dataset.problems import FatalInputError, RecordRejected
 from bedrock_customization.dataset.readers import (
+    RawRecord,
+    Source,
     detect_format,
     open_source,
     read_records,
@@ -38,6 +43,7 @@ from bedrock_customization.dataset.report import (
 )
 from bedrock_customization.dataset.split import VALIDATION, assign_split
 from bedrock_customization.dataset.validation import (
+    HardLimits,
     RecordValidator,
     TokenRule,
     check_files,
@@ -47,9 +53,11 @@ from bedrock_customization.exceptions import DatasetConfigError, InvalidDatasetE
 
 __all__ = [
     "ON_INVALID",
+    "PROGRESS_EVERY",
     "REPORT_FILE",
     "TRAIN_FILE",
     "VALIDATION_FILE",
+    "Progress",
     "Target",
     "prepare",
     "resolve_target",
@@ -59,6 +67,16 @@ TRAIN_FILE = "train.jsonl"
 VALIDATION_FILE = "validation.jsonl"
 REPORT_FILE = "report.json"
 ON_INVALID = ("fail", "skip")
+#: Records read between two calls of the ``progress`` callback.
+PROGRESS_EVERY = 256
+
+
+class Progress(NamedTuple):
+    """How far :func:`prepare` has read: records, bytes of the input (None when unknown) and its size."""
+
+    records_read: int
+    bytes_read: int | None
+    total_bytes: int | None
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,7 @@ def prepare(
     input_format: str = "auto",
     s3_client: Any = None,
     today: date | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> PrepareReport:
     """Convert, validate and split ``source`` into ``out_dir``/train.jsonl, validation.jsonl and report.json.
 
@@ -154,6 +173,7 @@ def prepare(
     :param input_format: ``auto`` (default), ``json`` (array), ``jsonl`` or ``csv``.
     :param s3_client: boto3 S3 client for ``s3://`` sources (default: a new client, standard credentials).
     :param today: date for the lifecycle check (default today).
+    :param progress: called with a :class:`Progress` every :data:`PROGRESS_EVERY` records and once at the end.
     :return: the report, also written to ``report.json``.
     :raises InvalidDatasetError: the data is invalid; ``.report`` says why, and nothing was written.
     :raises BedrockCustomizationError: a bad request (unknown model, option, missing input).
@@ -205,13 +225,20 @@ def prepare(
             partials.append(train)
             validation = PartialFile(out, VALIDATION_FILE, writer)
             partials.append(validation)
-            sink = _Sink(train, validation, seed=seed, fraction=validation_fraction, dedupe=dedupe)
+            sink = _Sink(
+                train,
+                validation,
+                seed=seed,
+                fraction=validation_fraction,
+                dedupe=dedupe,
+                limits=HardLimits.for_model(target.model),
+            )
             _process(
                 read_records(src, fmt), report, target.model, mapper, validator, sink,
-                skip=on_invalid == "skip",
+                skip=on_invalid == "skip", progress=_reporter(src, progress),
             )  # fmt: skip
             if not report.ok:
-                raise InvalidDatasetError(_headline(report) + "\n" + report.render(), report)
+                raise InvalidDatasetError(report.headline() + "\n" + report.render(), report)
             _publish(out, report, train, validation, published)
         except BaseException:
             for partial in partials:
@@ -228,7 +255,7 @@ def prepare(
 
 
 def _process(
-    records: Any,
+    records: Iterator[RawRecord],
     report: PrepareReport,
     model: catalog.BaseModel,
     mapper: Mapper,
@@ -236,8 +263,13 @@ def _process(
     sink: _Sink,
     *,
     skip: bool,
+    progress: Callable[[int], None] | None = None,
 ) -> None:
-    """The streaming loop; fills ``report`` and sets ``report.ok`` when the data may be published."""
+    """The streaming loop; fills ``report`` and sets ``report.ok`` when the data may be published.
+
+    Stops reading at the first record after which a maximum of the model is passed (``sink.consume`` says
+    so); ``progress``, when given, is called with the records read every :data:`PROGRESS_EVERY` records.
+    """
     encode = ENCODERS[report.record_format]
     validate = validator.validate
     to_conversation = mapper.map
@@ -245,9 +277,12 @@ def _process(
     rejections = RejectionLog()
     read = 0
     fatal = False
+    stopped_at: int | None = None
     try:
         for record in records:
             read += 1
+            if progress is not None and not read % PROGRESS_EVERY:
+                progress(read)
             if record.problem is not None:
                 problem = record.problem
             else:
@@ -257,20 +292,31 @@ def _process(
                 except RecordRejected as exc:
                     problem = exc.problem(record.line)
                 else:
-                    consume(encode(conversation), record.line, conversation.split_key(), estimate)
+                    if consume(encode(conversation), record.line, conversation.split_key(), estimate):
+                        stopped_at = record.line  # a maximum is passed for good: the rest cannot help
+                        break
                     continue
-            rejections.add(problem)
+            rejections.add(problem, read)
             if not skip and sink.train.writing:  # the run will fail: stop writing, keep validating
                 sink.stop_writing()
     except FatalInputError as exc:
-        rejections.add(exc.problem)
+        rejections.add(exc.problem, read + 1)
         fatal = True
+    finally:
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()  # a generator left part-way: let it release what it holds now
+    if progress is not None:
+        progress(read)
 
     train, validation = sink.train, sink.validation
     report.records_read = read
     report.records_rejected = len(rejections)
     report.rejection_counts = dict(rejections.counts)
     report.rejections = rejections.examples
+    report.rejection_groups = list(rejections.groups.values())
+    report.ungrouped_rejections = rejections.ungrouped
+    report.stopped_at_line = stopped_at
     report.duplicates = sink.duplicates
     report.duplicates_dropped = sink.dropped
     report.duplicate_examples = sink.examples
@@ -283,6 +329,7 @@ def _process(
         train_bytes=train.bytes,
         validation_bytes=validation.bytes,
         validation_fraction=sink.fraction,
+        stopped_at=stopped_at,
     )
     if skip and rejections and not fatal:
         report.warnings.append(f"{len(rejections):,} invalid records were skipped (on_invalid='skip')")
@@ -290,7 +337,18 @@ def _process(
         report.warnings.append(
             "no validation records (validation fraction 0 or too few prompts): none written"
         )
-    report.ok = not fatal and not report.file_problems and (skip or not rejections)
+    report.ok = not fatal and stopped_at is None and not report.file_problems and (skip or not rejections)
+
+
+def _reporter(src: Source, progress: Callable[[Progress], None] | None) -> Callable[[int], None] | None:
+    """``progress`` as a function of the records read, adding the position in ``src``."""
+    if progress is None:
+        return None
+
+    def report(records_read: int) -> None:
+        progress(Progress(records_read, src.position(), src.size))
+
+    return report
 
 
 _MASK64 = (1 << 64) - 1
@@ -300,8 +358,16 @@ class _Sink:
     """Where valid records go: duplicate detection, the train/validation split, token statistics, files."""
 
     def __init__(
-        self, train: PartialFile, validation: PartialFile, *, seed: int, fraction: float, dedupe: bool
+        self,
+        train: PartialFile,
+        validation: PartialFile,
+        *,
+        seed: int,
+        fraction: float,
+        dedupe: bool,
+        limits: HardLimits | None = None,
     ) -> None:
+        self.limits = limits
         self.train = train
         self.validation = validation
         self.seed = seed
@@ -318,7 +384,8 @@ class _Sink:
         self.examples: list[dict[str, int]] = []
         self.tokens = TokenHistogram()
 
-    def consume(self, line: bytes, number: int, split_key: str, estimate: int) -> None:
+    def consume(self, line: bytes, number: int, split_key: str, estimate: int) -> bool:
+        """Take one valid record; True when, with it, the files pass one of the model's maximums."""
         first = self.seen.setdefault(len(line) << 64 | hash(line) & _MASK64, number)
         if first != number:
             self.duplicates += 1
@@ -326,22 +393,18 @@ class _Sink:
                 self.examples.append({"line": number, "duplicate_of": first})
             if self.dedupe:
                 self.dropped += 1
-                return
+                return False
         self.tokens.add(estimate)
         side = assign_split(split_key, seed=self.seed, validation_fraction=self.fraction)
         (self.validation if side == VALIDATION else self.train).write(line)
+        train, validation = self.train, self.validation
+        return self.limits is not None and self.limits.exceeded(
+            train.records, validation.records, train.bytes, validation.bytes
+        )
 
     def stop_writing(self) -> None:
         self.train.discard()
         self.validation.discard()
-
-
-def _headline(report: PrepareReport) -> str:
-    count = report.records_rejected + len(report.file_problems)
-    return (
-        f"{report.source} is not valid training data for {report.base_model_id} ({report.record_format}): "
-        f"{count:,} problem{'s' if count != 1 else ''}; nothing was written."
-    )
 
 
 def _publish(

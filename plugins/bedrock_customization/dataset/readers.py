@@ -79,6 +79,7 @@ class _BodyReader(io.RawIOBase):
 
     def __init__(self, body: Any) -> None:
         self._body = body
+        self._position = 0
 
     def readable(self) -> bool:
         return True
@@ -86,7 +87,11 @@ class _BodyReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         data = self._body.read(len(buffer))
         buffer[: len(data)] = data
+        self._position += len(data)
         return len(data)
+
+    def tell(self) -> int:
+        return self._position
 
     def close(self) -> None:
         if not self.closed:
@@ -104,6 +109,13 @@ class Source:
 
     def close(self) -> None:
         self.stream.close()
+
+    def position(self) -> int | None:
+        """Bytes consumed so far (None when the stream cannot tell), e.g. for a progress bar."""
+        try:
+            return self.stream.tell()
+        except (OSError, ValueError):
+            return None
 
     def __enter__(self) -> Source:
         return self

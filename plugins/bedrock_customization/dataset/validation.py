@@ -4,7 +4,9 @@ Per record (:class:`RecordValidator`): every text is a non-empty string without 
 than newline, tab and carriage return) or lone surrogates; Nova's reserved words are absent; conversation
 roles are in order; the estimated tokens (characters / the catalog's ``chars_per_token``, rounded up) are
 within the model's limit, which for Titan depends on the batch size. Per file (:func:`check_files`): record
-counts and file sizes within the model's limits, known only once everything is written.
+counts and file sizes within the model's limits. Minimums are known only once everything is read; maximums
+(:class:`HardLimits`) can only be passed more as records are added, so once one is passed the verdict is
+certain and reading can stop.
 
 The checks look at a text's JSON literal first (cheap byte searches) and decode-level checks run only when
 the literal could hide a problem, so clean text costs a few ``memchr`` passes.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 
 import orjson
@@ -22,7 +25,14 @@ from bedrock_customization import catalog
 from bedrock_customization.dataset.mapping import ASSISTANT, USER, Conversation, Text
 from bedrock_customization.dataset.problems import Problem, RecordRejected
 
-__all__ = ["NOVA_RESERVED_WORDS", "RecordValidator", "TokenRule", "check_files", "reserved_words_apply"]
+__all__ = [
+    "NOVA_RESERVED_WORDS",
+    "HardLimits",
+    "RecordValidator",
+    "TokenRule",
+    "check_files",
+    "reserved_words_apply",
+]
 
 #: Words that make a Nova customization job fail wherever they appear in a record.
 NOVA_RESERVED_WORDS = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]")
@@ -218,6 +228,47 @@ def _may_hide_control(literal: bytes, escaped: bool) -> bool:
     return b"\\" in literal
 
 
+@dataclass(frozen=True, slots=True)
+class HardLimits:
+    """A model's upper limits on the output files (``sys.maxsize`` where the catalog gives none).
+
+    Counts and sizes only grow as records are written, so once :meth:`exceeded` is true it stays true and
+    :func:`check_files` will report it: the run may stop reading there without changing its verdict.
+    """
+
+    train_records: int
+    validation_records: int
+    total_records: int
+    train_bytes: int
+    validation_bytes: int
+
+    @classmethod
+    def for_model(cls, model: catalog.BaseModel) -> HardLimits:
+        limits = model.limits
+
+        def cap(value: int | None) -> int:
+            return sys.maxsize if value is None else value
+
+        return cls(
+            cap(limits.max_training_records),
+            cap(limits.max_validation_records),
+            cap(limits.max_total_records),
+            cap(limits.max_training_file_bytes),
+            cap(limits.max_validation_file_bytes),
+        )
+
+    def exceeded(
+        self, train_records: int, validation_records: int, train_bytes: int, validation_bytes: int
+    ) -> bool:
+        return (
+            train_records > self.train_records
+            or validation_records > self.validation_records
+            or train_records + validation_records > self.total_records
+            or train_bytes > self.train_bytes
+            or validation_bytes > self.validation_bytes
+        )
+
+
 def check_files(
     model: catalog.BaseModel,
     *,
@@ -226,13 +277,24 @@ def check_files(
     train_bytes: int,
     validation_bytes: int,
     validation_fraction: float,
+    stopped_at: int | None = None,
 ) -> list[Problem]:
-    """File-level problems: record counts and file sizes against the model's limits."""
+    """File-level problems: record counts and file sizes against the model's limits.
+
+    ``stopped_at`` is the input line where reading stopped because a :class:`HardLimits` maximum was passed:
+    the counts are then lower bounds, the messages say so and name the line, and minimums are not checked.
+    """
     limits = model.limits
     problems: list[Problem] = []
     total = train_records + validation_records
     fewer = " or lower the validation fraction" if validation_records else ""
-    if total == 0:
+    at_least = "" if stopped_at is None else "at least "
+    where = (
+        "" if stopped_at is None else f" (reading stopped at line {stopped_at:,}, where the limit was passed)"
+    )
+    if stopped_at is not None:
+        pass  # minimums: the rest of the input was not read, so too few records cannot be told
+    elif total == 0:
         problems.append(Problem("no_records", "no valid records to write"))
     elif limits.min_training_records is not None and train_records < limits.min_training_records:
         problems.append(
@@ -248,7 +310,7 @@ def check_files(
         problems.append(
             Problem(
                 "too_many_records",
-                f"{train_records:,} training records; {model.id} allows at most "
+                f"{at_least}{train_records:,} training records{where}; {model.id} allows at most "
                 f"{limits.max_training_records:,}: sample the data down",
             )
         )
@@ -256,31 +318,33 @@ def check_files(
         problems.append(
             Problem(
                 "too_many_validation_records",
-                f"{validation_records:,} validation records (fraction {validation_fraction:g}); {model.id} "
-                f"allows at most {limits.max_validation_records:,}: lower the validation fraction",
+                f"{at_least}{validation_records:,} validation records (fraction {validation_fraction:g})"
+                f"{where}; {model.id} allows at most {limits.max_validation_records:,}: lower the validation "
+                "fraction",
             )
         )
     if limits.max_total_records is not None and total > limits.max_total_records:
         problems.append(
             Problem(
                 "too_many_total_records",
-                f"{total:,} records in total; {model.id} allows at most {limits.max_total_records:,}",
+                f"{at_least}{total:,} records in total{where}; {model.id} allows at most "
+                f"{limits.max_total_records:,}: sample the data down",
             )
         )
     if limits.max_training_file_bytes is not None and train_bytes > limits.max_training_file_bytes:
         problems.append(
             Problem(
                 "training_file_too_large",
-                f"the training file would be {train_bytes:,} bytes; {model.id} allows at most "
-                f"{limits.max_training_file_bytes:,}: drop or shorten records",
+                f"the training file would be {at_least}{train_bytes:,} bytes{where}; {model.id} allows at "
+                f"most {limits.max_training_file_bytes:,}: drop or shorten records",
             )
         )
     if limits.max_validation_file_bytes is not None and validation_bytes > limits.max_validation_file_bytes:
         problems.append(
             Problem(
                 "validation_file_too_large",
-                f"the validation file would be {validation_bytes:,} bytes; {model.id} allows at most "
-                f"{limits.max_validation_file_bytes:,}: lower the validation fraction",
+                f"the validation file would be {at_least}{validation_bytes:,} bytes{where}; {model.id} "
+                f"allows at most {limits.max_validation_file_bytes:,}: lower the validation fraction",
             )
         )
     return problems
