@@ -12,8 +12,9 @@ What it does, in order:
    as ``{"admin": "<password>"}`` (``AIRFLOW_ADMIN_PASSWORD``, default ``admin``), so the login is known
    instead of generated;
 3. ``airflow db migrate`` in ``AIRFLOW_HOME`` (default ``.airflow/``, shared with ``make run``);
-4. bootstraps the landing zone in the emulator (``python -m include.bootstrap``), stores its value as the
-   Variable ``bedrock_customization`` and creates the pool ``bedrock_customization_jobs``;
+4. bootstraps the landing zone in the emulator (``python -m include.bootstrap``: a week of sample data, and
+   the demo model ``bedrock_model_import`` imports by default), stores its value as the Variable
+   ``bedrock_customization`` and creates the pool ``bedrock_customization_jobs``;
 5. runs ``airflow standalone`` (scheduler, dag-processor, triggerer, api-server; LocalExecutor, SQLite) in
    its own process group, in the foreground, with the ``aws_default`` connection pointing at the emulator.
 
@@ -21,7 +22,10 @@ What it does, in order:
 process group, everything it started; the end-to-end test uses it.
 
 Not ``docker/airflow.env``: that file configures the CeleryExecutor of the compose stack, while
-``airflow standalone`` needs a local executor. The settings that matter here are in ``standalone_env``.
+``airflow standalone`` needs a local executor. The settings that matter here are in ``standalone_env``;
+everything else in this process's environment reaches ``airflow standalone`` too, e.g.
+``AIRFLOW__BEDROCK_CUSTOMIZATION__SWEEP_SCHEDULE=@daily make airflow`` (read when the DAG files are parsed,
+so it cannot be set later).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from include.bootstrap import DEMO_MODEL_PREFIX
 from include.local_stack import REGION, ROOT, EmulatorProcess, airflow_env, start_emulator
 
 DAG_ID = "bedrock_retraining"
@@ -55,6 +60,8 @@ HEALTH_PATH = "/api/v2/monitor/health"
 # Log servers of the scheduler (LocalExecutor) and the triggerer; moved to free ports when busy.
 WORKER_LOG_PORT = 8793
 TRIGGER_LOG_PORT = 8794
+#: ``[bedrock_customization] sweep_schedule``: read when the DAG files are parsed, so set before the start.
+SWEEP_SCHEDULE_ENV = "AIRFLOW__BEDROCK_CUSTOMIZATION__SWEEP_SCHEDULE"
 # Emulator timings of `make airflow` (environment variables win): long enough to watch the deferred waits in
 # the UI, and to keep clear of an Airflow 3.3.2 scheduler race when a trigger fires within seconds of the
 # deferral (the stale executor event fails the resumed try, apache/airflow#67287, fixed after 3.3.2).
@@ -410,10 +417,26 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
 
+def sweep_schedule_note(environ: dict[str, str] | None = None) -> str:
+    """One line on ``bedrock_hparam_sweep``'s schedule as ``airflow standalone`` inherits it from ``environ``.
+
+    The DAG file reads ``[bedrock_customization] sweep_schedule`` when it is parsed, so the setting has to be
+    in this process's environment, which ``start()`` hands on to ``airflow standalone``.
+    """
+    value = (os.environ if environ is None else environ).get(SWEEP_SCHEDULE_ENV, "").strip()
+    if value and value.lower() != "none":
+        return f"bedrock_hparam_sweep runs {value} ({SWEEP_SCHEDULE_ENV}): it can be backfilled (README)."
+    return (
+        "bedrock_hparam_sweep has no schedule: to backfill it, restart with "
+        f"{SWEEP_SCHEDULE_ENV}=@daily make airflow (README)."
+    )
+
+
 def banner(stack: Stack, password: str) -> str:
-    """Where to log in and how to trigger the retraining DAG."""
+    """Where to log in, how to trigger the retraining DAG, and what the other DAGs need."""
     airflow = f"AIRFLOW_HOME={stack.airflow_home} {_shown(Path(sys.executable).with_name('airflow'))}"
     conf = json.dumps({"eval_samples": 6})
+    bucket = stack.landing_zone.get("bucket", "<bucket>")
     return "\n".join(
         [
             "",
@@ -425,6 +448,8 @@ def banner(stack: Stack, password: str) -> str:
             "     or, from another shell:",
             f"       {airflow} dags unpause {DAG_ID}",
             f"       {airflow} dags trigger {DAG_ID} --conf '{conf}'",
+            f"bedrock_model_import imports the demo model in s3://{bucket}/{DEMO_MODEL_PREFIX} with its defaults.",
+            sweep_schedule_note(),
             "DAGs appear a few seconds after the start, edits within ~15 s. Ctrl-C stops Airflow and the emulator.",
             "=" * 100,
             "",
