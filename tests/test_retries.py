@@ -6,6 +6,7 @@ import pytest
 from airflow.sdk import RetryAction
 
 from bedrock_customization import exceptions
+from bedrock_customization.evaluation.errors import EvaluationError, RetriesExhaustedError
 from bedrock_customization.retries import FAIL_FAST
 
 
@@ -21,6 +22,7 @@ def action(error: BaseException) -> RetryAction:
         exceptions.InvalidDatasetError("line 3: missing field 'prompt'"),
         exceptions.DatasetConfigError("s3://bucket/raw/2026-01-01/qa_pairs.jsonl does not exist"),
         exceptions.BedrockCustomizationError("Invalid registry name ''"),
+        EvaluationError("sample 3 failed: ValidationException: the model does not support Converse"),
     ],
 )
 def test_user_errors_fail_at_once(error):
@@ -39,6 +41,8 @@ def test_a_failed_preflight_fails_at_once():
         exceptions.RegistryConflictError("registry changed"),
         exceptions.ResourceInUseError("model in use by a throughput"),
         exceptions.ResourceFailedError("throughput Failed"),
+        exceptions.PromotionRolledBackError("rolled back"),
+        RetriesExhaustedError("sample 3 still failed after 8 attempts (ThrottlingException)"),
         ConnectionError("endpoint unreachable"),
     ],
 )

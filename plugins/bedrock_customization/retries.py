@@ -5,7 +5,7 @@ Bad params, bad data and a failed preflight raise the package's domain errors
 them, so :data:`FAIL_FAST` fails the task at once with the same message (as ``AirflowFailException``
 would). The few domain errors that describe a passing state keep Airflow's normal retries: a registry
 written by a concurrent promotion, a resource still in use for a moment, a throughput that failed to come up,
-a promotion that was rolled back.
+a promotion that was rolled back, calls still throttled after every attempt.
 
 Use it as a task's or a DAG's ``retry_policy`` (``default_args={"retry_policy": FAIL_FAST}``); every DAG of
 this package does.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule
 
+from bedrock_customization.evaluation.errors import RetriesExhaustedError
 from bedrock_customization.exceptions import (
     BedrockCustomizationError,
     PromotionRolledBackError,
@@ -31,6 +32,7 @@ FAIL_FAST = ExceptionRetryPolicy(
                 ResourceInUseError,
                 ResourceFailedError,
                 PromotionRolledBackError,
+                RetriesExhaustedError,
             ],
             action=RetryAction.DEFAULT,
         ),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bedrock_customization.evaluation.errors import EvaluationError
+from bedrock_customization.evaluation.errors import EvaluationError, RetriesExhaustedError
 from bedrock_customization.evaluation.samples import Sample
 
 __all__ = [
@@ -114,7 +114,7 @@ def call_with_retries(
                     f"{what} failed: {code or type(exc).__name__}: {_message(exc)}"
                 ) from exc
             if attempt == policy.max_attempts:
-                raise EvaluationError(
+                raise RetriesExhaustedError(
                     f"{what} still failed after {policy.max_attempts} attempts ({code}: {_message(exc)}); "
                     "lower max_concurrency, raise max_attempts, or check the model's quota or model units"
                 ) from exc

@@ -1,0 +1,258 @@
+"""The fault matrix: the retraining DAG driven through the faults that cost money or corrupt state.
+
+Each case runs the real DAG with ``dag.test()`` against the in-process emulator, injects one fault and checks
+the same invariants afterwards:
+
+- **billable**: no throughput is left but the one serving the champion, and no custom model but the
+  champion's and the one it replaced (kept on purpose for a roll-back: ``champion_retention=keep``);
+- **registry**: the registry names what really serves (the serving throughput's model is the registry's model,
+  no half-applied intent is left);
+- **duplicates**: one customization job per run.
+
+The kill cases need the real scheduler, triggerer and workers and run in ``make itest``
+(``tests/itest/test_celery_deployment.py``): a kill while deferred stops the job, a triggerer restart does not,
+a SIGKILLed worker's retry re-attaches. The table (case | expected | observed) is printed at the end
+(``pytest -s``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pendulum
+import pytest
+
+from tests.test_retraining_dag import in_process_emulator, retraining  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.slow
+
+REGISTRY = "bedrock-retraining"
+MATRIX: list[tuple[str, str, str]] = []
+_days = itertools.cycle(range(1, 15))  # the dates the landing-zone bootstrap uploads data for
+
+
+@pytest.fixture(scope="module", autouse=True)
+def print_matrix():
+    yield
+    from tabulate import tabulate
+
+    print("\nFault matrix (retraining DAG, dag.test() on the emulator):")
+    print(tabulate(MATRIX, headers=["case", "expected", "observed"], tablefmt="github"))
+
+
+def clients():
+    import boto3
+
+    from include.local_stack import REGION
+
+    return boto3.client("bedrock", region_name=REGION), boto3.client("s3", region_name=REGION)
+
+
+def observe(landing_zone: dict, dag_run, kept: set[str] = frozenset()) -> dict:
+    """What is left after a run, and whether it is consistent."""
+    from bedrock_customization.promotion import load_registry
+    from bedrock_customization.tagging import from_aws, same_run
+
+    bedrock, s3 = clients()
+    registry, _ = load_registry(s3, landing_zone["bucket"], REGISTRY)
+    registry = registry or {}
+    throughputs = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
+    serving = registry.get("serving_throughput_arn")
+    served = next((t["modelArn"] for t in throughputs if t["provisionedModelArn"] == serving), None)
+    models = {m["modelArn"] for m in bedrock.list_custom_models()["modelSummaries"]}
+    jobs = [
+        job
+        for job in bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"]
+        if same_run(from_aws(bedrock.list_tags_for_resource(resourceARN=job["jobArn"])["tags"]), dag_run.dag_id,
+                    dag_run.run_id)
+    ]  # fmt: skip
+    champion = registry.get("serving_model_arn")
+    kept = {*kept, (registry.get("previous") or {}).get("serving_model_arn")}  # champion_retention=keep
+    return {
+        "state": str(dag_run.state),
+        "leaked_throughputs": [
+            t["provisionedModelName"] for t in throughputs if t["provisionedModelArn"] != serving
+        ],
+        "leaked_models": sorted(models - {champion} - set(kept) - {None}),
+        "registry_version": registry.get("version"),
+        "registry_consistent": "pending" not in registry and served == champion,
+        "jobs_of_run": len(jobs),
+        "tasks": {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()},
+    }
+
+
+def run(conf: dict | None = None, logical_date=None):
+    from include.local_stack import run_dag
+
+    logical_date = logical_date or pendulum.datetime(2026, 1, 1, tz="UTC").add(days=next(_days))
+    return run_dag("bedrock_retraining", run_conf=conf, logical_date=logical_date, retry_delay=0.5)
+
+
+def record(case: str, expected: str, seen: dict, **extra) -> None:
+    failed = sorted(
+        task for task, (state, _) in seen["tasks"].items() if state in ("failed", "upstream_failed")
+    )
+    observed = (
+        f"{seen['state']}; failed: {', '.join(failed) or '-'}; leaked throughputs {len(seen['leaked_throughputs'])},"
+        f" models {len(seen['leaked_models'])}; registry v{seen['registry_version']} "
+        f"{'consistent' if seen['registry_consistent'] else 'INCONSISTENT'}; jobs {seen['jobs_of_run']}"
+    )
+    observed += "".join(f"; {key} {value}" for key, value in extra.items())
+    MATRIX.append((case, expected, observed))
+
+
+def assert_clean(seen: dict, jobs: int = 1) -> None:
+    assert seen["leaked_throughputs"] == [], seen
+    assert seen["leaked_models"] == [], seen
+    assert seen["registry_consistent"], seen
+    assert seen["jobs_of_run"] == jobs, seen
+
+
+@pytest.fixture
+def zone(in_process_emulator, retraining):  # noqa: F811
+    start, _ = retraining
+    return start(in_process_emulator)
+
+
+@pytest.fixture
+def champion(zone):
+    """A first run that became the champion (registry version 1)."""
+    dag_run = run({"hyperparameters": {"epochCount": "2"}})
+    seen = observe(zone, dag_run)
+    assert seen["state"] == "success" and seen["registry_version"] == 1, seen
+    return seen
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def test_job_fails(zone):
+    from include.local_aws.config import CONFIG
+
+    CONFIG.update(fail_jobs=".")
+    dag_run = run()
+    seen = observe(zone, dag_run)
+    record("job fails", "run failed at customize_model; nothing left; registry untouched", seen)
+    assert seen["state"] == "failed" and seen["tasks"]["training.customize_model"][0] == "failed"
+    assert_clean(seen)
+    assert seen["registry_version"] is None
+
+
+def test_throughput_fails(zone):
+    from include.local_aws.config import CONFIG
+
+    CONFIG.update(fail_throughputs="retraining-eval")
+    dag_run = run()
+    seen = observe(zone, dag_run)
+    record("throughput fails", "run failed; throughput and custom model deleted", seen)
+    assert seen["state"] == "failed" and seen["tasks"]["evaluation.provision_throughput"][0] == "failed"
+    assert_clean(seen)
+
+
+def test_evaluation_crashes_after_a_champion(zone, champion, monkeypatch):
+    """The candidate's evaluation fails (the emulator throttles every call, past all retries): its throughput
+    and model go, the champion keeps serving."""
+    from bedrock_customization.evaluation.invoke import RetryPolicy
+    from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
+    from include.local_aws.config import CONFIG
+
+    evaluate = BedrockEvaluateModelsOperator.execute
+
+    def with_short_backoff(self, context):  # the same retries, 2 attempts 10 ms apart instead of 8 up to 20 s
+        self.throttling_retries = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01)
+        return evaluate(self, context)
+
+    monkeypatch.setattr(BedrockEvaluateModelsOperator, "execute", with_short_backoff)
+    CONFIG.update(throttle_every=1)
+    dag_run = run({"hyperparameters": {"epochCount": "4"}, "eval_samples": 2})
+    CONFIG.update(throttle_every=0)
+    seen = observe(zone, dag_run)
+    record(
+        "Converse throttled every call", "run failed at evaluate; candidate cleaned up; champion serves", seen
+    )
+    assert seen["state"] == "failed" and seen["tasks"]["evaluation.evaluate"][0] == "failed"
+    assert_clean(seen)
+    assert seen["registry_version"] == 1
+
+
+def test_promotion_fails_between_switch_and_registry_write(zone, champion, monkeypatch):
+    """Every commit of the registry fails: each try rolls the serving throughput back; the run fails saying so
+    and the champion still serves, as the registry says."""
+    from bedrock_customization import promotion
+
+    real = promotion.save_registry
+
+    def no_commit(s3, bucket, name, registry, etag, kms_key_id=None):
+        if "pending" not in registry and registry.get("version", 0) > 1:  # a commit, not an intent or undo
+            raise ConnectionError("S3 unreachable")
+        return real(s3, bucket, name, registry, etag, kms_key_id)
+
+    monkeypatch.setattr(promotion, "save_registry", no_commit)
+    dag_run = run({"hyperparameters": {"epochCount": "4"}})
+    seen = observe(zone, dag_run)
+    record(
+        "promotion fails between switch and registry write", "rolled back; champion serves; run failed", seen
+    )
+    assert seen["state"] == "failed" and seen["tasks"]["release.promote_model"][0] == "failed"
+    assert seen["registry_version"] == 1 and seen["registry_consistent"], seen
+    assert_clean(seen)
+
+
+def test_registry_changed_by_a_concurrent_promotion(zone, champion, monkeypatch):
+    """Another run promotes while this one evaluates: this candidate was never compared with the new champion,
+    so it is not promoted; the run fails saying so, and its throughput and model are cleaned up."""
+    from bedrock_customization import promotion
+    from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
+
+    evaluate = BedrockEvaluateModelsOperator.execute
+
+    def evaluate_then_someone_promotes(self, context):
+        result = evaluate(self, context)
+        _, s3 = clients()
+        registry, etag = promotion.load_registry(s3, zone["bucket"], REGISTRY)
+        promotion.save_registry(
+            s3, zone["bucket"], REGISTRY, {**registry, "version": 2, "run_id": "other"}, etag
+        )
+        return result
+
+    monkeypatch.setattr(BedrockEvaluateModelsOperator, "execute", evaluate_then_someone_promotes)
+    dag_run = run({"hyperparameters": {"epochCount": "4"}})
+    seen = observe(zone, dag_run)
+    record(
+        "registry write conflict (concurrent promotion)", "not promoted; run failed clearly; cleaned up", seen
+    )
+    assert seen["state"] == "failed" and seen["tasks"]["release.promote_model"] == ("failed", 1)
+    assert seen["registry_version"] == 2
+    assert_clean(seen)
+
+
+def test_rerun_after_success_changes_nothing(zone, champion, monkeypatch):
+    """A finished run cleared and run again (Airflow keeps its run id): every task re-attaches to what it made;
+    no second job or throughput, and the registry is unchanged."""
+    from airflow.models.dagrun import DagRun
+
+    date = pendulum.datetime(2026, 1, 1, tz="UTC").add(days=next(_days))
+    first = run({"hyperparameters": {"epochCount": "4"}}, logical_date=date)
+    before = observe(zone, first)
+    assert before["state"] == "success", before
+    # dag.test() replaces the run of that logical date; keep its run id, as clearing a run in the UI does.
+    monkeypatch.setattr(DagRun, "generate_run_id", staticmethod(lambda **_: first.run_id))
+    again = run({"hyperparameters": {"epochCount": "4"}}, logical_date=date)
+    seen = observe(zone, again)
+    record("re-run after success", "success; same job; nothing new; registry unchanged", seen)
+    assert again.run_id == first.run_id
+    assert seen["state"] == "success", seen
+    assert seen["registry_version"] == before["registry_version"]
+    assert_clean(seen)
+
+
+def test_kill_cases_run_under_the_real_triggerer():
+    """Listed here so the matrix is whole; proven in make itest."""
+    for case, expected in (
+        ("task killed while deferred", "job Stopping/Stopped within one poll (trigger on_kill)"),
+        ("triggerer restarted while deferred", "job untouched; run succeeds"),
+        ("worker SIGKILL, then retry", "retry re-attaches: one job, one evaluation throughput"),
+    ):
+        MATRIX.append((case, expected, "make itest (tests/itest/test_celery_deployment.py)"))
+    assert json.dumps(MATRIX)
