@@ -462,3 +462,152 @@ def test_without_deferral_waits_hold_a_slot_and_a_killed_worker_leaves_no_duplic
     }
     assert len(evaluation) == 1, f"one evaluation throughput: {evaluation}"
     assert not leftover_throughputs(api, aws), "only the serving throughput may be left"
+
+
+# --------------------------------------------------------------------------------------------------
+# A kill of a deferred customization stops its job; a triggerer restart does not. Appended last, so the timing of
+# the tests above is untouched. These runs need longer jobs than EMULATOR's 45 s: the emulator takes its job
+# duration when a job is created, so it is raised through its /_local_aws/config for the runs here only.
+
+KILL_DEADLINE = 60.0  # seconds from "mark failed" to the job Stopping; the deployment polls every 10 s
+STOPPED = ("Stopping", "Stopped")
+#: What the trigger logs (into the task's log) after each status check: it is in the triggerer, polling.
+TRIGGER_POLLED = "Status of Bedrock model customization job is"
+
+
+def deferrable_again(deployment) -> None:
+    """Undo the ``deferrable = False`` override of the test above, if it ran: restart the worker and the dag
+    processor with the compose settings only."""
+    names = [name for name in ("airflow-worker", "airflow-dag-processor") if deployment.overrides.get(name)]
+    for name in names:
+        deployment.stop_component(name)
+        deployment.start_component(name, overrides={})
+    if names:
+        wait_for("the worker answers", deployment.worker_pings, 120)
+
+
+class LongJobs:
+    """Customization jobs created inside the block run ``seconds`` in the emulator."""
+
+    def __init__(self, deployment, seconds: float):
+        import httpx
+
+        self.http = httpx.Client(timeout=10)
+        self.url, self.seconds = f"{deployment.endpoint_url}/_local_aws/config", seconds
+
+    def __enter__(self):
+        self.before = self.http.get(self.url).json()["job_seconds"]
+        self.http.post(self.url, json={"job_seconds": self.seconds}).raise_for_status()
+        return self
+
+    def __exit__(self, *exc):
+        self.http.post(self.url, json={"job_seconds": self.before}).raise_for_status()
+        self.http.close()
+
+
+def ti_path(run_id: str, task_id: str = CUSTOMIZE) -> str:
+    return f"/api/v2/dags/{RETRAINING}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
+
+
+def task_log(api, run_id: str, try_number: int = 1) -> str:
+    """The task's log as the UI shows it (while deferred, with the trigger's lines from the triggerer)."""
+    response = api.http.get(
+        f"{ti_path(run_id)}/logs/{try_number}",
+        params={"full_content": True},
+        headers={"Accept": "application/json"},
+    )
+    return response.text if response.status_code == 200 else ""
+
+
+def wait_until_the_trigger_polls(api, deployment, aws, run_id: str) -> dict:
+    """Wait until customize_model is deferred on an InProgress job and its trigger has checked the job's status
+    in the triggerer; returns the job."""
+    resources = RunResources(aws, RETRAINING, run_id)
+
+    def polling():
+        state = api.get(ti_path(run_id))["state"]
+        assert state in (None, "scheduled", "queued", "running", "deferred"), diagnose(
+            api, deployment, RETRAINING, run_id
+        )
+        jobs = resources.jobs() if state == "deferred" else []
+        if len(jobs) == 1 and jobs[0]["status"] == "InProgress" and TRIGGER_POLLED in task_log(api, run_id):
+            return jobs[0]
+        return None
+
+    return wait_for("customize_model deferred, its trigger polling", polling, RUN_TIMEOUT, interval=1)
+
+
+def wait_run_end(api, run_id: str, on_poll=None) -> str:
+    def ended():
+        if on_poll is not None:
+            on_poll()
+        state = api.run_state(RETRAINING, run_id)
+        return state if state in ("success", "failed") else None
+
+    return wait_for(f"{RETRAINING} {run_id} ends", ended, RUN_TIMEOUT, interval=1)
+
+
+def test_marking_a_deferred_customization_failed_stops_its_job(deployment, api, aws):
+    deferrable_again(deployment)
+    wait_all_runs(api, RETRAINING)
+    with LongJobs(deployment, 600):  # far longer than the test: only the kill can end it
+        run_id = api.trigger(RETRAINING, {"eval_samples": 6})
+        job = wait_until_the_trigger_polls(api, deployment, aws, run_id)
+
+    marked = time.monotonic()
+    response = api.http.patch(ti_path(run_id), json={"new_state": "failed"})
+    assert response.status_code == 200, response.text
+    resources = RunResources(aws, RETRAINING, run_id)
+    stopped = wait_for(
+        "the job stopping",
+        lambda: [j for j in resources.jobs() if j["status"] in STOPPED],
+        KILL_DEADLINE,
+        interval=0.5,
+    )
+    FIGURES["kill_of_a_deferred_customization"] = {
+        "seconds_from_mark_failed_to_job_stopping": round(time.monotonic() - marked, 1),
+        "job_status_then": stopped[0]["status"],
+        "deadline_seconds": KILL_DEADLINE,
+    }
+    assert [j["jobArn"] for j in stopped] == [job["jobArn"]]
+    assert wait_run_end(api, run_id) == "failed"
+    customize = api.get(ti_path(run_id))
+    assert customize["state"] == "failed" and customize["try_number"] == 1, customize
+    assert [j["status"] for j in resources.jobs()] == ["Stopped"], "one job, stopped; no retry made another"
+    assert not leftover_throughputs(api, aws)
+
+
+def test_a_triggerer_restart_leaves_a_deferred_job_running(deployment, api, aws):
+    deferrable_again(deployment)
+    wait_all_runs(api, RETRAINING)
+    with LongJobs(deployment, 90):  # still running after the restart, then done within the run's time
+        run_id = api.trigger(RETRAINING, {"eval_samples": 6})
+        job = wait_until_the_trigger_polls(api, deployment, aws, run_id)
+
+    resources = RunResources(aws, RETRAINING, run_id)
+    statuses: list[str] = []
+
+    def record() -> None:
+        statuses.extend(j["status"] for j in resources.jobs())
+
+    began = time.monotonic()
+    deployment.stop_component("airflow-triggerer")  # SIGTERM: a shutdown; its triggers are cancelled
+    record()
+    stopped_in = round(time.monotonic() - began, 1)
+    deployment.start_component("airflow-triggerer")
+    state = wait_run_end(api, run_id, on_poll=record)
+    assert state == "success", diagnose(api, deployment, RETRAINING, run_id)
+
+    customize = api.get(ti_path(run_id))
+    FIGURES["triggerer_restart_mid_job"] = {
+        "seconds_to_stop_the_triggerer": stopped_in,
+        "job_statuses_seen": {status: statuses.count(status) for status in dict.fromkeys(statuses)},
+        "customize_model_tries": customize["try_number"],
+    }
+    assert statuses[0] == "InProgress", "the job was still running right after the triggerer stopped"
+    assert not set(statuses) & set(STOPPED), statuses
+    assert statuses[-1] == "Completed"
+    assert [j["jobArn"] for j in resources.jobs()] == [job["jobArn"]]
+    # The task stayed deferred through the restart: the new triggerer took over the wait (no second try).
+    assert customize["state"] == "success" and customize["try_number"] == 1, customize
+    assert not leftover_throughputs(api, aws)

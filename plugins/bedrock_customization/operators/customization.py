@@ -5,18 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators import bedrock as amazon_bedrock
-from airflow.providers.amazon.aws.triggers.bedrock import BedrockCustomizeModelCompletedTrigger
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from bedrock_customization import catalog, settings, tagging
 from bedrock_customization.exceptions import BedrockCustomizationError
-from bedrock_customization.links.bedrock import BedrockCustomizationJobLink
+from bedrock_customization.links.bedrock import BedrockCustomizationJobLink, BedrockCustomModelLink
 from bedrock_customization.naming import client_request_token, resource_name
+from bedrock_customization.triggers.bedrock import BedrockCustomizeModelCompletedTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -156,7 +157,9 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
 
     Hyperparameters, the customization type and the VPC settings are checked before any AWS call. Job and
     model are tagged ``bedrock-customization:managed-by=airflow`` plus ``…:dag-id``, ``…:run-id`` and
-    ``…:task-id`` (and ``…:idempotency-key`` with a key). Killing the task stops the job. Returns
+    ``…:task-id`` (and ``…:idempotency-key`` with a key). Killing the task stops the job, also while its
+    wait is deferred (the trigger's ``on_kill``), and so does an ``execution_timeout`` (which Airflow 3.3 does not
+    count while a task is deferred: the deferral gets what is left of it as its timeout). Returns
     ``{"job_arn", "job_name", "model_arn", "model_name"}`` (``model_arn`` is None until the job has completed).
 
     :param role_arn: Service role Bedrock assumes for the job. (templated)
@@ -216,7 +219,7 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
         "idempotency_key",
     )
     template_fields_renderers = {"hyperparameters": "json", "customization_job_kwargs": "json"}
-    operator_extra_links = (BedrockCustomizationJobLink(),)
+    operator_extra_links = (BedrockCustomizationJobLink(), BedrockCustomModelLink())
 
     def __init__(
         self,
@@ -314,7 +317,7 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
         self._persist_link(context, job["jobArn"])
 
         if job["status"] == "Completed":
-            return self._result(job)
+            return self._persist_model_link(context, self._result(job))
         if job["status"] != "InProgress":
             raise self._job_error(job)
         if self.deferrable:
@@ -330,6 +333,7 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
                     botocore_config=self.botocore_config,
                 ),
                 method_name="execute_complete",
+                timeout=deferral_timeout(context, self.execution_timeout),
             )
         if not self.wait_for_completion:
             return self._result(job)
@@ -343,14 +347,14 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
             )
         except WaiterError as err:
             self.log.info("Waiter stopped: %s", err)
-        return self._finish(job["jobArn"])
+        return self._persist_model_link(context, self._finish(job["jobArn"]))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: the job's own status decides (the trigger's event carries no reason)."""
         validated = validate_execute_complete_event(event)
         if validated.get("status") != "success":
             self.log.info("Trigger reported: %s", validated.get("message", validated))
-        return self._finish(validated["job_name"])
+        return self._persist_model_link(context, self._finish(validated["job_name"]))
 
     def on_kill(self) -> None:
         """Stop the job this task created or re-attached to; a job that already finished is left alone."""
@@ -366,6 +370,34 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
                 return
             raise
         self.log.info("Stopped customization job %s.", self._job_arn)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Resume after the deferral; when it timed out (``execution_timeout``), stop the job, then fail."""
+        from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+
+        if (
+            next_method == TRIGGER_FAIL_REPR
+            and (next_kwargs or {}).get("error") == TriggerFailureReason.TRIGGER_TIMEOUT
+        ):
+            self._stop_after_timeout(context)
+        return super().resume_execution(next_method, next_kwargs, context)
+
+    def _stop_after_timeout(self, context: Context) -> None:
+        """Stop this task instance's job (found by its derived name): the trigger does not on a timeout."""
+        try:
+            identity = JobIdentity.from_context(context, self._idempotency_key())
+            job = self._find_job(identity.job_name(self.job_name))
+            if job is None:
+                return
+            self.log.warning(
+                "The deferred wait for customization job %s ran past execution_timeout (%s); stopping the job.",
+                job["jobArn"],
+                self.execution_timeout,
+            )
+            self._job_arn = job["jobArn"]
+            self.on_kill()
+        except Exception:  # the timeout must still fail the task
+            self.log.exception("Could not stop the customization job after the timeout.")
 
     # ------------------------------------------------------------------------------------------- the request
 
@@ -514,8 +546,29 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
             job_arn=BedrockCustomizationJobLink.quote_arn(job_arn),
         )
 
+    def _persist_model_link(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
+        """Store the link to the job's custom model once the job has one; returns ``result``."""
+        BedrockCustomModelLink.persist_arn(context, self, result.get("model_arn"))
+        return result
+
 
 # ------------------------------------------------------------------------------------------------ pure helpers
+
+
+def deferral_timeout(context: Context, execution_timeout: timedelta | None) -> timedelta | None:
+    """What is left of ``execution_timeout`` for a deferred wait; None without one.
+
+    Airflow 3.3 applies ``execution_timeout`` to ``execute`` only, not to the time a task spends deferred
+    (the deferral's own ``timeout`` bounds that), so an operator passes this as ``defer(timeout=...)``.
+    """
+    if execution_timeout is None:
+        return None
+    started = getattr(context.get("ti"), "start_date", None)
+    if not isinstance(started, datetime):
+        return execution_timeout
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    return max(execution_timeout - (datetime.now(UTC) - started), timedelta(0))
 
 
 def _catalog_model_id(base_model_id: str) -> str:

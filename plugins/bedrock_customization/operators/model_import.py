@@ -23,9 +23,10 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowFailExc
 from bedrock_customization import model_import, tagging
 from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
+from bedrock_customization.links.bedrock import BedrockImportedModelLink, BedrockModelImportJobLink
 from bedrock_customization.naming import client_request_token, resource_name
 from bedrock_customization.operators.bedrock import WaitingMixin, run_identity
-from bedrock_customization.operators.customization import _vpc_config
+from bedrock_customization.operators.customization import _vpc_config, deferral_timeout
 from bedrock_customization.preflight import PreflightFailed
 from bedrock_customization.triggers.bedrock import BedrockModelImportJobCompletedTrigger
 
@@ -69,8 +70,9 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
     ``bedrock-customization:managed-by=airflow`` plus ``…:dag-id``, ``…:run-id`` and ``…:task-id``.
 
     Killing the task stops nothing: Bedrock has no API to stop a model import job, so the job runs to its
-    end; a retry re-attaches to it, and an unwanted model is removed with
-    :class:`BedrockDeleteImportedModelOperator`.
+    end (killed while deferred, the trigger logs a warning naming the job); a retry re-attaches to it, and an
+    unwanted model is removed with :class:`BedrockDeleteImportedModelOperator`. An ``execution_timeout`` bounds
+    the deferred wait too (Airflow 3.3 does not count it while a task is deferred).
 
     Returns ``{"job_arn", "imported_model_arn", "imported_model_name"}`` (use ``multiple_outputs=True``);
     ``imported_model_arn`` is None while the job is still running (``wait_for_completion=False``).
@@ -110,6 +112,7 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
         "model_tags",
     )
     ui_color = "#e8f0fb"
+    operator_extra_links = (BedrockModelImportJobLink(), BedrockImportedModelLink())
 
     def __init__(
         self,
@@ -175,6 +178,7 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
                 job["status"],
             )
 
+        self._persist_links(context, job)
         if job["status"] != "InProgress":
             return self._finish(job)
         if self.deferrable:
@@ -190,6 +194,7 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
                     botocore_config=self.botocore_config,
                 ),
                 method_name="execute_complete",
+                timeout=deferral_timeout(context, self.execution_timeout),
             )
         if not self.wait_for_completion:
             return self._result(job)
@@ -200,14 +205,18 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
             self._sync_wait(IMPORT_WAITER, {"jobIdentifier": job["jobArn"]}, "model import job")
         except WaiterMaxAttemptsError as error:  # the wait ran out; the job's status below says what to do
             self.log.info("Waiter stopped: %s", error)
-        return self._finish(self._describe(job["jobArn"]))
+        job = self._describe(job["jobArn"])
+        self._persist_links(context, job)
+        return self._finish(job)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: the job's own status decides (with its failureMessage)."""
         validated = validate_execute_complete_event(event)
         if validated.get("status") != "success":
             self.log.info("Trigger reported: %s", validated.get("message", validated))
-        return self._finish(self._describe(validated["job_arn"]))
+        job = self._describe(validated["job_arn"])
+        self._persist_links(context, job)
+        return self._finish(job)
 
     def on_kill(self) -> None:
         """Nothing to stop: Bedrock has no StopModelImportJob; the job runs on and a retry re-attaches."""
@@ -244,6 +253,11 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
 
     def _describe(self, identifier: str) -> dict[str, Any]:
         return self.hook.conn.get_model_import_job(jobIdentifier=identifier)
+
+    def _persist_links(self, context: Context, job: Mapping[str, Any]) -> None:
+        """Store the links to the job and, once it has one, to its imported model."""
+        BedrockModelImportJobLink.persist_arn(context, self, job["jobArn"])
+        BedrockImportedModelLink.persist_arn(context, self, job.get("importedModelArn"))
 
     def _find_job(self, job_name: str) -> dict[str, Any] | None:
         try:
@@ -471,6 +485,7 @@ class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook])
     # into "\n".
     template_fields: Sequence[str] = aws_template_fields("model_id", "prompt", "max_gen_len", "temperature")
     ui_color = "#e6f4ea"
+    operator_extra_links = (BedrockImportedModelLink(),)
 
     def __init__(
         self,
@@ -496,6 +511,8 @@ class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook])
 
         if not self.model_id:
             raise AirflowFailException("No imported model to smoke-test: model_id is empty.")
+        if str(self.model_id).startswith("arn:"):
+            BedrockImportedModelLink.persist_arn(context, self, self.model_id)
         stops = [self.stop_sequences] if isinstance(self.stop_sequences, str) else list(self.stop_sequences)
         body = model_import.smoke_test_body(
             self.prompt, stops, int(self.max_gen_len), float(self.temperature)
