@@ -282,6 +282,25 @@ def test_a_rerun_of_a_completed_job_returns_at_once_with_the_same_arns(aws):
     assert len(jobs(aws["bedrock"])) == 1
 
 
+def test_a_completed_job_links_its_custom_model_and_a_running_one_only_the_job(aws, emulator_config):
+    from bedrock_customization.links.bedrock import BedrockCustomModelLink
+
+    ctx = context()
+    result = operator().execute(ctx)
+    link = ctx["ti"].xcom["bedrock_custom_model"]
+    assert link["region_name"] == REGION
+    url = BedrockCustomModelLink().format_link(**link)
+    quoted = result["model_arn"].replace(":", "%3A").replace("/", "%2F")
+    console = f"https://console.aws.amazon.com/bedrock/home?region={REGION}"
+    assert url == f"{console}#/custom-models/item?arn={quoted}"
+
+    emulator_config.update(job_seconds=60)
+    running = context(run_id="manual__running")
+    operator(wait_for_completion=False).execute(running)
+    assert "bedrock_customization_job" in running["ti"].xcom
+    assert "bedrock_custom_model" not in running["ti"].xcom
+
+
 def test_a_killed_task_stops_its_job(aws):
     from airflow.providers.common.compat.sdk import AirflowFailException
 

@@ -229,6 +229,84 @@ def test_the_chart_is_a_png_even_without_losses():
     assert sweep.render_chart(sweep.leaderboard([_entry(0, None)]), title="t").startswith(b"\x89PNG")
 
 
+def test_leaderboard_table_has_a_header_and_one_aligned_line_per_configuration_in_rank_order():
+    document = sweep.leaderboard([_entry(0, 0.9), _entry(1, 0.2), _entry(2, None)], top_k=2)
+    header, rule, *rows = sweep.leaderboard_table(document).splitlines()
+    assert header.split() == ["rank", "config", "epochCount", *sweep.RESULT_FIELDS[:5], "selected"]
+    assert [row.split()[:3] for row in rows] == [
+        ["1", "hash1", "1"],
+        ["2", "hash0", "0"],
+        ["3", "hash2", "2"],
+    ]
+    assert [row.split()[-1] for row in rows] == ["winner", "True", "False"]
+    # Aligned: the config column starts at the same place on every line.
+    assert {row.index("hash") for row in rows} == {header.index("config")}
+    assert "arn:model" not in header + "".join(rows)  # the ARNs and URIs stay in the JSON and CSV
+
+
+def _sweep_dag_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "dags" / "bedrock_hparam_sweep.py"
+    spec = importlib.util.spec_from_file_location("sweep_dag_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_leaderboard_task_logs_the_leaderboard_as_a_table_one_line_per_configuration(monkeypatch, caplog):
+    import logging
+    import types
+
+    from include import local_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    configs = [
+        {
+            **{k: v for k, v in _entry(i, None).items() if k in ("index", "config_hash", "label", "swept")},
+            "hyperparameters": {"epochCount": str(i), "learningRate": "0.0001"},
+        }
+        for i in range(4)
+    ]
+    jobs = [
+        {"job_arn": f"arn:job/{i}", "job_name": f"job-{i}", "model_arn": f"arn:model/{i}"} for i in range(4)
+    ]
+    metrics = [{"job_arn": f"arn:job/{i}", "final_validation_loss": 1.0 / (i + 1)} for i in range(4)]
+    with local_aws.mock():
+        import boto3
+
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="landing")
+        key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+        run = {
+            "configs": configs,
+            "bucket": "landing",
+            "sweep_uri": "s3://landing/sweeps/2026-03-01/",
+            "kms_key_arn": key,
+            "logical_date": "2026-03-01",
+            "base_model_id": TITAN,
+            "customization_type": "FINE_TUNING",
+            "raw_uri": "s3://landing/raw.jsonl",
+            "data_source": "dated",
+            "data_uri": "s3://landing/data/",
+        }
+        caplog.set_level(logging.INFO)
+        document = _sweep_dag_module().leaderboard.function(
+            run,
+            jobs,
+            metrics,
+            params={"top_k": 1},
+            dag_run=types.SimpleNamespace(dag_id="sweep", run_id="r1"),
+        )
+
+    [logged] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Leaderboard of")]
+    lines = logged.splitlines()
+    assert lines[0] == "Leaderboard of 4 configurations, best final_validation_loss first:"
+    assert lines[1:] == sweep.leaderboard_table(document).splitlines()
+    rows = lines[3:]
+    assert len(rows) == 4 and [row.split()[1] for row in rows] == ["hash3", "hash2", "hash1", "hash0"]
+
+
 # ---------------------------------------------------------------------------------- idempotency key
 
 

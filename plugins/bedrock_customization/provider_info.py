@@ -12,13 +12,20 @@ def get_provider_info() -> dict:
         "name": "Amazon Bedrock Model Customization",
         "description": "Validated datasets, VPC-bound fine-tuning, evaluation, promotion and cleanup for Amazon Bedrock.",
         "versions": [__version__],
-        "extra-links": ["bedrock_customization.links.bedrock.BedrockCustomizationJobLink"],
+        "extra-links": [
+            "bedrock_customization.links.bedrock.BedrockCustomizationJobLink",
+            "bedrock_customization.links.bedrock.BedrockCustomModelLink",
+            "bedrock_customization.links.bedrock.BedrockProvisionedThroughputLink",
+            "bedrock_customization.links.bedrock.BedrockCustomModelDeploymentLink",
+            "bedrock_customization.links.bedrock.BedrockModelImportJobLink",
+            "bedrock_customization.links.bedrock.BedrockImportedModelLink",
+            "bedrock_customization.links.bedrock.BedrockEvaluationJobLink",
+            "bedrock_customization.links.bedrock.BedrockRunResultsLink",
+        ],
         "config": {
             SECTION: {
                 "description": "Settings of the Amazon Bedrock model customization provider.",
-                "options": {
-                    name: {**opt, "version_added": "0.1.0"} for name, opt in OPTIONS.items()
-                },
+                "options": {name: {**opt, "version_added": "0.1.0"} for name, opt in OPTIONS.items()},
             }
         },
     }

@@ -42,6 +42,7 @@ __all__ = [
     "expand",
     "leaderboard",
     "leaderboard_csv",
+    "leaderboard_table",
     "merge_results",
     "rank",
     "render_chart",
@@ -392,6 +393,37 @@ def leaderboard_csv(document: Mapping[str, Any]) -> str:
         row.append(bool(entry.get("selected")))
         writer.writerow(row)
     return buffer.getvalue()
+
+
+#: Result columns of the logged leaderboard table (the ARNs and URIs are in the JSON and CSV).
+TABLE_RESULT_FIELDS = RESULT_FIELDS[:5]
+
+
+def leaderboard_table(document: Mapping[str, Any]) -> str:
+    """The leaderboard as an aligned text table for the task log: a header, then one line per configuration.
+
+    Columns: rank, the first 8 characters of ``config_hash``, the swept hyperparameters, the losses, best epoch,
+    ``diverged`` and ``selected`` (``winner`` for the winner).
+    """
+    from bedrock_customization.tables import text_table
+
+    swept = list(document.get("swept") or [])
+    rows = []
+    for entry in document["entries"]:
+        values = entry.get("hyperparameters") or {}
+        selected = entry.get("selected")
+        if selected and entry.get("config_hash") == document.get("winner"):
+            selected = "winner"
+        rows.append(
+            [
+                entry.get("rank"),
+                str(entry.get("config_hash", ""))[:8],
+                *(values.get(name) for name in swept),
+                *(entry.get(name) for name in TABLE_RESULT_FIELDS),
+                selected,
+            ]
+        )
+    return text_table(rows, ["rank", "config", *swept, *TABLE_RESULT_FIELDS, "selected"])
 
 
 def render_chart(document: Mapping[str, Any], title: str | None = None) -> bytes:

@@ -26,6 +26,7 @@ from bedrock_customization.evaluation.invoke import (
 )
 from bedrock_customization.evaluation.metrics import DEFAULT_METRICS, Metric, create_metrics
 from bedrock_customization.evaluation.samples import Sample, read_samples, select_samples
+from bedrock_customization.links.bedrock import BedrockEvaluationJobLink, BedrockRunResultsLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -132,6 +133,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
     )
     template_fields_renderers = {"inference_config": "json", "metric_options": "json"}
     ui_color = "#d8e7f5"
+    operator_extra_links = (BedrockEvaluationJobLink(), BedrockRunResultsLink())
 
     def __init__(
         self,
@@ -206,7 +208,9 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         margin, seed, sample_size = float(self.margin), int(self.seed), self._sample_size()
         samples = self._read_samples(sample_size, seed)
         if self.use_bedrock_evaluation_job:
-            return self._run_evaluation_jobs(samples, margin, seed, sample_size, self._run_tags(context))
+            return self._run_evaluation_jobs(
+                samples, margin, seed, sample_size, self._run_tags(context), context=context
+            )
         return self._run_converse(samples, margin, seed, sample_size)
 
     def on_kill(self) -> None:
@@ -420,9 +424,12 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         self._log_table(summary)
 
     def _log_table(self, summary: Mapping[str, Any]) -> None:
-        self.log.info("%-14s %12s %12s", "metric", "baseline", "candidate")
-        for name in summary["metrics"]:
-            self.log.info("%-14s %12.4f %12.4f", name, summary["baseline"][name], summary["candidate"][name])
+        from bedrock_customization.tables import text_table
+
+        rows = [(name, summary["baseline"][name], summary["candidate"][name]) for name in summary["metrics"]]
+        self.log.info(
+            "Mean scores:\n%s", text_table(rows, ("metric", "baseline", "candidate"), floatfmt=".4f")
+        )
         self.log.info(
             "Decision on %s (margin %g): %s. Outputs under %s.",
             summary["primary_metric"],
@@ -492,6 +499,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         seed: int,
         sample_size: int | None,
         tags: Sequence[Mapping[str, str]] | None,
+        context: Context | None = None,
     ) -> dict[str, Any]:
         from airflow.providers.amazon.aws.utils.waiter_with_logging import wait as wait_for
 
@@ -520,6 +528,8 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         conn = hook.conn
         arns = {role: self._create_or_find_job(conn, request) for role, request in requests.items()}
         self._job_arns = list(arns.values())
+        if context is not None:
+            self._persist_job_link(context, arns, hook)
         delay = self.waiter_delay or settings.poll_interval()
         attempts = self.waiter_max_attempts or settings.max_attempts("job_timeout")
         for role, arn in arns.items():
@@ -569,6 +579,12 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         self._put(uris["summary"], json.dumps(summary, indent=2).encode("utf-8"), "application/json")
         self._log_table(summary)
         return summary
+
+    def _persist_job_link(self, context: Context, arns: Mapping[str, str], hook: Any) -> None:
+        """Store the link to the evaluation jobs (the candidate's ARN, and every role's)."""
+        BedrockEvaluationJobLink.persist_arn(
+            context, self, arns.get("candidate"), hook=hook, job_arns=dict(arns)
+        )
 
     @staticmethod
     def _run_tags(context: Context | Mapping[str, Any] | None) -> list[dict[str, str]] | None:

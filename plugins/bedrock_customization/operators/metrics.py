@@ -13,6 +13,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 
 from bedrock_customization import catalog
 from bedrock_customization.exceptions import BedrockCustomizationError
+from bedrock_customization.links.bedrock import BedrockCustomizationJobLink, BedrockRunResultsLink
 from bedrock_customization.training_metrics import (
     LOSS_CURVE_FILE,
     SUMMARY_FILE,
@@ -50,6 +51,7 @@ class CollectTrainingMetricsOperator(AwsBaseOperator[BedrockHook]):
 
     aws_hook_class = BedrockHook
     template_fields: Sequence[str] = aws_template_fields("job_arn", "kms_key_id")
+    operator_extra_links = (BedrockCustomizationJobLink(), BedrockRunResultsLink())
 
     def __init__(self, *, job_arn: str, kms_key_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -61,6 +63,7 @@ class CollectTrainingMetricsOperator(AwsBaseOperator[BedrockHook]):
 
         job = self.hook.conn.get_model_customization_job(jobIdentifier=self.job_arn)
         name, arn, status = job["jobName"], job["jobArn"], job["status"]
+        BedrockCustomizationJobLink.persist_arn(context, self, arn)
         if status in ("InProgress", "Stopping"):
             raise AirflowException(
                 f"Customization job {name} is still {status}: Bedrock writes its metrics when it finishes ({arn})"

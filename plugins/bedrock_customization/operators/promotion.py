@@ -232,7 +232,9 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
     # -- carrying out -------------------------------------------------------------------------
 
     def _run(self, context: Context, state: dict[str, Any]) -> dict[str, Any]:
-        BedrockProvisionedThroughputLink.persist_arn(context, self, state["plan"].get("serving_throughput_arn"))
+        BedrockProvisionedThroughputLink.persist_arn(
+            context, self, state["plan"].get("serving_throughput_arn")
+        )
         steps = state["plan"]["steps"]
         while state["next"] < len(steps):
             step = steps[state["next"]]
