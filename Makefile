@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 USE_UV ?= 1
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 
-.PHONY: run airflow test itest venv lint pytest emulator clean
+.PHONY: run airflow test itest uitest venv lint pytest emulator clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	fi
 	touch $@
 
+# Building the editable install leaves plugins/airflow_provider_bedrock_customization.egg-info behind, and
+# plugins/ is on sys.path (the editable .pth, Airflow's plugins folder): Airflow would then see the package
+# twice and load the UI plugin's `airflow.plugins` entry point twice ("already registered" import error).
+# The metadata that counts is the .dist-info in site-packages.
 venv: $(VENV)/.installed
+	@rm -rf plugins/*.egg-info
 
 run: venv
 	$(PY) -m include.run_local
@@ -40,6 +45,11 @@ pytest: venv
 # it too (its tests are part of the suite); this runs only them, with their figures printed.
 itest: venv
 	$(PY) -m pytest -q -s -m itest tests/itest
+
+# The UI plugin's tests, with the browser test: `make airflow`'s stack in headless Chromium (Debian's chromium
+# and chromium-driver, installed with apt-get when absent and we are root). Screenshots: /tmp/ui-screenshots.
+uitest: venv
+	$(PY) -m pytest -q -s tests/ui
 
 emulator: venv
 	$(PY) -m include.local_aws --port 4566

@@ -24,7 +24,9 @@ a leaderboard; optionally serve, evaluate and promote the best `top_k`; leave no
 6. Teardown: **delete_throughputs** (every throughput of this run that is not serving), then
    **delete_models**: every configuration that did not win is tagged `decision=reject` and, with
    `retention=delete`, its custom model deleted; the winners (`top_k` without evaluation) and the serving
-   champion are never deleted.
+   champion are never deleted. Last, **tag_undecided_models**: the run's models nothing decided on are
+   tagged `decision=keep` when the run succeeded (the winners without evaluation), else `decision=failed`
+   (kept for a re-run of the date; the janitor deletes them after its `retention_days`).
 
 **Data snapshot.** Each logical date sweeps its own data: `dataset_key` in the landing-zone bucket with
 `{date}` replaced by the run's logical date (default `raw/{date}/qa_pairs.jsonl` → `raw/2026-01-02/
@@ -58,6 +60,7 @@ from bedrock_customization import catalog, settings
 from bedrock_customization.notifications import TOPIC_FROM_VARIABLE, sns_notifiers
 from bedrock_customization.operators.bedrock import (
     BedrockCreateProvisionedModelThroughputOperator,
+    BedrockDeleteRunModelsOperator,
     BedrockDeleteRunThroughputsOperator,
 )
 from bedrock_customization.operators.customization import BedrockVpcCustomizeModelOperator
@@ -89,13 +92,17 @@ def _job_arn(result: dict) -> str:
 @task
 def plan(params: dict | None = None, dag_run=None) -> dict:
     """Expand and validate the search space (fail before any job), find the date's data, derive names."""
+    import logging
+
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.providers.common.compat.sdk import AirflowFailException
     from airflow.sdk import Variable
 
     from bedrock_customization import sweep
     from bedrock_customization.exceptions import BedrockCustomizationError
+    from bedrock_customization.tables import text_table
 
+    log = logging.getLogger(__name__)
     try:
         model = catalog.get_model(params["base_model_id"])
         configs = sweep.validate(
@@ -112,9 +119,9 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
         raise AirflowFailException(str(error)) from None  # a wrong search space does not get better on retry
     warning = catalog.lifecycle_warning(model.id)
     if warning:
-        print(f"WARNING: {warning}")
+        log.warning("%s", warning)
     for note in sweep.duplicates(configs):
-        print(f"NOTE: {note}")
+        log.info("%s", note)
 
     landing_zone = Variable.get("bedrock_customization", deserialize_json=True)
     bucket = landing_zone["bucket"]
@@ -128,8 +135,12 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
     if s3.check_for_key(dated_key, bucket_name=bucket):
         raw_key, data_source = dated_key, "dated"
     elif fallback_key and s3.check_for_key(fallback_key, bucket_name=bucket):
-        print(
-            f"WARNING: no data snapshot s3://{bucket}/{dated_key}; using the fallback s3://{bucket}/{fallback_key}."
+        log.warning(
+            "No data snapshot s3://%s/%s; using the fallback s3://%s/%s.",
+            bucket,
+            dated_key,
+            bucket,
+            fallback_key,
         )
         raw_key, data_source = fallback_key, "fallback"
     else:
@@ -145,9 +156,15 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
     root = f"s3://{bucket}/sweeps/{ds}"
     strictest = sweep.strictest(configs)
     use_vpc = params["use_vpc"]
-    print(f"Sweeping {len(configs)} configurations of {model.id} on s3://{bucket}/{raw_key} ({data_source}):")
-    for config in configs:
-        print(f"  {config.config_hash}  {config.label}")
+    log.info(
+        "Sweeping %d configurations of %s on s3://%s/%s (%s):\n%s",
+        len(configs),
+        model.id,
+        bucket,
+        raw_key,
+        data_source,
+        text_table([(c.config_hash, c.label) for c in configs], ("config_hash", "configuration")),
+    )
     return {
         "bucket": bucket,
         "role_arn": landing_zone["role_arn"],
@@ -188,6 +205,7 @@ def configurations(jobs: list) -> list:
 def leaderboard(run: dict, jobs: list, metrics: list, params: dict | None = None, dag_run=None) -> dict:
     """Rank the configurations by final validation loss; write the leaderboard JSON, CSV and chart to S3."""
     import json
+    import logging
 
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -222,24 +240,31 @@ def leaderboard(run: dict, jobs: list, metrics: list, params: dict | None = None
             ContentType=content_type,
             **encryption,
         )
-    print(sweep.leaderboard_csv(document))
+    log = logging.getLogger(__name__)
+    log.info(
+        "Leaderboard of %d configurations, best %s first:\n%s",
+        len(document["entries"]),
+        document["metric"],
+        sweep.leaderboard_table(document),
+    )
     if document["winner"] is None:
-        print(
-            "WARNING: no configuration has a finite validation loss without diverging; nothing is selected."
-        )
-    print(f"Leaderboard: {uris['json']}")
+        log.warning("No configuration has a finite validation loss without diverging; nothing is selected.")
+    log.info("Leaderboard: %s (CSV %s, chart %s)", uris["json"], uris["csv"], uris["png"])
     return document
 
 
 @task
 def select_candidates(board: dict, params: dict | None = None, dag_run=None) -> list:
     """The selected configurations whose models still exist, as throughput requests ([] without evaluation)."""
+    import logging
+
     from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
 
     from bedrock_customization.naming import resource_name
 
+    log = logging.getLogger(__name__)
     if not params["evaluate_top_k"]:
-        print("evaluate_top_k is off: the leaderboard is the result; nothing is provisioned.")
+        log.info("evaluate_top_k is off: the leaderboard is the result; nothing is provisioned.")
         return []
     bedrock = BedrockHook(aws_conn_id=AWS_CONN_ID).conn
     requests = []
@@ -250,8 +275,8 @@ def select_candidates(board: dict, params: dict | None = None, dag_run=None) -> 
             bedrock.get_custom_model(modelIdentifier=entry["model_arn"])
         except bedrock.exceptions.ResourceNotFoundException:
             # An earlier run of this date rejected and deleted it; its job is not run again.
-            print(
-                f"WARNING: the model of #{entry['rank']} {entry['label']} ({entry['model_arn']}) was deleted."
+            log.warning(
+                "The model of #%s %s (%s) was deleted.", entry["rank"], entry["label"], entry["model_arn"]
             )
             continue
         requests.append(
@@ -312,6 +337,8 @@ def evaluation_requests(run: dict, board: dict, candidates: list, throughputs: l
 @task
 def choose_candidate(board: dict, candidates: list, throughputs: list, evaluations: list) -> dict:
     """The candidate to promote: the best-scoring one the evaluation says to promote, else the best one."""
+    import logging
+
     by_model = {e["model_arn"]: e for e in board["entries"]}
     scored = []
     for candidate, throughput_arn, summary in zip(candidates, throughputs, evaluations, strict=True):
@@ -320,9 +347,13 @@ def choose_candidate(board: dict, candidates: list, throughputs: list, evaluatio
         wins = summary["decision"] == "promote"
         scored.append((wins, summary["candidate"][metric], -entry["rank"], entry, throughput_arn, summary))
     _, score, _, entry, throughput_arn, summary = max(scored, key=lambda item: item[:3])
-    print(
-        f"Chosen: #{entry['rank']} {entry['label']} ({summary['primary_metric']} {score}), decision "
-        f"{summary['decision']}."
+    logging.getLogger(__name__).info(
+        "Chosen: #%s %s (%s %s), decision %s.",
+        entry["rank"],
+        entry["label"],
+        summary["primary_metric"],
+        score,
+        summary["decision"],
     )
     return {
         **{key: value for key, value in summary.items() if key != "uris"},
@@ -342,6 +373,8 @@ def choose_candidate(board: dict, candidates: list, throughputs: list, evaluatio
 @task
 def delete_models(params: dict | None = None, ti=None) -> dict:
     """Reject (tag) every configuration that did not win and, with retention=delete, delete its model."""
+    import logging
+
     from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
@@ -349,10 +382,11 @@ def delete_models(params: dict | None = None, ti=None) -> dict:
     from bedrock_customization.exceptions import ResourceInUseError
     from bedrock_customization.operators.bedrock import delete_custom_model
 
+    log = logging.getLogger(__name__)
     result: dict[str, list[str]] = {"deleted": [], "kept": [], "already_gone": []}
     board = ti.xcom_pull(task_ids="leaderboard")
     if not board:
-        print("No leaderboard: every model is kept (a re-run of this date re-attaches to the jobs).")
+        log.info("No leaderboard: every model is kept (a re-run of this date re-attaches to the jobs).")
         return result
     plan_result = ti.xcom_pull(task_ids="plan")
     chosen = ti.xcom_pull(task_ids="choose_candidate")
@@ -362,7 +396,7 @@ def delete_models(params: dict | None = None, ti=None) -> dict:
     if chosen:  # the other evaluated candidates lost the evaluation to the chosen one
         losers += [e for e in entries if e["selected"] and e["config_hash"] != chosen["config_hash"]]
     elif params["evaluate_top_k"] and any(e["selected"] for e in entries):
-        print("The evaluation did not finish: the selected models are kept.")
+        log.info("The evaluation did not finish: the selected models are kept.")
     registry, _ = promotion.load_registry(
         S3Hook(aws_conn_id=AWS_CONN_ID).get_conn(), plan_result["bucket"], REGISTRY
     )
@@ -389,12 +423,16 @@ def delete_models(params: dict | None = None, ti=None) -> dict:
         try:
             deleted = delete_custom_model(bedrock, arn)
         except ResourceInUseError as error:  # tagged decision=reject: the janitor deletes it later
-            print(f"WARNING: {error}")
+            log.warning("%s", error)
             result["kept"].append(arn)
             continue
         result["deleted" if deleted else "already_gone"].append(arn)
-        print(
-            f"#{entry['rank']} {entry['label']}: custom model {arn} {'deleted' if deleted else 'already gone'}."
+        log.info(
+            "#%s %s: custom model %s %s.",
+            entry["rank"],
+            entry["label"],
+            arn,
+            "deleted" if deleted else "already gone",
         )
     return result
 
@@ -590,6 +628,17 @@ def bedrock_hparam_sweep():
     promote >> delete_throughputs.as_teardown(setups=[run.operator, provision])
     cleanup = delete_models()
     [board, delete_throughputs] >> cleanup.as_teardown(setups=[run.operator])
+    # Last, the models delete_models did not decide on: a failed run's are tagged decision=failed and kept
+    # (a re-run of the date re-attaches to them; the janitor deletes them after its retention_days), a
+    # successful run's (winners without evaluation) tagged decision=keep.
+    keep_undecided = BedrockDeleteRunModelsOperator(
+        task_id="tag_undecided_models",
+        aws_conn_id=AWS_CONN_ID,
+        retention="keep",
+        registry_bucket=run["bucket"],
+        registry_name=REGISTRY,
+    )
+    cleanup >> keep_undecided.as_teardown(setups=[run.operator])
 
 
 bedrock_hparam_sweep()

@@ -16,6 +16,9 @@ answers and honours stop sequences, and delete it again unless you want to keep 
    the model answers nothing or runs past the stop sequence (a public write-up found imported models did).
 5. **delete_imported_model** (teardown): with `delete_after_smoke_test`, deletes the imported model whatever
    happened before it, so a failed smoke test still cleans up; only a model this run created is deleted.
+   The model is tagged `bedrock-customization:decision=delete` (or `=keep` without
+   `delete_after_smoke_test`) when imported: the janitor deletes a killed run's model after its `ttl_hours`
+   and never one kept on purpose.
 6. **summarize**: the run's result; it fails (and so does the run) when the smoke test or the delete failed.
 
 The model folder must hold the files `save_pretrained()` writes, e.g. `s3://<bucket>/models/my-llama/`.
@@ -29,7 +32,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from bedrock_customization import settings
+from bedrock_customization import settings, tagging
 from bedrock_customization.model_import import DEFAULT_SMOKE_PROMPT
 from bedrock_customization.operators.model_import import (
     BedrockCreateModelImportJobOperator,
@@ -47,10 +50,13 @@ DEFAULT_MODEL_PREFIX = "models/import/"
 @task
 def plan(params: dict | None = None, dag_run=None) -> dict:
     """Resolve the params against the landing zone: model folder, model name, KMS key and VPC."""
+    import logging
+
     from airflow.sdk import Variable
 
     from bedrock_customization.model_import import check_imported_model_name, folder_uri
     from bedrock_customization.naming import resource_name
+    from bedrock_customization.tables import text_table
 
     landing_zone = Variable.get("bedrock_customization", deserialize_json=True)
     uri = folder_uri(params["model_data_uri"] or f"s3://{landing_zone['bucket']}/{DEFAULT_MODEL_PREFIX}")
@@ -68,13 +74,17 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
         # Empty: the teardown has nothing to delete and keeps the model.
         "delete_model_id": name if params["delete_after_smoke_test"] else "",
     }
-    print(f"Plan: {result}")
+    logging.getLogger(__name__).info("Plan:\n%s", text_table(result.items(), ("field", "value")))
     return result
 
 
 @task
 def summarize(imported: dict, smoke_test: dict, deleted: bool, params: dict | None = None) -> dict:
-    """The run's result in one line: imported model, smoke test outcome, and whether it was deleted."""
+    """The run's result: imported model, smoke test outcome, and whether it was deleted."""
+    import logging
+
+    from bedrock_customization.tables import text_table
+
     summary = {
         "imported_model_arn": imported["imported_model_arn"],
         "imported_model_name": imported["imported_model_name"],
@@ -82,7 +92,7 @@ def summarize(imported: dict, smoke_test: dict, deleted: bool, params: dict | No
         "deleted": bool(deleted),
         "kept": not params["delete_after_smoke_test"],
     }
-    print(f"Summary: {summary}")
+    logging.getLogger(__name__).info("Summary:\n%s", text_table(summary.items(), ("field", "value")))
     return summary
 
 
@@ -148,6 +158,8 @@ def bedrock_model_import():
         security_group_ids=run["security_group_ids"],
         deferrable=settings.deferrable(),
         waiter_delay=settings.poll_interval(),
+        # What the run means to do with the model, for the janitor should the teardown never run.
+        model_tags={tagging.DECISION: "{{ 'delete' if params.delete_after_smoke_test else 'keep' }}"},
     )
     preflight >> imported
 

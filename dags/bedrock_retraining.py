@@ -17,7 +17,8 @@ replace (the current champion, else the base model); promote it or reject it; le
    evaluation throughput becomes the serving one); a loser's throughput (and model, per `retention`) is
    deleted. The registry object `registry/bedrock-retraining.json` records the champion.
 9. **delete_throughputs** (teardown): deletes every throughput of this run that is not serving, whatever
-   failed before it.
+   failed before it; then **delete_models** (teardown): the run's custom model, unless the registry names
+   it, is deleted (`retention=delete`) or tagged `decision=failed` for the janitor (`retention=keep`).
 
 **When it runs**: on the cron schedule `[bedrock_customization] retraining_schedule` (default weekly, Monday
 03:00 UTC) *and* whenever the asset `bedrock_retraining_raw_data` is updated (post an asset event when new
@@ -43,6 +44,7 @@ from bedrock_customization import catalog, settings
 from bedrock_customization.notifications import sns_notifiers
 from bedrock_customization.operators.bedrock import (
     BedrockCreateProvisionedModelThroughputOperator,
+    BedrockDeleteRunModelsOperator,
     BedrockDeleteRunThroughputsOperator,
 )
 from bedrock_customization.operators.customization import BedrockVpcCustomizeModelOperator
@@ -67,6 +69,8 @@ THROUGHPUT_WAIT = {
 @task
 def plan(params: dict | None = None, dag_run=None) -> dict:
     """Validate the params against the model catalog and derive this run's locations and names."""
+    import logging
+
     from airflow.sdk import Variable
 
     from bedrock_customization import catalog
@@ -76,7 +80,7 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
     model = catalog.get_model(params["base_model_id"])
     warning = catalog.lifecycle_warning(model.id)
     if warning:
-        print(f"WARNING: {warning}")
+        logging.getLogger(__name__).warning("%s", warning)
     customization_type = params["customization_type"]
     catalog.record_format(model.id, customization_type)  # raises with the supported types
     hyperparameters = catalog.validate_hyperparameters(
@@ -197,7 +201,12 @@ def select_baseline(run: dict) -> dict:
         "eval_samples": Param(24, type="integer", minimum=1),
         "primary_metric": Param("chrf", type="string", enum=["chrf", "rouge_l", "exact_match"]),
         "margin": Param(0.0, type="number", description="How much the candidate must win by (metric units)."),
-        "retention": Param("delete", type="string", enum=["delete", "keep"], description="A rejected model."),
+        "retention": Param(
+            "delete",
+            type="string",
+            enum=["delete", "keep"],
+            description="A model not promoted (rejected, run failed): deleted, or kept for the janitor.",
+        ),
     },
     doc_md=__doc__,
     **sns_notifiers(
@@ -320,6 +329,15 @@ def bedrock_retraining():
         registry_name=REGISTRY,
     )
     promote >> cleanup.as_teardown(setups=[run.operator, provision])
+    # Then the run's custom model unless promoted: deleted, or with retention=keep tagged for the janitor.
+    delete_models = BedrockDeleteRunModelsOperator(
+        task_id="delete_models",
+        aws_conn_id=AWS_CONN_ID,
+        retention="{{ params.retention }}",
+        registry_bucket=run["bucket"],
+        registry_name=REGISTRY,
+    )
+    cleanup >> delete_models.as_teardown(setups=[run.operator])
 
 
 bedrock_retraining()

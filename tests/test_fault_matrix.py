@@ -256,3 +256,48 @@ def test_kill_cases_run_under_the_real_triggerer():
     ):
         MATRIX.append((case, expected, "make itest (tests/itest/test_celery_deployment.py)"))
     assert json.dumps(MATRIX)
+
+
+def test_the_janitor_rolls_back_an_abandoned_half_applied_promotion(zone, champion):
+    """The worker died between the switch and the commit of an in-place promotion (no roll-back ran): the
+    throughput serves an uncommitted model and the registry still holds the intent. The janitor's next run
+    rolls the switch back before its inventory, so registry and serving agree again."""
+    from bedrock_customization import promotion
+    from include.local_stack import run_dag, xcom_values
+    from tests.local_aws.helpers import completed_model, wait_for
+
+    bedrock, s3 = clients()
+    registry, etag = promotion.load_registry(s3, zone["bucket"], REGISTRY)
+    serving, champion_model = registry["serving_throughput_arn"], registry["serving_model_arn"]
+    s3.create_bucket(Bucket="data")
+    uncommitted = completed_model(s3, bedrock, "uncommitted", records=10)["outputModelArn"]
+    half = promotion.with_intent(
+        registry,
+        throughput=serving,
+        from_model=champion_model,
+        to_model=uncommitted,
+        dag_id="bedrock_retraining",
+        run_id="manual__died",
+        started_at="2020-01-01T00:00:00+00:00",  # long abandoned
+    )
+    promotion.save_registry(s3, zone["bucket"], REGISTRY, half, etag)
+    bedrock.update_provisioned_model_throughput(provisionedModelId=serving, desiredModelId=uncommitted)
+    read = lambda: bedrock.get_provisioned_model_throughput(provisionedModelId=serving)  # noqa: E731
+    assert wait_for(read, lambda t: t["status"] == "InService")["modelArn"] == uncommitted
+
+    janitor = run_dag("bedrock_janitor", {"ttl_hours": 6}, pendulum.datetime(2026, 3, 3, 1, tz="UTC"))
+    assert janitor.state == "success"
+    repaired = xcom_values(janitor)["repair_promotions"]
+    after, _ = promotion.load_registry(s3, zone["bucket"], REGISTRY)
+    served = wait_for(read, lambda t: t["status"] == "InService")["modelArn"]
+    consistent = served == after["serving_model_arn"] and "pending" not in after
+    MATRIX.append(
+        (
+            "worker dies between switch and registry write",
+            "the janitor (or the next run) rolls the switch back",
+            f"rolled back {[r['registry'] for r in repaired]}; registry v{after['version']} "
+            + ("consistent" if consistent else "INCONSISTENT"),
+        )
+    )
+    assert [r["registry"] for r in repaired] == [REGISTRY]
+    assert consistent and after["version"] == 1 and served == champion_model

@@ -126,14 +126,18 @@ def test_every_link_has_its_own_key_and_name_and_is_registered():
 # --------------------------------------------------------------------------------------------- run results
 
 
-def test_run_results_link_points_at_the_plugin_page_with_the_run_id_escaped():
+def test_run_results_link_points_at_the_plugin_tab_of_the_run_with_the_run_id_escaped():
+    from bedrock_customization.ui.plugin import BedrockCustomizationPlugin
+
+    routes = {view["url_route"] for view in BedrockCustomizationPlugin.external_views}
+    assert "bedrock-results" in routes  # the tab the link opens
     from airflow.models.taskinstancekey import TaskInstanceKey
 
     key = TaskInstanceKey(
         "bedrock_retraining", "evaluation.evaluate", "manual__2026-03-01T00:00:00+00:00/x", 1
     )
     assert BedrockRunResultsLink().get_link(None, ti_key=key) == (
-        "/bedrock-customization/runs/bedrock_retraining/manual__2026-03-01T00%3A00%3A00%2B00%3A00%2Fx"
+        "/dags/bedrock_retraining/runs/manual__2026-03-01T00%3A00%3A00%2B00%3A00%2Fx/plugin/bedrock-results"
     )
 
 

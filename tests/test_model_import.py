@@ -522,6 +522,38 @@ def test_dag_imports_smoke_tests_and_deletes_a_supported_model(model_import_dag)
 
 
 @pytest.mark.slow
+def test_dag_succeeds_as_shipped_on_the_bootstrapped_demo_model(model_import_dag):
+    """No conf at all: the default folder s3://<bucket>/models/import/ holds the demo model the bootstrap
+    uploaded, so a trigger with the defaults imports, smoke-tests and deletes it, leaving nothing billable."""
+    from include.bootstrap import DEMO_MODEL_PREFIX
+    from include.local_stack import throughputs_alive, xcom_values
+
+    landing_zone, run, aws = model_import_dag
+
+    dag_run = run(None)
+
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert str(dag_run.state) == "success", states
+    assert set(states.values()) == {"success"}, states
+    values = xcom_values(dag_run)
+    default_uri = f"s3://{landing_zone['bucket']}/{DEMO_MODEL_PREFIX}"
+    assert values["plan"]["model_data_uri"] == default_uri
+    assert values["preflight"]["ok"] and values["preflight"]["failed"] == []
+    assert values["smoke_test"]["ok"] and values["smoke_test"]["stop_reason"] == "stop"
+    assert values["summarize"]["deleted"] is True and values["summarize"]["kept"] is False
+    [summary] = import_jobs(aws)
+    job = aws.bedrock.get_model_import_job(jobIdentifier=summary["jobArn"])
+    assert job["status"] == "Completed"
+    assert job["modelDataSource"]["s3DataSource"]["s3Uri"] == default_uri
+    assert job["importedModelName"] == values["plan"]["imported_model_name"]
+    # Nothing billable left: the imported model was deleted (delete_after_smoke_test defaults to true) and
+    # no throughput or deployment exists.
+    assert aws.bedrock.list_imported_models()["modelSummaries"] == []
+    assert throughputs_alive() == []
+    assert aws.bedrock.list_custom_model_deployments().get("modelDeploymentSummaries", []) == []
+
+
+@pytest.mark.slow
 def test_dag_stops_at_preflight_for_an_unsupported_architecture(model_import_dag):
     landing_zone, run, aws = model_import_dag
     uri = upload_model(aws.s3, "models/bert", BERT, bucket=landing_zone["bucket"])

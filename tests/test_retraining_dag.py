@@ -102,7 +102,9 @@ def _record_triggers(monkeypatch) -> list[str]:
 
 
 @pytest.mark.parametrize("emulator", ["in_process_emulator", "server_process_emulator"])
-def test_first_candidate_beats_the_base_model_and_becomes_the_champion(emulator, retraining, monkeypatch, request):
+def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
+    emulator, retraining, monkeypatch, request
+):
     start, run = retraining
     triggers_run = _record_triggers(monkeypatch)
     landing_zone = start(request.getfixturevalue(emulator))
@@ -174,17 +176,14 @@ def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_proc
     assert third["billable_resources_left"] == []
 
 
-def test_evaluation_crash_still_deletes_the_throughput(in_process_emulator, retraining):
+def _break_the_champion(s3, bucket: str) -> None:
+    """The registry names a champion whose throughput someone deleted by hand: evaluation fails mid-way."""
     from bedrock_customization.promotion import save_registry
 
-    start, run = retraining
-    landing_zone = start(in_process_emulator)
-    bedrock, s3 = _clients()
-    # The registry names a champion whose throughput someone deleted by hand: evaluation fails mid-way.
     missing = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/deletedbyhand"
     save_registry(
         s3,
-        landing_zone["bucket"],
+        bucket,
         "bedrock-retraining",
         {
             "serving_throughput_arn": missing,
@@ -194,16 +193,57 @@ def test_evaluation_crash_still_deletes_the_throughput(in_process_emulator, retr
         None,
     )
 
+
+def _run_models(bedrock, run_id: str) -> dict[str, dict[str, str]]:
+    """The custom models tagged with ``run_id``, with their tags."""
+    from bedrock_customization import tagging
+
+    models = {}
+    for summary in bedrock.list_custom_models()["modelSummaries"]:
+        tags = tagging.from_aws(bedrock.list_tags_for_resource(resourceARN=summary["modelArn"])["tags"])
+        if tags.get(tagging.RUN_ID) == tagging.clean_value(run_id):
+            models[summary["modelArn"]] = tags
+    return models
+
+
+def test_evaluation_crash_still_deletes_the_throughput_and_the_model(in_process_emulator, retraining):
+    start, run = retraining
+    landing_zone = start(in_process_emulator)
+    bedrock, s3 = _clients()
+    _break_the_champion(s3, landing_zone["bucket"])
+
     dag_run, summary = run()
 
     assert summary["state"] == "failed"
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    assert states["evaluation.evaluate"] == "failed" and states["evaluation.provision_throughput"] == "success"
-    assert states["delete_throughputs"] == "success"
+    assert (
+        states["evaluation.evaluate"] == "failed" and states["evaluation.provision_throughput"] == "success"
+    )
+    assert states["delete_throughputs"] == "success" and states["delete_models"] == "success"
     assert _alive(bedrock) == []
+    # The job completed, so the run made a custom model; it was never promoted: retention=delete removed it.
+    assert summary["custom_model_arn"] and _run_models(bedrock, dag_run.run_id) == {}
+    with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
+        bedrock.get_custom_model(modelIdentifier=summary["custom_model_arn"])
 
 
-def test_out_of_range_hyperparameter_fails_the_first_task_before_any_job(in_process_emulator, retraining, capsys):
+def test_retention_keep_keeps_a_failed_runs_model_tagged_for_the_janitor(in_process_emulator, retraining):
+    start, run = retraining
+    landing_zone = start(in_process_emulator)
+    bedrock, s3 = _clients()
+    _break_the_champion(s3, landing_zone["bucket"])
+
+    dag_run, summary = run({"retention": "keep"})
+
+    assert summary["state"] == "failed" and _alive(bedrock) == []
+    models = _run_models(bedrock, dag_run.run_id)
+    assert list(models) == [summary["custom_model_arn"]]
+    assert models[summary["custom_model_arn"]]["bedrock-customization:decision"] == "failed"
+
+
+def test_out_of_range_hyperparameter_fails_the_first_task_before_any_job(
+    in_process_emulator, retraining, capsys
+):
     start, run = retraining
     start(in_process_emulator)
     bedrock, _ = _clients()
@@ -216,4 +256,5 @@ def test_out_of_range_hyperparameter_fails_the_first_task_before_any_job(in_proc
     assert (plan.state, plan.try_number, plan.max_tries) == ("failed", 1, 2)
     assert bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"] == []
     assert _alive(bedrock) == []
+    # dag.test() writes the task log (logging and the task's exception) to stdout; caplog does not see it.
     assert "epochCount=50 is outside 1..10" in capsys.readouterr().out

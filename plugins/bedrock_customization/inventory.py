@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from bedrock_customization import promotion, tagging
+from bedrock_customization import janitor, promotion, tagging
 
-#: Only jobs in these states matter to the janitor (to stop, or to mark their run as failed).
+#: Jobs in these states matter to the janitor whoever made them (to stop, or to mark their run as failed);
+#: a Completed job only for the custom model of ours it made (when that model was made).
 RELEVANT_JOB_STATUSES = ("InProgress", "Failed", "Stopped")
 
 
@@ -33,7 +34,8 @@ def _tags(conn: Any, arn: str) -> dict[str, str] | None:
 
 
 def list_resources(bedrock: Any) -> dict[str, list[dict[str, Any]]]:
-    """``{"throughputs": [...], "models": [...], "jobs": [...]}`` with tags and creation times."""
+    """``{"throughputs", "deployments", "models", "imported_models", "jobs"}``, each a list of resources with
+    their tags and creation times (resources deleted while listing are left out)."""
     throughputs = []
     for tp in _pages(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"):
         tag_set = _tags(bedrock, tp["provisionedModelArn"])
@@ -49,8 +51,54 @@ def list_resources(bedrock: Any) -> dict[str, list[dict[str, Any]]]:
                     "tags": tag_set,
                 }
             )
+    deployments = []
+    for deployment in _pages(bedrock, "list_custom_model_deployments", "modelDeploymentSummaries"):
+        tag_set = _tags(bedrock, deployment["customModelDeploymentArn"])
+        if tag_set is not None:
+            deployments.append(
+                {
+                    "arn": deployment["customModelDeploymentArn"],
+                    "name": deployment["customModelDeploymentName"],
+                    "status": deployment.get("status"),
+                    "created": _iso(deployment.get("createdAt")),
+                    "model_arn": deployment.get("modelArn"),
+                    "tags": tag_set,
+                }
+            )
+    models = _models(bedrock, "list_custom_models")
+    imported_models = _models(bedrock, "list_imported_models")
+    ours = {model["arn"] for model in models if tagging.is_ours(model["tags"])}
+    jobs = []
+    for job in _pages(bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries"):
+        made_ours = job.get("status") == "Completed" and job.get("customModelArn") in ours
+        if job.get("status") not in RELEVANT_JOB_STATUSES and not made_ours:
+            continue
+        tag_set = _tags(bedrock, job["jobArn"])
+        if tag_set is not None:
+            jobs.append(
+                {
+                    "arn": job["jobArn"],
+                    "name": job["jobName"],
+                    "status": job.get("status"),
+                    "created": _iso(job.get("creationTime")),
+                    "ended": _iso(job.get("endTime")),
+                    "model_arn": job.get("customModelArn"),
+                    "tags": tag_set,
+                }
+            )
+    return {
+        "throughputs": throughputs,
+        "deployments": deployments,
+        "models": models,
+        "imported_models": imported_models,
+        "jobs": jobs,
+    }
+
+
+def _models(bedrock: Any, operation: str) -> list[dict[str, Any]]:
+    """Custom models (``list_custom_models``) or imported models (``list_imported_models``) with tags."""
     models = []
-    for model in _pages(bedrock, "list_custom_models", "modelSummaries"):
+    for model in _pages(bedrock, operation, "modelSummaries"):
         tag_set = _tags(bedrock, model["modelArn"])
         if tag_set is not None:
             models.append(
@@ -61,26 +109,12 @@ def list_resources(bedrock: Any) -> dict[str, list[dict[str, Any]]]:
                     "tags": tag_set,
                 }
             )
-    jobs = []
-    for job in _pages(bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries"):
-        if job.get("status") not in RELEVANT_JOB_STATUSES:
-            continue
-        tag_set = _tags(bedrock, job["jobArn"])
-        if tag_set is not None:
-            jobs.append(
-                {
-                    "arn": job["jobArn"],
-                    "name": job["jobName"],
-                    "status": job.get("status"),
-                    "created": _iso(job.get("creationTime")),
-                    "tags": tag_set,
-                }
-            )
-    return {"throughputs": throughputs, "models": models, "jobs": jobs}
+    return models
 
 
-def registry_serving_arns(s3: Any, bucket: str) -> dict[str, list[str]]:
-    """``{registry name: [serving ARNs]}`` for every ``registry/*.json`` in ``bucket``."""
+def registry_protected_arns(s3: Any, bucket: str) -> dict[str, list[str]]:
+    """``{registry name: [ARNs it names]}`` for every ``registry/*.json`` in ``bucket``: the champion's
+    throughput and model, the previous champion's model and a pending switch's (``janitor.protected_arns``)."""
     result: dict[str, list[str]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=promotion.REGISTRY_PREFIX):
         for item in page.get("Contents", []):
@@ -89,5 +123,5 @@ def registry_serving_arns(s3: Any, bucket: str) -> dict[str, list[str]]:
             if not key.endswith(".json") or not promotion.is_valid_name(name):
                 continue
             registry, _ = promotion.load_registry(s3, bucket, name)
-            result[name] = sorted(promotion.serving_arns(registry))
+            result[name] = sorted(janitor.protected_arns(registry))
     return result

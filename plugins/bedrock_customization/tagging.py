@@ -27,6 +27,14 @@ ROLE_EVALUATION = "evaluation"
 ROLE_SERVING = "serving"
 DECISION_PROMOTE = "promote"
 DECISION_REJECT = "reject"
+#: A custom model of a run that failed before deciding on it (the teardown's mark; the janitor deletes it
+#: after ``retention_days``).
+DECISION_FAILED = "failed"
+#: Kept on purpose (a sweep's winner without evaluation, an imported model the run keeps): neither the
+#: teardown nor the janitor ever deletes it. Tag a resource of ours with it by hand to keep it too.
+DECISION_KEEP = "keep"
+#: An imported model its run deletes after the smoke test: the janitor deletes it after ``ttl_hours``.
+DECISION_DELETE = "delete"
 
 # Bedrock tag values: up to 256 characters of [a-zA-Z0-9 _.:/=+@-].
 _MAX_VALUE = 256

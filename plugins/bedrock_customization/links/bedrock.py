@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 #: The Bedrock console of the run's region; a page's route follows the ``#``.
 BEDROCK_CONSOLE = BASE_AWS_CONSOLE_LINK + "/bedrock/home?region={region_name}#"
 #: The run's page of the provider's UI plugin, relative to the Airflow UI.
-RUN_RESULTS_PATH = "/bedrock-customization/runs/{dag_id}/{run_id}"
+#: The run's "Bedrock results" tab (the UI plugin's dag_run view, url_route ``bedrock-results``), inside the
+#: Airflow UI with its navigation.
+RUN_RESULTS_PATH = "/dags/{dag_id}/runs/{run_id}/plugin/bedrock-results"
 
 
 class BedrockConsoleLink(BaseAwsLink):

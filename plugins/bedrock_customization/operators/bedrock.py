@@ -27,6 +27,11 @@ from bedrock_customization.exceptions import (
     ResourceInUseError,
 )
 from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
+from bedrock_customization.links.bedrock import (
+    BedrockCustomizationJobLink,
+    BedrockCustomModelDeploymentLink,
+    BedrockProvisionedThroughputLink,
+)
 from bedrock_customization.naming import client_request_token
 from bedrock_customization.triggers.bedrock import (
     BedrockCustomModelDeploymentActiveTrigger,
@@ -54,6 +59,20 @@ class BedrockCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOperator
         "training_data_config",
         "output_data_config",
     )
+    operator_extra_links = (BedrockCustomizationJobLink(),)
+
+    def execute(self, context: Context) -> str:
+        from airflow.providers.common.compat.sdk import TaskDeferred
+
+        try:
+            job_arn = super().execute(context)
+        except TaskDeferred:
+            # The upstream operator defers right after the create call: link the job it created first.
+            job = self.hook.conn.get_model_customization_job(jobIdentifier=self.job_name)
+            BedrockCustomizationJobLink.persist_arn(context, self, job["jobArn"])
+            raise
+        BedrockCustomizationJobLink.persist_arn(context, self, job_arn)
+        return job_arn
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -300,6 +319,7 @@ class BedrockCreateProvisionedModelThroughputOperator(
         "tags",
         "create_throughput_kwargs",
     )
+    operator_extra_links = (BedrockProvisionedThroughputLink(),)
 
     def __init__(
         self,
@@ -361,6 +381,7 @@ class BedrockCreateProvisionedModelThroughputOperator(
             self._check_serves_model(existing)
             arn = existing["provisionedModelArn"]
             self.log.info("Re-attaching to provisioned throughput %s (%s).", arn, existing["status"])
+            BedrockProvisionedThroughputLink.persist_arn(context, self, arn)
             return self._wait_in_service(arn, existing["status"])
 
         try:
@@ -389,6 +410,7 @@ class BedrockCreateProvisionedModelThroughputOperator(
             commitment,
             self.model_id,
         )
+        BedrockProvisionedThroughputLink.persist_arn(context, self, arn)
         return self._wait_in_service(arn)
 
     def _check_serves_model(self, throughput: Mapping[str, Any]) -> None:
@@ -433,6 +455,7 @@ class BedrockUpdateProvisionedThroughputOperator(
 
     aws_hook_class = BedrockCustomizationHook
     template_fields: Sequence[str] = aws_template_fields("provisioned_model_id", "desired_model_id")
+    operator_extra_links = (BedrockProvisionedThroughputLink(),)
 
     def __init__(
         self,
@@ -456,6 +479,7 @@ class BedrockUpdateProvisionedThroughputOperator(
         arn, status = update_throughput_model(
             self.hook.conn, self.provisioned_model_id, self.desired_model_id, self.log, self._settle_wait
         )
+        BedrockProvisionedThroughputLink.persist_arn(context, self, arn)
         return self._wait_in_service(arn, status)
 
     def _settle_wait(self, arn: str) -> None:
@@ -620,6 +644,206 @@ class BedrockDeleteRunThroughputsOperator(AwsBaseOperator[BedrockCustomizationHo
         return promotion.serving_arns(registry)
 
 
+def delete_deployment(conn: Any, identifier: str) -> bool:
+    """Delete a custom model deployment: True if deleted, False if it was already gone."""
+    try:
+        conn.delete_custom_model_deployment(customModelDeploymentIdentifier=identifier)
+    except conn.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+class BedrockDeleteRunModelsOperator(AwsBaseOperator[BedrockCustomizationHook]):
+    """
+    Teardown: delete the custom model deployments and custom models this DAG run made and did not promote.
+
+    Runs after :class:`BedrockDeleteRunThroughputsOperator`. Finds deployments and models by their tags
+    (``managed-by=airflow``, this ``dag-id`` and ``run-id``), not by XCom, so it works whatever task failed.
+    Never touches what the model registry names (champion, previous champion, a pending switch) or what is
+    tagged ``role=serving`` or ``decision=keep``, and never deletes a model a throughput or deployment still
+    uses (one just deleted is waited for; a model still used after that is left to the janitor). Each model's
+    fate follows ``janitor.teardown_fate``: one of a failed run, a rejected one and one whose promotion never
+    committed are deleted with ``retention="delete"``, or tagged ``decision=failed`` and kept with
+    ``retention="keep"`` (the janitor deletes them after its ``retention_days``); one the run finished
+    without deciding on is kept on purpose and tagged ``decision=keep``. The run failed when one of its tasks
+    other than teardowns is failed or upstream_failed. Returns ``{"deleted_deployments": [arn...],
+    "spared_deployments": [...], "deleted": [...], "kept": [...], "spared": [...]}``.
+
+    :param retention: ``delete`` or ``keep``: the fate of a model this run did not promote. (templated;
+        default delete)
+    :param dag_id: DAG whose models to clean. (templated; default: this task's DAG)
+    :param run_id: Run whose models to clean. (templated; default: this task's run)
+    :param registry_bucket: Bucket of the model registry. (templated)
+    :param registry_name: Name of the model registry (``registry/<name>.json``); without it (or
+        ``registry_bucket``) a model tagged ``decision=promote`` is never deleted. (templated)
+    :param waiter_delay: Seconds between checks whether a model is still used. (default: the provider's
+        ``poll_interval``)
+    :param waiter_max_attempts: Checks before a model still used is left to the janitor. (default: 5)
+    """
+
+    aws_hook_class = BedrockCustomizationHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "retention", "dag_id_to_clean", "run_id", "registry_bucket", "registry_name"
+    )
+
+    def __init__(
+        self,
+        *,
+        retention: str = "delete",
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        registry_bucket: str | None = None,
+        registry_name: str | None = None,
+        waiter_delay: int | None = None,
+        waiter_max_attempts: int = 5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.retention = retention
+        self.dag_id_to_clean = dag_id
+        self.run_id = run_id
+        self.registry_bucket = registry_bucket
+        self.registry_name = registry_name
+        self.waiter_delay = waiter_delay if waiter_delay is not None else settings.poll_interval()
+        self.waiter_max_attempts = max(1, waiter_max_attempts)
+
+    def execute(self, context: Context) -> dict[str, list[str]]:
+        from bedrock_customization import janitor
+
+        conn = self.hook.conn
+        retention = str(self.retention).strip().lower()
+        if retention not in ("delete", "keep"):
+            raise BedrockCustomizationError(f"retention must be delete or keep; got {self.retention!r}.")
+        dag_id, run_id, _, _ = run_identity(context)
+        dag_id, run_id = self.dag_id_to_clean or dag_id, self.run_id or run_id
+        registry_read = bool(self.registry_bucket and self.registry_name)
+        protected = self._registry_protected()
+        result: dict[str, list[str]] = {
+            "deleted_deployments": [],
+            "spared_deployments": [],
+            "deleted": [],
+            "kept": [],
+            "spared": [],
+        }
+        for deployment in list(_paginate(conn, "list_custom_model_deployments", "modelDeploymentSummaries")):
+            arn, name = deployment["customModelDeploymentArn"], deployment["customModelDeploymentName"]
+            tags = resource_tags(conn, arn)
+            if tags is None or not tagging.same_run(tags, dag_id, run_id):
+                continue
+            if (
+                arn in protected
+                or tags.get(tagging.ROLE) == tagging.ROLE_SERVING
+                or tags.get(tagging.DECISION) == tagging.DECISION_KEEP
+            ):
+                self.log.info(
+                    "Sparing custom model deployment %s (%s): serving or kept on purpose.", name, arn
+                )
+                result["spared_deployments"].append(arn)
+            elif delete_deployment(conn, arn):
+                self.log.info("Deleted custom model deployment %s (%s).", name, arn)
+                result["deleted_deployments"].append(arn)
+
+        run_failed: bool | None = None
+        checked = False
+        for model in list(_paginate(conn, "list_custom_models", "modelSummaries")):
+            arn, name = model["modelArn"], model["modelName"]
+            tags = resource_tags(conn, arn)
+            if tags is None or not tagging.same_run(tags, dag_id, run_id):
+                continue
+            if not checked:
+                run_failed, checked = self._run_failed(context, dag_id, run_id), True
+            fate = janitor.teardown_fate(
+                arn=arn,
+                tags=tags,
+                protected=protected,
+                retention=retention,
+                run_failed=run_failed,
+                registry_read=registry_read,
+            )
+            if fate.action == janitor.TEARDOWN_SPARE:
+                self.log.info("Sparing custom model %s (%s): %s.", name, arn, fate.reason)
+                result["spared"].append(arn)
+                continue
+            if fate.tag and not self._tag_decision(conn, arn, fate.tag):
+                continue
+            if fate.action == janitor.TEARDOWN_KEEP:
+                self.log.info("Keeping custom model %s (%s): %s.", name, arn, fate.reason)
+                result["kept"].append(arn)
+                continue
+            self._delete_model(conn, arn, name, fate.reason, result)
+        if not any(result.values()):
+            self.log.info("Run %s of %s left no custom model nor deployment.", run_id, dag_id)
+        return result
+
+    def _delete_model(
+        self, conn: Any, arn: str, name: str, reason: str, result: dict[str, list[str]]
+    ) -> None:
+        """Delete a model once nothing uses it (a throughput just deleted may hold it for a moment)."""
+        users: list[str] = []
+        for attempt in range(self.waiter_max_attempts):
+            users = model_users(conn, arn)
+            if not users or attempt == self.waiter_max_attempts - 1:
+                break
+            self.log.info(
+                "Custom model %s is still used by %s; checking again in %s s.", arn, users, self.waiter_delay
+            )
+            time.sleep(self.waiter_delay)
+        try:
+            if users:
+                raise ResourceInUseError(f"still used by {'; '.join(users)}")
+            deleted = delete_custom_model(conn, arn)
+        except ResourceInUseError as error:
+            self.log.warning(
+                "Not deleting custom model %s (%s) although %s: %s. It keeps its decision tag, so the "
+                "janitor deletes it once nothing uses it.",
+                name,
+                arn,
+                reason,
+                error,
+            )
+            result["kept"].append(arn)
+            return
+        if deleted:
+            self.log.info("Deleted custom model %s (%s): %s.", name, arn, reason)
+            result["deleted"].append(arn)
+
+    def _tag_decision(self, conn: Any, arn: str, decision: str) -> bool:
+        """Tag a model ``decision=<decision>``; False when it is already gone."""
+        try:
+            conn.tag_resource(resourceARN=arn, tags=tagging.to_aws({tagging.DECISION: decision}))
+        except conn.exceptions.ResourceNotFoundException:
+            self.log.info("Custom model %s is already gone.", arn)
+            return False
+        return True
+
+    def _run_failed(self, context: Context, dag_id: str, run_id: str) -> bool | None:
+        """Whether a task of the run (teardowns aside) failed; None when that cannot be read."""
+        ti = context["ti"]
+        if (ti.dag_id, ti.run_id) != (dag_id, run_id) or not hasattr(ti, "get_ti_count"):
+            return None
+        task_ids = [t.task_id for t in self.dag.tasks if not t.is_teardown] if self.has_dag() else None
+        try:
+            failed = ti.get_ti_count(
+                dag_id=dag_id, run_ids=[run_id], task_ids=task_ids, states=["failed", "upstream_failed"]
+            )
+        except Exception as error:  # the outcome is only needed for models without a decision
+            self.log.warning("Could not read the task states of run %s (%s).", run_id, error)
+            return None
+        self.log.info("Run %s of %s %s.", run_id, dag_id, "failed" if failed else "did not fail")
+        return failed > 0
+
+    def _registry_protected(self) -> set[str]:
+        if not (self.registry_bucket and self.registry_name):
+            return set()
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from bedrock_customization import janitor, promotion
+
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify).get_conn()
+        registry, _ = promotion.load_registry(s3, self.registry_bucket, self.registry_name)
+        return janitor.protected_arns(registry)
+
+
 # --------------------------------------------------------------------------------------------- custom model
 
 
@@ -739,6 +963,7 @@ class BedrockCreateCustomModelDeploymentOperator(WaitingMixin, AwsBaseOperator[B
     template_fields: Sequence[str] = aws_template_fields(
         "model_arn", "deployment_name", "description", "client_request_token", "tags"
     )
+    operator_extra_links = (BedrockCustomModelDeploymentLink(),)
 
     def __init__(
         self,
@@ -798,6 +1023,7 @@ class BedrockCreateCustomModelDeploymentOperator(WaitingMixin, AwsBaseOperator[B
                 request["description"] = self.description
             arn = conn.create_custom_model_deployment(**request)["customModelDeploymentArn"]
             self.log.info("Created custom model deployment %s for %s.", arn, self.model_arn)
+        BedrockCustomModelDeploymentLink.persist_arn(context, self, arn)
         return self._wait_active(arn)
 
     def _delete(self, arn: str) -> None:
