@@ -5,13 +5,17 @@ triggerer and a Celery worker (``include.deployment``; the same commands and con
 file). Everything is driven through the authenticated REST API, the way a user would:
 
 1. ``bedrock_retraining`` with a conf: it succeeds; the customization and throughput waits are ``deferred``
-   while the emulated job/throughput is in progress, and meanwhile they hold no Celery worker slot; every
-   task ran on the Celery worker; only the serving throughput is left.
+   while the emulated job/throughput is in progress, and past a short grace period of each deferral they hold
+   no Celery worker slot; every task ran on the Celery worker; only the serving throughput is left.
 2. ``bedrock_hparam_sweep`` with a 2x2 grid: never more customization jobs at once than the pool has slots.
 3. The same retraining DAG with ``[bedrock_customization] deferrable = False`` on the worker: the waits hold
    one worker slot each. The worker is then killed (SIGKILL to its whole process tree, as if its machine died)
    mid-job and started again: the run still succeeds, with one customization job and one evaluation
    throughput, because the retry re-attaches to the job instead of creating another.
+4. A deferred ``customize_model`` marked failed through the REST API: our trigger's ``on_kill`` stops the
+   customization job (a user kill must not leave it training and billing).
+5. The triggerer restarted while ``customize_model`` is deferred: the job is left alone (a restart or
+   redistribution is not a kill) and the new triggerer finishes the wait.
 
 The figures (worker-slot occupancy, durations) are printed; run with ``-s`` to see them.
 """
