@@ -116,28 +116,11 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
 @task
 def select_baseline(run: dict) -> dict:
     """The model the candidate must beat: the registry's champion, else the base model."""
-    import logging
+    from bedrock_customization.operators import promotion
 
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
-    from bedrock_customization.operators.promotion import load_settled_registry, waiter_settle
-    from bedrock_customization.promotion import choose_baseline
-
-    log = logging.getLogger(__name__)
-    hook, s3 = BedrockCustomizationHook(aws_conn_id=AWS_CONN_ID), S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
-    # A half-applied promotion of an earlier run is rolled back first: the baseline is what really serves.
-    registry, _ = load_settled_registry(
-        hook.conn, s3, run["bucket"], REGISTRY, settle=waiter_settle(hook), log=log
+    return promotion.select_baseline(
+        AWS_CONN_ID, run["bucket"], REGISTRY, run["base_model_id"], run["base_inference_id"]
     )
-    baseline = choose_baseline(registry, run["base_model_id"], run["base_inference_id"])
-    if baseline.get("other_base_model_id"):
-        log.info(
-            "The champion is a %s model; comparing with the base model instead.",
-            baseline["other_base_model_id"],
-        )
-    log.info("Baseline: %s", baseline)
-    return baseline
 
 
 @dag(

@@ -551,3 +551,28 @@ def waiter_settle(hook: Any) -> Any:
         )
 
     return settle
+
+
+def select_baseline(
+    aws_conn_id: str, bucket: str, registry_name: str, base_model_id: str, base_inference_id: str
+) -> dict[str, Any]:
+    """What a candidate of ``base_model_id`` must beat (``promotion.choose_baseline``), read from the registry
+    after rolling back any abandoned half-applied promotion, so the baseline is what really serves."""
+    import logging
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    log = logging.getLogger(__name__)
+    hook = BedrockCustomizationHook(aws_conn_id=aws_conn_id)
+    s3 = S3Hook(aws_conn_id=aws_conn_id).get_conn()
+    registry, _ = load_settled_registry(
+        hook.conn, s3, bucket, registry_name, settle=waiter_settle(hook), log=log
+    )
+    baseline = promotion.choose_baseline(registry, base_model_id, base_inference_id)
+    if baseline.get("other_base_model_id"):
+        log.info(
+            "The champion is a %s model; comparing with the base model instead.",
+            baseline["other_base_model_id"],
+        )
+    log.info("Baseline: %s", baseline)
+    return baseline
