@@ -247,14 +247,32 @@ def test_rerun_after_success_changes_nothing(zone, champion, monkeypatch):
     assert_clean(seen)
 
 
-def test_kill_cases_run_under_the_real_triggerer():
-    """Listed here so the matrix is whole; proven in make itest."""
-    for case, expected in (
-        ("task killed while deferred", "job Stopping/Stopped within one poll (trigger on_kill)"),
-        ("triggerer restarted while deferred", "job untouched; run succeeds"),
-        ("worker SIGKILL, then retry", "retry re-attaches: one job, one evaluation throughput"),
+def test_rows_proven_by_other_modules():
+    """Listed here so the matrix is whole: the kill cases need the real scheduler, triggerer and Celery worker
+    (make itest); the import DAG's and the operator-level cases have their own modules."""
+    itest = "make itest (tests/itest/test_celery_deployment.py)"
+    for case, expected, where in (
+        ("task killed while deferred", "job Stopping/Stopped within one poll (trigger on_kill)", itest),
+        ("triggerer restarted while deferred", "job untouched; run succeeds on try 1", itest),
+        ("worker SIGKILL, then retry", "retry re-attaches: one job, one evaluation throughput", itest),
+        (
+            "task killed while not deferred",
+            "operator on_kill stops the job",
+            "tests/test_customization_operator.py",
+        ),
+        ("deferral timeout", "the job is stopped", "tests/test_triggers_kill.py"),
+        (
+            "import DAG: smoke test fails",
+            "imported model deleted by the teardown",
+            "tests/test_model_import.py",
+        ),
+        (
+            "import DAG: killed run",
+            "imported model tagged decision=delete; janitor deletes it",
+            "tests/test_janitor.py",
+        ),
     ):
-        MATRIX.append((case, expected, "make itest (tests/itest/test_celery_deployment.py)"))
+        MATRIX.append((case, expected, where))
     assert json.dumps(MATRIX)
 
 
