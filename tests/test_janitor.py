@@ -14,6 +14,13 @@ NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 LIMITS = {"ttl_hours": 6, "retention_days": 7, "max_job_hours": 48}
 
 
+def reset_account(endpoint_url: str) -> None:
+    """An empty emulated account: these tests list everything in it."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST"))
+
+
 def ours(run_id: str = "manual__r1", **extra: str) -> dict[str, str]:
     return tagging.run_tags("bedrock_retraining", run_id, "task", **extra)
 
@@ -323,6 +330,7 @@ def test_janitor_dag_deletes_the_orphan_and_spares_serving(airflow_db, use_endpo
 
     with LocalAwsServer(port=0) as server:
         use_endpoint(server.endpoint_url)
+        reset_account(server.endpoint_url)  # moto's state is process-wide: not what earlier tests left
         CONFIG.update(job_seconds=0.1, throughput_seconds=0.1)
         try:
             s3, bedrock = (
@@ -520,6 +528,7 @@ def test_janitor_dag_deletes_our_orphaned_imported_model_and_deployment(airflow_
 
     with LocalAwsServer(port=0) as server:
         use_endpoint(server.endpoint_url)
+        reset_account(server.endpoint_url)  # moto's state is process-wide: not what earlier tests left
         CONFIG.update(job_seconds=0.1, import_seconds=0.1, deployment_seconds=0.1)
         try:
             s3, bedrock = (

@@ -33,6 +33,8 @@ def in_process_emulator():
     CONFIG.update(**EMULATOR_TIMINGS)
     yield server.endpoint_url
     CONFIG.reset()
+    # Leave an empty account behind too: later tests in this process may list what is there.
+    urllib.request.urlopen(urllib.request.Request(f"{server.endpoint_url}/moto-api/reset", method="POST"))
     server.stop()
 
 
