@@ -6,6 +6,8 @@
   score better against references (ROUGE-L, chrF, BERTScore) and a hyperparameter sweep has a winner.
 * A **base model** (:func:`base_answer`) and an **imported model** (:func:`imported_answer`) answer
   generically: they echo a few keywords of the question but do not know the training data.
+* :func:`embed` is an embedding model: hashed word and character-trigram features projected into the
+  requested dimension, so similar texts get close vectors (cosine) and unrelated ones nearly orthogonal.
 * :func:`judge_tool_use` plays an LLM judge called through Converse with a tool whose input schema
   holds the scores; :func:`finish` applies stop sequences and the token budget.
 
@@ -32,6 +34,8 @@ __all__ = [
     "TrainingMemory",
     "base_answer",
     "custom_answer",
+    "embed",
+    "embedding_tokens",
     "finish",
     "imported_answer",
     "judge_tool_use",
@@ -572,3 +576,69 @@ def finish(text: str, request: ChatRequest) -> tuple[str, str, int, int]:
         reason = "max_tokens"
     prompt_chars = len(request.system) + sum(len(str(m.get("text", ""))) for m in request.messages)
     return text, reason, max(1, math.ceil(prompt_chars / 4)), _estimate_tokens(text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Embeddings
+# --------------------------------------------------------------------------------------------------
+
+_EMBED_WORD = re.compile(r"[0-9a-z]+(?:['.\-][0-9a-z]+)*|[\u30a0-\u30ff]{2,}|[\u4e00-\u9fff]{2,}")
+_EMBED_HASHES = 2
+"""Buckets per feature: each feature adds to two (signed) coordinates, which keeps collisions harmless."""
+WORD_WEIGHT = 1.0
+TRIGRAM_WEIGHT = 0.35
+
+
+def _embedding_features(text: str) -> dict[str, float]:
+    """Weighted features of a text: lowercased words (and CJK runs) plus character trigrams of each word.
+
+    Words carry the meaning (shared words make texts close); trigrams make inflections and typos
+    ("password"/"passwords") close too. Sublinear term frequency, as in :func:`similarity`.
+    """
+    normal = _normalize(text)
+    counts: Counter[str] = Counter()
+    weights: dict[str, float] = {}
+    for word in _EMBED_WORD.findall(normal):
+        counts["w:" + word] += 1
+        weights["w:" + word] = WORD_WEIGHT
+        padded = f"<{word}>"
+        for i in range(len(padded) - 2):
+            gram = "t:" + padded[i : i + 3]
+            counts[gram] += 1
+            weights[gram] = TRIGRAM_WEIGHT
+    return {feature: weights[feature] * _tf(count) for feature, count in counts.items()}
+
+
+def embed(text: str, dimensions: int, model: str, *, normalize: bool = True, extra: str = "") -> list[float]:
+    """A deterministic embedding of ``text`` in ``dimensions`` coordinates, no weights involved.
+
+    Each feature (see :func:`_embedding_features`) is hashed, with ``model`` as the seed, to
+    :data:`_EMBED_HASHES` coordinates and a sign per coordinate (a signed random projection of the
+    bag of features), so the cosine of two embeddings approximates the weighted overlap of their
+    features: paraphrases score high, unrelated texts near 0. ``extra`` (e.g. image bytes) adds a
+    feature of its own. With ``normalize`` the vector has unit L2 norm; without it the norm grows
+    with the text like a raw model output. Values are rounded to 8 decimals.
+    """
+    features = _embedding_features(text)
+    if extra:
+        features["x:" + hashlib.sha256(extra.encode("utf-8")).hexdigest()] = 2.0
+    if not features:
+        features = {"empty:": 1.0}
+    vector = [0.0] * dimensions
+    for feature, weight in features.items():
+        digest = hashlib.blake2b(f"{model}\x1f{feature}".encode(), digest_size=8 * _EMBED_HASHES).digest()
+        for k in range(_EMBED_HASHES):
+            value = int.from_bytes(digest[8 * k : 8 * k + 8], "big")
+            sign = 1.0 if value & 1 else -1.0
+            vector[(value >> 1) % dimensions] += sign * weight
+    norm = math.sqrt(sum(v * v for v in vector))
+    if norm == 0.0:
+        vector[0], norm = 1.0, 1.0
+    scale = 1.0 / norm if normalize else 0.05
+    return [round(v * scale, 8) for v in vector]
+
+
+def embedding_tokens(text: str) -> int:
+    """Input token count of an embedding request: about one token per word piece (0 for no text)."""
+    words = _EMBED_WORD.findall(_normalize(text))
+    return sum(max(1, math.ceil(len(w) / 6)) for w in words) + len(re.findall(r"[^\w\s]", text))

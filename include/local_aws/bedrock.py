@@ -31,7 +31,7 @@ from moto.core.utils import camelcase_to_underscores
 from moto.moto_api._internal import mock_random
 from moto.utilities.utils import get_partition
 
-from . import loss
+from . import catalog, loss
 from .config import CONFIG
 
 # ---------------------------------------------------------------------------------------------
@@ -48,6 +48,12 @@ class ResourceNotFoundException(ServiceException):
     """404 ResourceNotFoundException."""
 
     code = "ResourceNotFoundException"
+
+
+class ConflictException(ServiceException):
+    """400 ConflictException (declared by e.g. StopModelCustomizationJob, DeleteCustomModel)."""
+
+    code = "ConflictException"
 
 
 class TooManyTagsException(ServiceException):
@@ -72,22 +78,48 @@ S3_URI = r"s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_
 MODEL_ID = r"[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2}"
 TOKEN = r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?"
 CUSTOMIZATION_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING")
-COMMITMENTS = {"OneMonth": 30, "SixMonths": 182}
+COMMITMENTS = catalog.COMMITMENT_DAYS
 MAX_TAGS = 200
 NAME_IN_USE = "The provided job name is currently in use."
 
-#: Hugging Face ``model_type`` values and architecture classes that Custom Model Import accepts.
-IMPORT_MODEL_TYPES = ("llama", "mistral", "mixtral", "t5", "gpt_bigcode", "qwen2", "qwen3", "gpt_oss")
-IMPORT_ARCHITECTURES = (
-    "LlamaForCausalLM",
-    "MistralForCausalLM",
-    "MixtralForCausalLM",
-    "T5ForConditionalGeneration",
-    "GPTBigCodeForCausalLM",
-    "Qwen2ForCausalLM",
-    "Qwen3ForCausalLM",
-    "GptOssForCausalLM",
-)
+#: Hugging Face ``model_type`` values and architecture classes that Custom Model Import accepts
+#: (from the emulator's catalog; page model-customization-import-model).
+IMPORT_MODEL_TYPES = tuple(catalog.IMPORT_ARCHITECTURES)
+IMPORT_ARCHITECTURES = tuple(cls for group in catalog.IMPORT_ARCHITECTURES.values() for cls in group)
+
+_service_model: Any = None
+
+
+def _input_shape(operation: str) -> Any:
+    """botocore's input shape of a Bedrock operation (service model loaded once)."""
+    global _service_model
+    if _service_model is None:
+        import botocore.session
+
+        _service_model = botocore.session.get_session().get_service_model("bedrock")
+    return _service_model.operation_model(operation).input_shape
+
+
+def check_uri_identifiers(operation: str, params: dict[str, Any]) -> None:
+    """ValidationException for URI (path) identifiers that violate the pattern/length botocore declares.
+
+    botocore validates types and required members on the client but not patterns, so a request with
+    a malformed identifier reaches the service, which answers ValidationException.
+    """
+    shape = _input_shape(operation)
+    if shape is None:
+        return
+    for name, member in shape.members.items():
+        if member.serialization.get("location") != "uri" or name not in params:
+            continue
+        value = params[name]
+        meta = member.metadata
+        if not isinstance(value, str):
+            continue
+        if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+            raise _constraint_error(name, value, f"Member must satisfy regular expression pattern: {meta['pattern']}")
+        if "max" in meta and len(value) > meta["max"]:
+            raise _constraint_error(name, value, f"Member must have length less than or equal to {meta['max']}")
 
 
 def _constraint_error(name: str, value: Any, constraint: str) -> ValidationException:
@@ -626,6 +658,15 @@ def _filter_sort(
     return sorted(result, key=lambda item: (created(item), name(item)), reverse=order == "Descending")
 
 
+def _customizable_in(region: str) -> list[str]:
+    """Model ids with at least one customization offered in ``region`` (not EOL)."""
+    return [
+        m.model_id
+        for m in catalog.MODELS.values()
+        if catalog.customizations_in(m, region) and catalog.lifecycle(m) != "EOL"
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 # Backend
 
@@ -771,6 +812,8 @@ class LocalBedrockBackend(BedrockBackend):
         n_train = count_records(training[0] if training else None)
         if failure is None and n_train == 0:
             failure = f"Training data {job.training_data_config['s3Uri']} contains no records."
+        if failure is None:
+            failure = self._records_failure(job, s3)
         if failure is not None:
             job.status = "Failed"
             job.failure_message = failure
@@ -785,6 +828,53 @@ class LocalBedrockBackend(BedrockBackend):
         model = CustomModel(job.custom_model_arn, job.custom_model_name, job, job.deadline)
         self.models[model.arn] = model
         self.tags[model.arn] = dict(job.custom_model_tags)
+
+    @staticmethod
+    def _records_failure(job: CustomizationJob, s3: S3Access) -> str | None:
+        """Check every record against the model's documented format and record limits (when the job runs)."""
+        model = catalog.get(job.base_model_id)
+        customization = model.customization(job.customization_type) if model else None
+        if customization is None:
+            return None
+        description, format_source = catalog.RECORD_FORMATS[customization.record_format]
+        limits_source = catalog.page_url(customization.records_source or format_source)
+
+        def check(kind: str, uri: str) -> tuple[int, str | None]:
+            found = s3.read(uri)
+            content = found[0] if found else b""
+            count, problem = catalog.check_jsonl(
+                content, customization.record_format, customization.reserved_words, customization.reasoning_content
+            )
+            if problem is not None:
+                return count, (
+                    f"{kind} data validation failed for {uri}: {problem}. Records for {job.customization_type} "
+                    f"of {job.base_model_id} must have the format {description} "
+                    f"(see {catalog.page_url(format_source)})."
+                )
+            return count, None
+
+        n_train, failure = check("Training", job.training_data_config.get("s3Uri", ""))
+        if failure:
+            return failure
+        low, high = customization.min_records, customization.max_records
+        if (low is not None and n_train < low) or (high is not None and n_train > high):
+            return (
+                f"Training data {job.training_data_config['s3Uri']} has {n_train} records; {job.base_model_id} "
+                f"requires between {low or 1} and {high or 'any number of'} training records (see {limits_source})."
+            )
+        n_validation = 0
+        for validator in (job.validation_data_config or {}).get("validators", []):
+            count, failure = check("Validation", validator["s3Uri"])
+            if failure:
+                return failure
+            n_validation += count
+        limit = customization.max_validation_records
+        if limit is not None and n_validation > limit:
+            return (
+                f"Validation data has {n_validation} records; {job.base_model_id} accepts at most {limit} "
+                f"validation records (see {limits_source})."
+            )
+        return None
 
     def _write_metrics(self, job: CustomizationJob, curves: loss.LossCurves, s3: S3Access, validate: bool) -> None:
         bucket, prefix = parse_s3_uri(job.output_data_config["s3Uri"])
@@ -862,13 +952,11 @@ class LocalBedrockBackend(BedrockBackend):
             return f"Model import failed: config.json in {uri} is not a valid JSON object."
         model_type = config.get("model_type")
         architectures = config.get("architectures") or []
-        type_ok = model_type is None or model_type in IMPORT_MODEL_TYPES
-        arch_ok = not architectures or any(a in IMPORT_ARCHITECTURES for a in architectures)
-        if not (type_ok and arch_ok) or (model_type is None and not architectures):
+        if not catalog.import_architecture_ok(model_type, list(architectures)):
             return (
                 f"Model import failed: unsupported model architecture {architectures or None} "
-                f"(model_type {model_type!r}). Supported architectures: Llama, Mistral, Mixtral, "
-                "Flan-T5, GPTBigCode, Qwen2, Qwen3, GPT-OSS."
+                f"(model_type {model_type!r}). Supported architectures: {catalog.IMPORT_NAMES} "
+                f"(see {catalog.page_url(catalog.IMPORT_PAGE)})."
             )
         instruct = False
         for key in keys:
@@ -886,13 +974,134 @@ class LocalBedrockBackend(BedrockBackend):
 
     def _base_model(self, identifier: str) -> tuple[str, str]:
         """(foundation id, foundation ARN) for a base model identifier (id, ARN or custom model)."""
-        source = self.find_custom_model(identifier) if ("custom-model/" in identifier or "." not in identifier) else None
-        if source is not None:
+        pattern = _input_shape("CreateModelCustomizationJob").members["baseModelIdentifier"].metadata["pattern"]
+        if not re.fullmatch(pattern, identifier):
+            raise ValidationException(
+                f"The provided base model identifier {identifier} is invalid: baseModelIdentifier must satisfy "
+                f"the pattern {pattern}."
+            )
+        if "custom-model/" in identifier or "." not in identifier:
+            source = self.find_custom_model(identifier)
+            if source is None:
+                raise ResourceNotFoundException(
+                    f"The custom model {identifier} given as baseModelIdentifier was not found."
+                )
             return source.base_model_id, source.base_model_arn
         model_id = foundation_id(identifier)
         if not re.fullmatch(MODEL_ID, model_id):
             raise ValidationException(f"The provided base model identifier {identifier} is invalid.")
         return model_id, self.foundation_model_arn(model_id)
+
+    def foundation_model(self, model_id: str, field_name: str) -> catalog.FoundationModel:
+        """The catalog entry of a foundation model usable in this region, else the service's error."""
+        model = catalog.get(model_id)
+        if model is None:
+            raise ResourceNotFoundException(
+                f"The foundation model {model_id} given as {field_name} was not found: no such model in Amazon "
+                "Bedrock."
+            )
+        if catalog.lifecycle(model) == "EOL":
+            raise ValidationException(
+                f"The foundation model {model_id} given as {field_name} reached end of life on "
+                f"{model.eol_date.isoformat() if model.eol_date else 'an earlier date'} and can no longer be used "
+                f"(see {catalog.page_url(model.lifecycle_source or catalog.LIFECYCLE)})."
+            )
+        return model
+
+    def _customization_rules(self, base_model_id: str, params: dict[str, Any], customization_type: str) -> None:
+        """Refuse what AWS documents as refused for this base model, customization type and region."""
+        model = self.foundation_model(base_model_id, "baseModelIdentifier")
+        region = self.region_name
+        if not model.customizations:
+            raise ValidationException(
+                f"The base model {base_model_id} (baseModelIdentifier) does not support customization. "
+                f"Customizable models in {region}: {', '.join(_customizable_in(region)) or 'none'} "
+                f"(see {catalog.page_url(catalog.FINE_TUNING_PAGE)})."
+            )
+        customization = model.customization(customization_type)
+        if customization is None:
+            offered = ", ".join(c.kind for c in model.customizations)
+            raise ValidationException(
+                f"customizationType {customization_type} is not supported for base model {base_model_id}. "
+                f"Supported customization types: {offered}."
+            )
+        if region not in customization.regions:
+            raise ValidationException(
+                f"customizationType {customization_type} of base model {base_model_id} (baseModelIdentifier) is "
+                f"not offered in {region}. Supported Regions: {', '.join(customization.regions)} "
+                f"(see {catalog.page_url(customization.source)})."
+            )
+        self._check_customization_config(customization, base_model_id, params.get("customizationConfig"))
+        self._check_hyper_parameters(customization, base_model_id, params)
+        validators = (params.get("validationDataConfig") or {}).get("validators") or []
+        if validators and not customization.validation:
+            raise ValidationException(
+                f"validationDataConfig is not supported for {customization_type} of base model {base_model_id}: "
+                f"this model takes no validation set (see {catalog.page_url(customization.records_source or customization.source)})."
+            )
+
+    @staticmethod
+    def _check_customization_config(
+        customization: catalog.Customization, base_model_id: str, config: dict[str, Any] | None
+    ) -> None:
+        config = config or {}
+        kind = customization.kind
+        if kind == "DISTILLATION":
+            teacher = ((config.get("distillationConfig") or {}).get("teacherModelConfig") or {}).get(
+                "teacherModelIdentifier"
+            )
+            if not teacher:
+                raise ValidationException(
+                    "customizationConfig.distillationConfig.teacherModelConfig.teacherModelIdentifier is required "
+                    f"for DISTILLATION of base model {base_model_id}."
+                )
+        elif config.get("distillationConfig") is not None:
+            raise ValidationException(
+                f"customizationConfig.distillationConfig is only allowed with customizationType DISTILLATION, not {kind}."
+            )
+        if kind == "REINFORCEMENT_FINE_TUNING":
+            lambda_arn = (((config.get("rftConfig") or {}).get("graderConfig") or {}).get("lambdaGrader") or {}).get(
+                "lambdaArn"
+            )
+            if not lambda_arn:
+                raise ValidationException(
+                    "customizationConfig.rftConfig.graderConfig.lambdaGrader.lambdaArn is required for "
+                    f"REINFORCEMENT_FINE_TUNING of base model {base_model_id}."
+                )
+        elif config.get("rftConfig") is not None:
+            raise ValidationException(
+                f"customizationConfig.rftConfig is only allowed with customizationType REINFORCEMENT_FINE_TUNING, not {kind}."
+            )
+
+    @staticmethod
+    def _check_hyper_parameters(customization: catalog.Customization, base_model_id: str, params: dict[str, Any]) -> None:
+        given = params.get("hyperParameters") or {}
+        where = "hyperParameters"
+        if customization.hyper_parameters_in != "hyperParameters":
+            if given:
+                raise ValidationException(
+                    f"hyperParameters is not supported for {customization.kind}; set "
+                    f"{customization.hyper_parameters_in} instead."
+                )
+            where = customization.hyper_parameters_in
+            rft = ((params.get("customizationConfig") or {}).get("rftConfig") or {}).get("hyperParameters") or {}
+            given = {key: str(value) for key, value in rft.items()}
+        allowed = [hp.name for hp in customization.hyper_parameters]
+        for name, raw in given.items():
+            hp = customization.hyper_parameter(name)
+            if hp is None:
+                raise ValidationException(
+                    f"{where}.{name} is not a supported hyperparameter for {customization.kind} of base model "
+                    f"{base_model_id}. Supported hyperparameters: {', '.join(allowed) or 'none'} "
+                    f"(see {catalog.page_url(customization.hyper_parameters[0].source if customization.hyper_parameters else customization.source)})."
+                )
+            problem = hp.problem(raw)
+            if problem is not None:
+                raise ValidationException(
+                    f"{where}.{name}: {problem}. {name} of base model {base_model_id} must be "
+                    f"{'an' if hp.kind == 'integer' else 'a'} {hp.kind} {hp.range_text()} "
+                    f"(see {catalog.page_url(hp.source)})."
+                )
 
     def create_model_customization_job(self, params: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         """CreateModelCustomizationJob."""
@@ -928,6 +1137,7 @@ class LocalBedrockBackend(BedrockBackend):
         for key, value in hyper_parameters.items():
             if not isinstance(value, str):
                 raise _constraint_error(f"hyperParameters.{key}", value, "Member must be a string")
+        self._customization_rules(base_model_id, params, customization_type)
         _check_vpc(params.get("vpcConfig"))
         job_tags = _check_tags("jobTags", params.get("jobTags"))
         model_tags = _check_tags("customModelTags", params.get("customModelTags"))
@@ -981,8 +1191,9 @@ class LocalBedrockBackend(BedrockBackend):
         """StopModelCustomizationJob: InProgress -> Stopping -> Stopped."""
         job = self.find_job(_required(params, "jobIdentifier"))
         if job.status != "InProgress":
-            raise ValidationException(
-                f"Model customization job {job.name} cannot be stopped because its status is {job.status}."
+            raise ConflictException(
+                f"Model customization job {job.name} cannot be stopped because its status is {job.status}; "
+                "only a job that is InProgress can be stopped."
             )
         now = utcnow()
         job.status = "Stopping"
@@ -1014,13 +1225,13 @@ class LocalBedrockBackend(BedrockBackend):
         for throughput in self.throughputs.values():
             self._refresh_throughput(throughput)
             if model.arn in (throughput.model_arn, throughput.desired_model_arn):
-                raise ValidationException(
+                raise ConflictException(
                     f"Custom model {model.name} is in use by provisioned model throughput "
                     f"{throughput.name} ({throughput.arn}). Delete the provisioned throughput first."
                 )
         for deployment in self.deployments.values():
             if deployment.model_arn == model.arn:
-                raise ValidationException(
+                raise ConflictException(
                     f"Custom model {model.name} is in use by custom model deployment {deployment.name} "
                     f"({deployment.arn}). Delete the deployment first."
                 )
@@ -1046,6 +1257,18 @@ class LocalBedrockBackend(BedrockBackend):
         model_id = foundation_id(identifier)
         if not re.fullmatch(MODEL_ID, model_id):
             raise ValidationException(f"The provided model identifier {identifier} is invalid.")
+        model = self.foundation_model(model_id, field_name)
+        if "PROVISIONED" not in model.inference_types or self.region_name not in model.regions:
+            offered = [
+                m.model_id
+                for m in catalog.MODELS.values()
+                if "PROVISIONED" in m.inference_types and self.region_name in m.regions and catalog.lifecycle(m) != "EOL"
+            ]
+            raise ValidationException(
+                f"Provisioned Throughput is not supported for the model {model_id} ({field_name}) in "
+                f"{self.region_name}. Use a model id for Provisioned Throughput, one of: {', '.join(offered)} "
+                f"(see {catalog.page_url(catalog.PT_SUPPORTED)})."
+            )
         arn = self.foundation_model_arn(model_id)
         return arn, arn
 
@@ -1067,6 +1290,15 @@ class LocalBedrockBackend(BedrockBackend):
             _check_enum("commitmentDuration", commitment, COMMITMENTS)
         tags = _check_tags("tags", params.get("tags"))
         model_arn, foundation_arn = self._throughput_model(_required(params, "modelId"), "modelId")
+        if model_arn == foundation_arn and commitment is None:
+            model = catalog.get(foundation_id(foundation_arn))
+            if model is not None and not model.base_no_commitment:
+                raise ValidationException(
+                    f"commitmentDuration is required for a Provisioned Throughput of the base model "
+                    f"{model.model_id}: no-commitment purchase is not supported for this base model. Allowed "
+                    f"values: {', '.join(COMMITMENTS)} (custom models also allow no commitment; see "
+                    f"{catalog.page_url(catalog.PT_SUPPORTED)})."
+                )
         if any(t.name == name for t in self.throughputs.values()):
             raise ValidationException(f"A provisioned model throughput named {name} already exists.")
         now = utcnow()
@@ -1118,6 +1350,12 @@ class LocalBedrockBackend(BedrockBackend):
             if any(t.name == new_name and t is not throughput for t in self.throughputs.values()):
                 raise ValidationException(f"A provisioned model throughput named {new_name} already exists.")
         model_arn = None
+        if new_model is not None and throughput.model_arn == throughput.foundation_model_arn:
+            raise ValidationException(
+                f"desiredModelId cannot be set for provisioned model throughput {throughput.name}: it serves the "
+                f"base model {throughput.foundation_model_arn}, and only a throughput serving a custom model can "
+                f"change its model (see {catalog.page_url(catalog.SWITCH_SOURCE)})."
+            )
         if new_model is not None:
             model_arn, foundation_arn = self._throughput_model(new_model, "desiredModelId")
             if foundation_arn != throughput.foundation_model_arn:
@@ -1140,6 +1378,14 @@ class LocalBedrockBackend(BedrockBackend):
     def delete_provisioned_model_throughput(self, params: dict[str, Any]) -> dict[str, Any]:
         """DeleteProvisionedModelThroughput."""
         throughput = self.get_throughput(_required(params, "provisionedModelId"))
+        if throughput.commitment and throughput.status != "Failed":
+            expiration = throughput.created + timedelta(days=COMMITMENTS[throughput.commitment])
+            if utcnow() < expiration:
+                raise ConflictException(
+                    f"Provisioned model throughput {throughput.name} has a {throughput.commitment} commitment term "
+                    f"that ends {expiration.isoformat()}; it cannot be deleted before the term ends "
+                    f"(see {catalog.page_url(catalog.DELETE_BEFORE_TERM_SOURCE)})."
+                )
         del self.throughputs[throughput.arn]
         self.tags.pop(throughput.arn, None)
         return {}
@@ -1244,6 +1490,7 @@ class LocalBedrockBackend(BedrockBackend):
         model = self.find_custom_model(model_id)
         if model is None:
             raise ResourceNotFoundException(f"Custom model {model_id} was not found.")
+        self._check_deployment_eligible(model)
         tags = _check_tags("tags", params.get("tags"))
         if any(d.name == name for d in self.deployments.values()):
             raise ValidationException(f"A custom model deployment named {name} already exists.")
@@ -1260,6 +1507,30 @@ class LocalBedrockBackend(BedrockBackend):
         self.deployments[deployment.arn] = deployment
         self.tags[deployment.arn] = tags
         return {"customModelDeploymentArn": deployment.arn}
+
+    def _check_deployment_eligible(self, model: CustomModel) -> None:
+        """On-demand deployment: supported base models, customized on/after 2025-07-16, supported Regions."""
+        page = catalog.page_url(catalog.DEPLOY_ON_DEMAND)
+        if self.region_name not in catalog.DEPLOYMENT_REGIONS:
+            raise ValidationException(
+                f"Custom model {model.name} (modelArn) cannot be deployed for on-demand inference in "
+                f"{self.region_name}. Supported Regions: {', '.join(catalog.DEPLOYMENT_REGIONS)} (see {page})."
+            )
+        base = catalog.get(model.base_model_id)
+        if base is None or not base.on_demand_deployment:
+            supported = [m.model_id for m in catalog.MODELS.values() if m.on_demand_deployment and m.customizations]
+            raise ValidationException(
+                f"Custom model {model.name} (modelArn) is based on {model.base_model_id}, which does not support "
+                f"on-demand deployment. Supported base models: {', '.join(supported)} (see {page})."
+            )
+        if model.created < catalog.DEPLOYMENT_CUSTOMIZED_SINCE:
+            raise ValidationException(
+                f"Custom model {model.name} (modelArn) was customized on {model.created.date().isoformat()}; only "
+                f"models customized on or after {catalog.DEPLOYMENT_CUSTOMIZED_SINCE.date().isoformat()} can be "
+                f"deployed for on-demand inference (see {page})."
+            )
+        if model.status != "Active":
+            raise ValidationException(f"Custom model {model.name} (modelArn) is not Active (status {model.status}).")
 
     def _get_deployment(self, params: dict[str, Any]) -> Deployment:
         identifier = _required(params, "customModelDeploymentIdentifier")
@@ -1292,6 +1563,66 @@ class LocalBedrockBackend(BedrockBackend):
         del self.deployments[deployment.arn]
         self.tags.pop(deployment.arn, None)
         return {}
+
+    # -- foundation models -----------------------------------------------------------------
+
+    def _foundation_summary(self, model: catalog.FoundationModel) -> dict[str, Any]:
+        """FoundationModelSummary / FoundationModelDetails for this region (EOL models never get here)."""
+        lifecycle: dict[str, Any] = {"status": catalog.lifecycle(model)}
+        if model.eol_date is not None:
+            lifecycle["endOfLifeTime"] = datetime(
+                model.eol_date.year, model.eol_date.month, model.eol_date.day, tzinfo=UTC
+            )
+        return {
+            "modelArn": self.foundation_model_arn(model.model_id),
+            "modelId": model.model_id,
+            "modelName": model.name,
+            "providerName": model.provider,
+            "inputModalities": [m for m in model.input_modalities if m in ("TEXT", "IMAGE", "EMBEDDING")],
+            "outputModalities": list(model.output_modalities),
+            "responseStreamingSupported": model.streaming,
+            "customizationsSupported": [
+                kind for kind in catalog.customizations_in(model, self.region_name) if kind in catalog.LISTED_CUSTOMIZATIONS
+            ],
+            "inferenceTypesSupported": list(model.inference_types),
+            "modelLifecycle": lifecycle,
+        }
+
+    def list_foundation_models(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListFoundationModels for this region, from the emulator's catalog."""
+        provider = params.get("byProvider")
+        if provider is not None:
+            _check_pattern("byProvider", provider, r"[A-Za-z0-9- ]{1,63}")
+        for name, allowed in (
+            ("byCustomizationType", catalog.LISTED_CUSTOMIZATIONS),
+            ("byOutputModality", ("TEXT", "IMAGE", "EMBEDDING")),
+            ("byInferenceType", ("ON_DEMAND", "PROVISIONED")),
+        ):
+            if params.get(name) is not None:
+                _check_enum(name, params[name], allowed)
+        summaries = [self._foundation_summary(m) for m in catalog.listed(self.region_name)]
+        if provider:
+            summaries = [s for s in summaries if s["providerName"].lower() == provider.lower()]
+        if params.get("byCustomizationType"):
+            summaries = [s for s in summaries if params["byCustomizationType"] in s["customizationsSupported"]]
+        if params.get("byOutputModality"):
+            summaries = [s for s in summaries if params["byOutputModality"] in s["outputModalities"]]
+        if params.get("byInferenceType"):
+            summaries = [s for s in summaries if params["byInferenceType"] in s["inferenceTypesSupported"]]
+        return {"modelSummaries": summaries}
+
+    def get_foundation_model(self, params: dict[str, Any]) -> dict[str, Any]:
+        """GetFoundationModel (id or foundation-model ARN) for this region."""
+        identifier = _required(params, "modelIdentifier")
+        model_id = foundation_id(identifier)
+        model = catalog.get(model_id)
+        if model is None or self.region_name not in model.regions:
+            raise ResourceNotFoundException(f"The foundation model {identifier} was not found in {self.region_name}.")
+        if catalog.lifecycle(model) == "EOL":
+            raise ResourceNotFoundException(
+                f"The foundation model {identifier} reached end of life on {model.eol_date} and is no longer available."
+            )
+        return {"modelDetails": self._foundation_summary(model)}
 
     # -- tags ------------------------------------------------------------------------------
 
@@ -1353,6 +1684,8 @@ OPERATIONS = (
     "GetCustomModelDeployment",
     "ListCustomModelDeployments",
     "DeleteCustomModelDeployment",
+    "ListFoundationModels",
+    "GetFoundationModel",
     "TagResource",
     "UntagResource",
     "ListTagsForResource",
@@ -1366,9 +1699,10 @@ def request_params(response: Any) -> dict[str, Any]:
     return dict(response.params)
 
 
-def _make_handler(method_name: str) -> Callable[[Any], ActionResult]:
+def _make_handler(operation: str, method_name: str) -> Callable[[Any], ActionResult]:
     def handler(self: Any) -> ActionResult:
         params = request_params(self)
+        check_uri_identifiers(operation, params)
         backend = bedrock_backends[self.current_account][self.region]
         with backend.lock:
             return ActionResult(getattr(backend, method_name)(params))
@@ -1382,7 +1716,7 @@ def register_handlers(response_class: type) -> None:
     """Add (or replace) one handler per operation in ``OPERATIONS`` on moto's BedrockResponse."""
     for operation in OPERATIONS:
         name = camelcase_to_underscores(operation)
-        setattr(response_class, name, _make_handler(name))
+        setattr(response_class, name, _make_handler(operation, name))
 
 
 __all__ = [

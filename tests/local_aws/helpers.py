@@ -19,6 +19,8 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/BedrockCustomization"
 TITAN = "amazon.titan-text-express-v1:0:8k"
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 NOVA = "amazon.nova-lite-v1:0:300k"
+#: The default base model of the emulator tests: customizable in us-east-1 (page custom-model-fine-tuning).
+NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 BUCKET = "data"
 FAST = {
     "job_seconds": 0.2,
@@ -87,19 +89,39 @@ def put_jsonl(s3_client: Any, key: str, records: list[dict], bucket: str = BUCKE
     return f"s3://{bucket}/{key}"
 
 
+def conversation(prompt: str, answer: str | None, system: str | None = None) -> dict:
+    """One ``bedrock-conversation-2024`` record (Nova, Llama 3.2); ``answer=None`` gives a prompt-only record."""
+    record: dict[str, Any] = {
+        "schemaVersion": "bedrock-conversation-2024",
+        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+    }
+    if system is not None:
+        record["system"] = [{"text": system}]
+    if answer is not None:
+        record["messages"].append({"role": "assistant", "content": [{"text": answer}]})
+    return record
+
+
+def qa_pairs(n: int) -> list[tuple[str, str]]:
+    """(question, answer) pairs with distinct, recognisable answers."""
+    return [(f"What is the storage quota of plan {i}?", f"Plan {i} includes {10 * i} GB of storage.") for i in range(n)]
+
+
 def qa_records(n: int) -> list[dict]:
-    """Titan-style prompt/completion records with distinct, recognisable answers."""
-    return [
-        {"prompt": f"What is the storage quota of plan {i}?", "completion": f"Plan {i} includes {10 * i} GB of storage."}
-        for i in range(n)
-    ]
+    """``bedrock-conversation-2024`` records (the format of the default base model, Nova Micro)."""
+    return [conversation(question, answer) for question, answer in qa_pairs(n)]
+
+
+def prompt_completion_records(n: int) -> list[dict]:
+    """``{"prompt", "completion"}`` records (Llama 3.1)."""
+    return [{"prompt": question, "completion": answer} for question, answer in qa_pairs(n)]
 
 
 def create_job(
     bedrock_client: Any,
     name: str = "job-1",
     model_name: str | None = None,
-    base: str = TITAN,
+    base: str = NOVA_MICRO,
     training: str = f"s3://{BUCKET}/train.jsonl",
     validation: str | None = None,
     output: str = f"s3://{BUCKET}/output",
@@ -129,7 +151,7 @@ def wait_job(bedrock_client: Any, identifier: str) -> dict:
 
 
 def completed_model(s3_client: Any, bedrock_client: Any, name: str = "job-1", records: int = 40, **extra: Any) -> dict:
-    """Train a Titan model on ``qa_records``; returns the completed job description."""
+    """Train a Nova Micro model on ``qa_records``; returns the completed job description."""
     training = put_jsonl(s3_client, f"{name}/train.jsonl", qa_records(records))
     validation = put_jsonl(s3_client, f"{name}/validation.jsonl", qa_records(5))
     arn = create_job(bedrock_client, name, training=training, validation=validation, **extra)
@@ -138,10 +160,10 @@ def completed_model(s3_client: Any, bedrock_client: Any, name: str = "job-1", re
     return job
 
 
-def provisioned(bedrock_client: Any, model_id: str, name: str = "pt-1") -> str:
+def provisioned(bedrock_client: Any, model_id: str, name: str = "pt-1", **extra: Any) -> str:
     """Create a provisioned throughput and wait until InService; returns its ARN."""
     arn = bedrock_client.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName=name, modelId=model_id
+        modelUnits=1, provisionedModelName=name, modelId=model_id, **extra
     )["provisionedModelArn"]
     wait_for(
         lambda: bedrock_client.get_provisioned_model_throughput(provisionedModelId=arn)["status"],

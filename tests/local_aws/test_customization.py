@@ -15,10 +15,9 @@ from include.local_aws import CONFIG
 
 from .helpers import (
     BUCKET,
-    CLAUDE,
+    NOVA_MICRO,
     REGION,
     ROLE,
-    TITAN,
     client,
     create_job,
     error_code,
@@ -30,9 +29,9 @@ from .helpers import (
 
 JOB_ARN = re.compile(
     r"arn:aws:bedrock:us-east-1:123456789012:model-customization-job/"
-    r"amazon\.titan-text-express-v1:0:8k/[a-z0-9]{12}"
+    r"amazon\.nova-micro-v1:0:128k/[a-z0-9]{12}"
 )
-MODEL_ARN = re.compile(r"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon\.titan-text-express-v1:0:8k/[a-z0-9]{12}")
+MODEL_ARN = re.compile(r"arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon\.nova-micro-v1:0:128k/[a-z0-9]{12}")
 
 
 @pytest.fixture
@@ -56,7 +55,7 @@ def test_create_answers_201_with_real_arn(bedrock: Any, training: str) -> None:
         jobName="job-1",
         customModelName="model-1",
         roleArn=ROLE,
-        baseModelIdentifier=TITAN,
+        baseModelIdentifier=NOVA_MICRO,
         trainingDataConfig={"s3Uri": training},
         outputDataConfig={"s3Uri": f"s3://{BUCKET}/output"},
     )
@@ -86,7 +85,7 @@ def test_job_completes_and_creates_the_model(bedrock: Any, s3: Any, training: st
     assert job["status"] == "Completed"
     assert job["jobArn"] == arn and job["jobName"] == "job-1" and job["outputModelName"] == "job-1-model"
     assert MODEL_ARN.fullmatch(job["outputModelArn"])
-    assert job["baseModelArn"] == f"arn:aws:bedrock:{REGION}::foundation-model/{TITAN}"
+    assert job["baseModelArn"] == f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA_MICRO}"
     assert job["roleArn"] == ROLE and job["customizationType"] == "FINE_TUNING"
     assert job["hyperParameters"] == {"epochCount": "2", "learningRate": "0.00001"}
     assert job["vpcConfig"] == {"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"]}
@@ -148,7 +147,7 @@ def test_invalid_requests_are_rejected(aws: None, training: str, override: dict,
         "jobName": "job-1",
         "customModelName": "model-1",
         "roleArn": ROLE,
-        "baseModelIdentifier": TITAN,
+        "baseModelIdentifier": NOVA_MICRO,
         "trainingDataConfig": {"s3Uri": training},
         "outputDataConfig": {"s3Uri": f"s3://{BUCKET}/output"},
         **override,
@@ -197,7 +196,7 @@ def test_stop_job(bedrock: Any, training: str) -> None:
     assert job["status"] == "Stopped" and "endTime" in job and "outputModelArn" not in job
     with pytest.raises(ClientError) as exc:
         bedrock.stop_model_customization_job(jobIdentifier="job-1")
-    assert error_code(exc)[0] == "ValidationException"
+    assert error_code(exc)[0] == "ConflictException"
 
 
 def test_stop_completed_job_is_rejected(bedrock: Any, training: str) -> None:
@@ -206,7 +205,7 @@ def test_stop_completed_job_is_rejected(bedrock: Any, training: str) -> None:
     with pytest.raises(ClientError) as exc:
         bedrock.stop_model_customization_job(jobIdentifier=arn)
     code, message, _ = error_code(exc)
-    assert code == "ValidationException" and "Completed" in message
+    assert code == "ConflictException" and "Completed" in message
 
 
 def test_unknown_job_is_404(bedrock: Any) -> None:
@@ -250,7 +249,7 @@ def test_list_filters_sorts_and_paginates(bedrock: Any, training: str) -> None:
 def test_metrics_csvs_in_both_layouts(bedrock: Any, s3: Any, training: str, layout: str, inner: str) -> None:
     CONFIG.update(metrics_layout=layout)
     validation = put_jsonl(s3, "validation.jsonl", qa_records(4))
-    arn = create_job(bedrock, training=training, validation=validation, hyperParameters={"epochCount": "3", "batchSize": "4"})
+    arn = create_job(bedrock, training=training, validation=validation, hyperParameters={"epochCount": "3"})
     job = wait_job(bedrock, arn)
     job_id = arn.rsplit("/", 1)[-1]
     folder = f"output/model-customization-job-{job_id}/"
@@ -260,7 +259,7 @@ def test_metrics_csvs_in_both_layouts(bedrock: Any, s3: Any, training: str, layo
     ]
     train_rows = read_csv(s3, folder + "training_artifacts/step_wise_training_metrics.csv")
     assert list(train_rows[0]) == ["step_number", "epoch_number", "training_loss", "perplexity"]
-    assert len(train_rows) == 3 * 8  # ceil(30 / 4) steps per epoch
+    assert len(train_rows) == 3 * 30  # Nova takes no batchSize: batch 1 -> 30 steps per epoch
     assert [row["step_number"] for row in train_rows[:3]] == ["1", "2", "3"]
     assert float(train_rows[-1]["training_loss"]) == pytest.approx(job["trainingMetrics"]["trainingLoss"])
     assert float(train_rows[0]["perplexity"]) == pytest.approx(
@@ -272,20 +271,16 @@ def test_metrics_csvs_in_both_layouts(bedrock: Any, s3: Any, training: str, layo
     assert float(val_rows[-1]["validation_loss"]) == pytest.approx(job["validationMetrics"][0]["validationLoss"])
 
 
-def test_claude_metrics_lack_perplexity_and_no_validation_csv_without_validators(bedrock: Any, s3: Any) -> None:
-    training = put_jsonl(
-        s3,
-        "claude.jsonl",
-        [{"system": "s", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}] * 40,
-    )
-    arn = create_job(bedrock, base=CLAUDE, training=training, output=f"s3://{BUCKET}/output/")
+def test_no_validation_csv_without_validators(bedrock: Any, s3: Any) -> None:
+    training = put_jsonl(s3, "nova.jsonl", qa_records(40))
+    arn = create_job(bedrock, training=training, output=f"s3://{BUCKET}/output/")
     job = wait_job(bedrock, arn)
     assert job["status"] == "Completed" and "validationMetrics" not in job
     keys = metrics_keys(s3, arn)
     assert len(keys) == 1 and keys[0].endswith("training_artifacts/step_wise_training_metrics.csv")
     rows = read_csv(s3, keys[0])
-    assert list(rows[0]) == ["step_number", "epoch_number", "training_loss"]
-    assert len(rows) == 2 * 2  # Claude defaults: 2 epochs, batch 32 -> 2 steps per epoch for 40 records
+    assert list(rows[0]) == ["step_number", "epoch_number", "training_loss", "perplexity"]
+    assert len(rows) == 2 * 40  # Nova defaults: 2 epochs, batch 1 -> 40 steps per epoch for 40 records
 
 
 def test_metrics_are_encrypted_with_the_bucket_default_kms_key(bedrock: Any, s3: Any, training: str) -> None:
@@ -335,7 +330,7 @@ def test_record_count_drives_steps(bedrock: Any, s3: Any) -> None:
         Key="blank-lines.jsonl",
         Body=s3.get_object(Bucket=BUCKET, Key="blank-lines.jsonl")["Body"].read() + b"\n\n   \n",
     )
-    arn = create_job(bedrock, training=training, hyperParameters={"epochCount": "1", "batchSize": "1"})
+    arn = create_job(bedrock, training=training, hyperParameters={"epochCount": "1"})
     wait_job(bedrock, arn)
     rows = read_csv(s3, metrics_keys(s3, arn)[0])
     assert len(rows) == 10

@@ -101,9 +101,10 @@ def test_supported_architectures(s3: Any, bedrock: Any) -> None:
         "qwen": {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]},
         "flan": {"model_type": "t5", "architectures": ["T5ForConditionalGeneration"]},
         "oss": {"model_type": "gpt_oss", "architectures": ["GptOssForCausalLM"]},
+        "qwen-vl": {"model_type": "qwen2_5_vl", "architectures": ["Qwen2_5_VLForConditionalGeneration"]},
     }
     arns = [start_import(bedrock, upload_hf_folder(s3, name, cfg), f"imp-{name}") for name, cfg in configs.items()]
-    assert [wait_import(bedrock, arn)["status"] for arn in arns] == ["Completed"] * 3
+    assert [wait_import(bedrock, arn)["status"] for arn in arns] == ["Completed"] * 4
 
 
 def test_unknown_import_job_is_404(bedrock: Any) -> None:
@@ -129,7 +130,7 @@ def test_custom_model_deployment_lifecycle(s3: Any, bedrock: Any) -> None:
 
     with pytest.raises(ClientError) as exc:
         bedrock.delete_custom_model(modelIdentifier=model_arn)
-    assert error_code(exc)[0] == "ValidationException" and "dep-1" in error_code(exc)[1]
+    assert error_code(exc)[0] == "ConflictException" and "dep-1" in error_code(exc)[1]
 
     bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
     with pytest.raises(ClientError) as exc:

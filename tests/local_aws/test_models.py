@@ -11,30 +11,36 @@ from botocore.exceptions import ClientError
 from include.local_aws import CONFIG
 
 from .helpers import (
-    CLAUDE,
+    NOVA,
+    NOVA_MICRO,
     REGION,
-    TITAN,
     completed_model,
     error_code,
     provisioned,
     put_jsonl,
+    qa_records,
     wait_for,
 )
 
 PT_ARN = re.compile(r"arn:aws:bedrock:us-east-1:123456789012:provisioned-model/[a-z0-9]{12}")
-TITAN_ARN = f"arn:aws:bedrock:{REGION}::foundation-model/{TITAN}"
+MICRO_ARN = f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA_MICRO}"
+
+
+def nova_lite_model(s3: Any, bedrock: Any, name: str = "lite") -> str:
+    """A completed custom model of another base model (Nova Lite); returns its ARN."""
+    data = put_jsonl(s3, f"{name}.jsonl", qa_records(20))
+    arn = bedrock.create_model_customization_job(
+        jobName=f"{name}-job", customModelName=f"{name}-model", roleArn="arn:aws:iam::123456789012:role/r",
+        baseModelIdentifier=NOVA, trainingDataConfig={"s3Uri": data}, outputDataConfig={"s3Uri": "s3://data/out"},
+    )["jobArn"]
+    return wait_for(
+        lambda: bedrock.get_model_customization_job(jobIdentifier=arn), lambda j: j["status"] == "Completed"
+    )["outputModelArn"]
 
 
 def test_custom_model_by_name_or_arn_and_listing(s3: Any, bedrock: Any) -> None:
     first = completed_model(s3, bedrock, "job-a")
-    claude_data = put_jsonl(
-        s3, "claude.jsonl", [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}] * 40
-    )
-    arn = bedrock.create_model_customization_job(
-        jobName="job-c", customModelName="claude-model", roleArn=first["roleArn"], baseModelIdentifier=CLAUDE,
-        trainingDataConfig={"s3Uri": claude_data}, outputDataConfig={"s3Uri": "s3://data/out"},
-    )["jobArn"]
-    wait_for(lambda: bedrock.get_model_customization_job(jobIdentifier=arn)["status"], lambda s: s == "Completed")
+    nova_lite_model(s3, bedrock, "lite")
 
     by_name = bedrock.get_custom_model(modelIdentifier="job-a-model")
     by_arn = bedrock.get_custom_model(modelIdentifier=first["outputModelArn"])
@@ -42,12 +48,12 @@ def test_custom_model_by_name_or_arn_and_listing(s3: Any, bedrock: Any) -> None:
     assert by_name["creationTime"] == by_arn["creationTime"]
 
     summaries = bedrock.list_custom_models(sortOrder="Ascending")["modelSummaries"]
-    assert [s["modelName"] for s in summaries] == ["job-a-model", "claude-model"]
-    assert summaries[0]["baseModelArn"] == TITAN_ARN and summaries[0]["modelStatus"] == "Active"
-    only_titan = bedrock.list_custom_models(baseModelArnEquals=TITAN_ARN)["modelSummaries"]
-    assert [s["modelName"] for s in only_titan] == ["job-a-model"]
-    assert [s["modelName"] for s in bedrock.list_custom_models(nameContains="claude")["modelSummaries"]] == [
-        "claude-model"
+    assert [s["modelName"] for s in summaries] == ["job-a-model", "lite-model"]
+    assert summaries[0]["baseModelArn"] == MICRO_ARN and summaries[0]["modelStatus"] == "Active"
+    only_micro = bedrock.list_custom_models(baseModelArnEquals=MICRO_ARN)["modelSummaries"]
+    assert [s["modelName"] for s in only_micro] == ["job-a-model"]
+    assert [s["modelName"] for s in bedrock.list_custom_models(nameContains="lite")["modelSummaries"]] == [
+        "lite-model"
     ]
     page = bedrock.list_custom_models(maxResults=1)
     assert len(page["modelSummaries"]) == 1 and page["nextToken"]
@@ -73,7 +79,7 @@ def test_delete_refused_while_a_throughput_uses_the_model(s3: Any, bedrock: Any)
     with pytest.raises(ClientError) as exc:
         bedrock.delete_custom_model(modelIdentifier="job-1-model")
     code, message, _ = error_code(exc)
-    assert code == "ValidationException" and "serving-pt" in message
+    assert code == "ConflictException" and "serving-pt" in message
     bedrock.delete_provisioned_model_throughput(provisionedModelId=pt)
     bedrock.delete_custom_model(modelIdentifier="job-1-model")
 
@@ -91,8 +97,7 @@ def test_custom_model_tags(s3: Any, bedrock: Any) -> None:
 def test_throughput_lifecycle(s3: Any, bedrock: Any) -> None:
     model_arn = completed_model(s3, bedrock)["outputModelArn"]
     response = bedrock.create_provisioned_model_throughput(
-        modelUnits=2, provisionedModelName="pt-1", modelId="job-1-model", commitmentDuration="OneMonth",
-        tags=[{"key": "env", "value": "dev"}],
+        modelUnits=2, provisionedModelName="pt-1", modelId="job-1-model", tags=[{"key": "env", "value": "dev"}],
     )
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 201
     arn = response["provisionedModelArn"]
@@ -104,9 +109,9 @@ def test_throughput_lifecycle(s3: Any, bedrock: Any) -> None:
     )
     assert ready["provisionedModelArn"] == arn and ready["provisionedModelName"] == "pt-1"
     assert ready["modelArn"] == ready["desiredModelArn"] == model_arn
-    assert ready["foundationModelArn"] == TITAN_ARN
+    assert ready["foundationModelArn"] == MICRO_ARN
     assert ready["modelUnits"] == ready["desiredModelUnits"] == 2
-    assert ready["commitmentDuration"] == "OneMonth" and ready["commitmentExpirationTime"] > ready["creationTime"]
+    assert "commitmentDuration" not in ready and "commitmentExpirationTime" not in ready  # no commitment
     assert "failureMessage" not in ready
     assert bedrock.list_tags_for_resource(resourceARN=arn)["tags"] == [{"key": "env", "value": "dev"}]
 
@@ -145,9 +150,9 @@ def test_throughput_for_unknown_model_is_rejected(bedrock: Any) -> None:
 
 
 def test_throughput_for_a_base_model(bedrock: Any) -> None:
-    arn = provisioned(bedrock, TITAN, "base-pt")
+    arn = provisioned(bedrock, NOVA_MICRO, "base-pt")
     pt = bedrock.get_provisioned_model_throughput(provisionedModelId=arn)
-    assert pt["modelArn"] == pt["foundationModelArn"] == TITAN_ARN
+    assert pt["modelArn"] == pt["foundationModelArn"] == MICRO_ARN
 
 
 def test_update_swaps_model_in_place(s3: Any, bedrock: Any) -> None:
@@ -171,33 +176,24 @@ def test_update_swaps_model_in_place(s3: Any, bedrock: Any) -> None:
 
 
 def test_update_rejects_a_model_with_another_base(s3: Any, bedrock: Any) -> None:
-    titan_model = completed_model(s3, bedrock)["outputModelArn"]
-    arn = provisioned(bedrock, titan_model)
-    claude_data = put_jsonl(
-        s3, "claude.jsonl", [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}] * 40
-    )
-    job = bedrock.create_model_customization_job(
-        jobName="claude-job", customModelName="claude-model", roleArn="arn:aws:iam::123456789012:role/r",
-        baseModelIdentifier=CLAUDE, trainingDataConfig={"s3Uri": claude_data}, outputDataConfig={"s3Uri": "s3://data/o"},
-    )["jobArn"]
-    claude_model = wait_for(
-        lambda: bedrock.get_model_customization_job(jobIdentifier=job), lambda j: j["status"] == "Completed"
-    )["outputModelArn"]
+    micro_model = completed_model(s3, bedrock)["outputModelArn"]
+    arn = provisioned(bedrock, micro_model)
+    lite_model = nova_lite_model(s3, bedrock)
     with pytest.raises(ClientError) as exc:
-        bedrock.update_provisioned_model_throughput(provisionedModelId=arn, desiredModelId=claude_model)
+        bedrock.update_provisioned_model_throughput(provisionedModelId=arn, desiredModelId=lite_model)
     code, message, _ = error_code(exc)
     assert code == "ValidationException" and "same base model" in message
     pt = bedrock.get_provisioned_model_throughput(provisionedModelId=arn)
-    assert pt["status"] == "InService" and pt["modelArn"] == titan_model
+    assert pt["status"] == "InService" and pt["modelArn"] == micro_model
 
 
 def test_fail_throughputs_knob(bedrock: Any) -> None:
     CONFIG.update(fail_throughputs="^broken")
     arn = bedrock.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName="broken-pt", modelId=TITAN
+        modelUnits=1, provisionedModelName="broken-pt", modelId=NOVA_MICRO
     )["provisionedModelArn"]
     pt = wait_for(
         lambda: bedrock.get_provisioned_model_throughput(provisionedModelId=arn), lambda p: p["status"] != "Creating"
     )
     assert pt["status"] == "Failed" and "broken-pt" in pt["failureMessage"]
-    assert provisioned(bedrock, TITAN, "healthy-pt")
+    assert provisioned(bedrock, NOVA_MICRO, "healthy-pt")

@@ -18,6 +18,7 @@ from include.local_aws import CONFIG
 from .helpers import (
     BUCKET,
     NO_RETRY,
+    NOVA_MICRO,
     REGION,
     TITAN,
     create_job,
@@ -46,7 +47,7 @@ def test_create_answers_201_and_get_by_arn(clients: tuple[Any, Any]) -> None:
         jobName="server-job",
         customModelName="server-model",
         roleArn="arn:aws:iam::123456789012:role/r",
-        baseModelIdentifier=TITAN,
+        baseModelIdentifier=NOVA_MICRO,
         trainingDataConfig={"s3Uri": f"s3://{BUCKET}/train.jsonl"},
         outputDataConfig={"s3Uri": f"s3://{BUCKET}/out"},
     )
@@ -60,7 +61,7 @@ def test_create_answers_201_and_get_by_arn(clients: tuple[Any, Any]) -> None:
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="out/")["KeyCount"] == 1
     with pytest.raises(ClientError) as exc:
         bedrock.stop_model_customization_job(jobIdentifier=arn)
-    assert error_code(exc)[0] == "ValidationException"
+    assert error_code(exc)[0] == "ConflictException"
     throughput = bedrock.create_provisioned_model_throughput(
         modelUnits=1, provisionedModelName="server-pt", modelId=job["outputModelArn"]
     )
