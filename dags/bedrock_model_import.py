@@ -6,13 +6,14 @@ answers and honours stop sequences, and delete it again unless you want to keep 
 
 1. **plan**: read the landing zone, resolve the params (model folder, model name, KMS key, VPC).
 2. **preflight**: read-only checks of the S3 folder before anything billable: `config.json` with a supported
-   architecture (Llama 2/3.x, Mistral, Mixtral, Flan-T5, GPTBigCode, Qwen2/2.5/3, GPT-OSS), real
+   architecture (Llama 2/3.x, Mistral, Mixtral, Flan-T5, GPTBigCode, Qwen2/2.5/3, Qwen2-VL/2.5-VL, GPT-OSS), real
    `*.safetensors` weights, `tokenizer.json` or `tokenizer.model` plus `tokenizer_config.json`, total size.
    Every problem is listed at once, each with its fix.
 3. **import_model**: the CreateModelImportJob (deferred unless `[bedrock_customization] deferrable` is False;
    a retry re-attaches to the same job, never imports twice), encrypted with the KMS key and, with
    `use_vpc`, run in the landing zone's subnets.
-4. **smoke_test**: one InvokeModel call with a Llama-style completion body and `stop: ["\\n\\n"]`; fails when
+4. **smoke_test**: one InvokeModel call in the body the model's architecture takes (an OpenAI ChatCompletion
+   body for GPT-OSS, a completion body with `prompt` for the others) and `stop: ["\\n\\n"]`; fails when
    the model answers nothing or runs past the stop sequence (a public write-up found imported models did).
 5. **delete_imported_model** (teardown): with `delete_after_smoke_test`, deletes the imported model whatever
    happened before it, so a failed smoke test still cleans up; only a model this run created is deleted.

@@ -459,6 +459,82 @@ def test_smoke_response_checks():
     assert body == {"prompt": "Hi", "max_gen_len": 64, "temperature": 0.1, "top_p": 0.9, "stop": ["\n\n"]}
 
 
+@pytest.mark.parametrize(
+    ("architecture", "api_format"),
+    [
+        (None, model_import.BEDROCK_COMPLETION),
+        ("LlamaForCausalLM", model_import.BEDROCK_COMPLETION),
+        ("mistral", model_import.BEDROCK_COMPLETION),
+        ("Qwen2ForCausalLM", model_import.BEDROCK_COMPLETION),
+        ("qwen3", model_import.BEDROCK_COMPLETION),
+        ("GptOssForCausalLM", model_import.OPENAI_CHAT_COMPLETION),
+        ("gpt_oss", model_import.OPENAI_CHAT_COMPLETION),
+        ("GPT-OSS", model_import.OPENAI_CHAT_COMPLETION),
+        ("something-else", model_import.BEDROCK_COMPLETION),
+    ],
+)
+def test_invoke_format_per_architecture(architecture, api_format):
+    assert model_import.invoke_format(architecture) == api_format
+
+
+def test_smoke_body_per_architecture():
+    llama = model_import.smoke_test_body("Hi", ["\n\n"], max_gen_len=64, architecture="llama")
+    assert llama == model_import.smoke_test_body("Hi", ["\n\n"], max_gen_len=64)
+    assert set(llama) == {"prompt", "max_gen_len", "temperature", "top_p", "stop"}
+    gpt = model_import.smoke_test_body("Hi", ["\n\n"], max_gen_len=64, architecture="GptOssForCausalLM")
+    assert gpt == {
+        "messages": [{"role": "user", "content": "Hi"}],
+        "max_tokens": 64,
+        "temperature": 0.1,
+        "top_p": 0.9,
+        "stop": ["\n\n"],
+    }
+
+
+def test_parse_invoke_response_reads_every_format():
+    chat = {
+        "choices": [{"message": {"role": "assistant", "content": "One."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2},
+    }
+    parsed = model_import.parse_invoke_response(chat, "gpt_oss")
+    assert (parsed.text, parsed.stop_reason, parsed.prompt_tokens, parsed.generation_tokens) == ("One.", "stop", 5, 2)
+    assert parsed.api_format == model_import.OPENAI_CHAT_COMPLETION
+    text = model_import.parse_invoke_response({"choices": [{"text": "Two.", "finish_reason": "length"}]})
+    assert (text.text, text.stop_reason, text.api_format) == ("Two.", "length", model_import.OPENAI_COMPLETION)
+    bedrock = model_import.parse_invoke_response({"generation": "Three.", "stop_reason": "stop"}, "gpt_oss")
+    assert bedrock.api_format == model_import.BEDROCK_COMPLETION  # any Custom Model Import format is read
+    assert model_import.parse_invoke_response({"outputs": [{"text": "x"}]}) is None
+    ignored = model_import.check_smoke_response(
+        {"choices": [{"message": {"content": "A.\n\nB."}, "finish_reason": "stop"}]}, architecture="gpt_oss"
+    )
+    assert not ignored.ok and "was not honoured" in ignored.problems[0]
+    missing = model_import.check_smoke_response({"outputs": []}, architecture="gpt_oss")
+    assert not missing.ok and "choices[0].message.content" in missing.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("config", "api_format"),
+    [
+        ({"architectures": ["GptOssForCausalLM"], "model_type": "gpt_oss"}, model_import.OPENAI_CHAT_COMPLETION),
+        ({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2"}, model_import.BEDROCK_COMPLETION),
+        ({"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3"}, model_import.BEDROCK_COMPLETION),
+    ],
+)
+def test_smoke_test_sends_the_architectures_body(aws, config, api_format):
+    prefix = f"models/{config['model_type']}"
+    imported = import_op(upload_model(aws.s3, prefix, config)).execute(make_context())
+    result = BedrockImportedModelSmokeTestOperator(
+        task_id="smoke_test", model_id=imported["imported_model_arn"]
+    ).execute(make_context("smoke_test"))
+    assert result["ok"] and result["api_format"] == api_format and result["architecture"]
+    assert result["generation"] and "\n\n" not in result["generation"] and result["generation_token_count"] > 0
+    # Given explicitly, the architecture is not read from GetImportedModel.
+    given = BedrockImportedModelSmokeTestOperator(
+        task_id="smoke_test", model_id=imported["imported_model_arn"], architecture=config["model_type"]
+    ).execute(make_context("smoke_test"))
+    assert given["ok"] and given["api_format"] == api_format
+
+
 # ------------------------------------------------------------------------------------------------ the DAG
 
 _days = iter(range(1, 1000))

@@ -18,15 +18,38 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "EMBEDDING_FAMILIES",
     "ChatRequest",
+    "EmbeddingRequest",
+    "converse_supported",
     "family_of",
+    "imported_api",
     "parse_converse",
+    "parse_embedding_body",
     "parse_invoke_body",
     "render_converse",
+    "render_embedding_body",
+    "render_imported_body",
     "render_invoke_body",
 ]
 
-FAMILIES = ("titan", "anthropic", "meta", "cohere", "nova", "imported", "unknown")
+FAMILIES = (
+    "titan",
+    "anthropic",
+    "meta",
+    "cohere",
+    "nova",
+    "titan-embed",
+    "titan-embed-image",
+    "cohere-embed",
+    "imported",
+    "unknown",
+)
+#: Families whose InvokeModel returns embeddings, not text (Converse refuses them).
+EMBEDDING_FAMILIES = ("titan-embed", "titan-embed-image", "cohere-embed")
+CONVERSE_UNSUPPORTED = (
+    "This action doesn't support the model that you provided. Try again with a supported text or chat model."
+)
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use")
 
@@ -60,7 +83,9 @@ def family_of(model_id: str) -> str:
 
     Accepts base model ids with or without the ``:N:ctx`` suffix, foundation-model, custom-model and
     inference-profile ARNs, geographic inference-profile ids and imported-model ARNs. Returns one of
-    ``titan``, ``anthropic``, ``meta``, ``cohere``, ``nova``, ``imported`` or ``unknown``; never raises.
+    ``titan``, ``anthropic``, ``meta``, ``cohere``, ``nova``, the embedding families ``titan-embed`` (Titan
+    Text Embeddings G1/V2), ``titan-embed-image`` (Titan Multimodal Embeddings G1) and ``cohere-embed``
+    (Cohere Embed v3), ``imported`` or ``unknown``; never raises.
     """
     if not isinstance(model_id, str) or not model_id.strip():
         return "unknown"
@@ -76,6 +101,10 @@ def family_of(model_id: str) -> str:
     if vendor == "amazon":
         if name.startswith(("titan-text", "titan-tg1")):
             return "titan"
+        if name.startswith(("titan-embed-text", "titan-embed-g1-text")):
+            return "titan-embed"
+        if name.startswith("titan-embed-image"):
+            return "titan-embed-image"
         if name.startswith("nova") and not name.startswith(("nova-canvas", "nova-reel", "nova-sonic")):
             return "nova"
         return "unknown"
@@ -85,6 +114,8 @@ def family_of(model_id: str) -> str:
         return "meta"
     if vendor == "cohere" and name.startswith("command"):
         return "cohere"
+    if vendor == "cohere" and name.startswith("embed"):
+        return "cohere-embed"
     return "unknown"
 
 
@@ -529,15 +560,17 @@ def _parse_imported(body: dict) -> ChatRequest:
         system_parts, messages = [], []
         for index, message in enumerate(raw):
             message = _require_object(message, f"messages.{index}")
-            content = message.get("content")
-            if not isinstance(content, str):
-                raise ValueError(f"messages.{index}.content must be a string")
-            if message.get("role") == "system":
+            content = _openai_content(message.get("content"), f"messages.{index}")
+            if message.get("role") in ("system", "developer"):
                 system_parts.append(content)
             elif message.get("role") in ("user", "assistant"):
                 messages.append({"role": message["role"], "text": content})
+            elif message.get("role") == "tool":
+                messages.append({"role": "user", "text": content})
             else:
-                raise ValueError(f"messages.{index}.role must be system, user or assistant")
+                raise ValueError(f"messages.{index}.role must be system, developer, user, assistant or tool")
+        if not messages:
+            raise ValueError("messages must contain a user message")
         system = "\n\n".join(system_parts)
     else:
         prompt = _string(body, "prompt", required=True, non_empty=True)
@@ -545,11 +578,31 @@ def _parse_imported(body: dict) -> ChatRequest:
         system, messages = _parse_llama_prompt(prompt)
     max_gen_len = _integer(body, "max_gen_len", 1, 1_000_000)
     max_tokens = _integer(body, "max_tokens", 1, 1_000_000)
+    if max_tokens is None:
+        max_tokens = _integer(body, "max_completion_tokens", 1, 1_000_000)
     _number(body, "temperature", 0.0, 2.0)
     _number(body, "top_p", 0.0, 1.0)
     stop = body.get("stop")
     stops = [stop] if isinstance(stop, str) else _string_list(body, "stop")
     return ChatRequest(system, messages, max_gen_len if max_gen_len is not None else max_tokens, stops, None)
+
+
+def _openai_content(content: Any, where: str) -> str:
+    """Text of an OpenAI chat message content: a string or a list of parts (images are skipped)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for position, part in enumerate(content):
+            part = _require_object(part, f"{where}.content.{position}")
+            if part.get("type") == "text":
+                if not isinstance(part.get("text"), str):
+                    raise ValueError(f"{where}.content.{position}.text must be a string")
+                texts.append(part["text"])
+            elif part.get("type") not in ("image_url", "input_audio", "file"):
+                raise ValueError(f"{where}.content.{position}.type {part.get('type')!r} is not supported")
+        return "\n".join(texts)
+    raise ValueError(f"{where}.content must be a string or a list of content parts")
 
 
 def _guess_family(body: dict) -> str:
@@ -710,7 +763,11 @@ _CONVERSE_KEYS = {
     "promptVariables",
     "requestMetadata",
     "performanceConfig",
+    "serviceTier",
+    "outputConfig",
 }
+PERFORMANCE_LATENCIES = ("standard", "optimized")
+SERVICE_TIERS = ("priority", "default", "flex", "reserved")
 _CONVERSE_CONFIG_KEYS = {"maxTokens", "temperature", "topP", "stopSequences"}
 
 
@@ -728,6 +785,13 @@ def parse_converse(body: dict) -> ChatRequest:
     _number(config, "topP", 0.0, 1.0)
     stops = _string_list(config, "stopSequences", max_items=2500)
     tools = _tool_config(body.get("toolConfig"))
+    performance = _require_object(body.get("performanceConfig") or {}, "performanceConfig")
+    if performance.get("latency", "standard") not in PERFORMANCE_LATENCIES:
+        raise ValueError(f"performanceConfig.latency must be one of {', '.join(PERFORMANCE_LATENCIES)}")
+    if body.get("serviceTier") is not None:
+        tier = _require_object(body["serviceTier"], "serviceTier")
+        if tier.get("type") not in SERVICE_TIERS:
+            raise ValueError(f"serviceTier.type must be one of {', '.join(SERVICE_TIERS)}")
     return ChatRequest(system, messages, max_tokens, stops, tools)
 
 
@@ -753,3 +817,319 @@ def render_converse(
         },
         "metrics": {"latencyMs": 120 + 8 * output_tokens},
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Imported models (Custom Model Import): the API format follows the architecture and the body
+# --------------------------------------------------------------------------------------------------
+
+IMPORTED_APIS = ("bedrock-completion", "openai-completion", "openai-chat-completion")
+_OPENAI_REASONS = {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop", "tool_use": "tool_calls"}
+
+
+def _architecture_key(architecture: str | None) -> str:
+    """``GptOssForCausalLM``, ``gpt_oss`` and ``GPT-OSS`` all become ``gptoss...``."""
+    return re.sub(r"[^a-z0-9]", "", str(architecture or "").lower())
+
+
+def openai_only(architecture: str | None) -> bool:
+    """GPT-OSS imports speak only the OpenAI-compatible schemas (Completion and ChatCompletion)."""
+    return _architecture_key(architecture).startswith("gptoss")
+
+
+def imported_api(body: dict, architecture: str | None) -> str:
+    """Which Custom Model Import API format a body uses for a model of ``architecture``.
+
+    A ``messages`` body is an OpenAI ChatCompletion; a ``prompt`` body is the BedrockCompletion format
+    (``generation`` answer), except for GPT-OSS, whose completion requests follow the OpenAI Completions
+    schema (``choices[].text`` answer).
+    """
+    if isinstance(body, dict) and "messages" in body and "prompt" not in body:
+        return "openai-chat-completion"
+    return "openai-completion" if openai_only(architecture) else "bedrock-completion"
+
+
+def converse_supported(family: str, architecture: str | None = None) -> bool:
+    """Whether Converse serves the model: not embedding models, not GPT-OSS or Qwen2/2.5(-VL) imports."""
+    if family in EMBEDDING_FAMILIES:
+        return False
+    if family == "imported":
+        key = _architecture_key(architecture)
+        return not (key.startswith("gptoss") or key.startswith("qwen2"))
+    return True
+
+
+def render_imported_body(
+    api: str,
+    text: str,
+    stop_reason: str,
+    input_tokens: int,
+    output_tokens: int,
+    model_name: str,
+    *,
+    created: int = 0,
+) -> dict:
+    """An imported model's ``InvokeModel`` answer in the request's API format (see :func:`imported_api`)."""
+    if stop_reason not in STOP_REASONS:
+        stop_reason = "end_turn"
+    usage = {
+        "prompt_tokens": input_tokens,
+        "completion_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+    }
+    if api == "openai-chat-completion":
+        return {
+            "id": "chatcmpl-" + _stable_id(model_name, text, length=32),
+            "object": "chat.completion",
+            "created": created,
+            "model": model_name,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "logprobs": None,
+                    "finish_reason": _OPENAI_REASONS[stop_reason],
+                }
+            ],
+            "usage": usage,
+        }
+    if api == "openai-completion":
+        return {
+            "id": "cmpl-" + _stable_id(model_name, text, length=32),
+            "object": "text_completion",
+            "created": created,
+            "model": model_name,
+            "choices": [
+                {"index": 0, "text": text, "logprobs": None, "finish_reason": _OPENAI_REASONS[stop_reason]}
+            ],
+            "usage": usage,
+        }
+    return render_invoke_body("imported", text, stop_reason, input_tokens, output_tokens, model_name)
+
+
+# --------------------------------------------------------------------------------------------------
+# Embedding models (Titan Text Embeddings G1/V2, Titan Multimodal Embeddings G1, Cohere Embed v3)
+# --------------------------------------------------------------------------------------------------
+
+TITAN_V2_DIMENSIONS = (256, 512, 1024)
+TITAN_V1_DIMENSIONS = 1536
+TITAN_IMAGE_DIMENSIONS = (256, 384, 1024)
+COHERE_DIMENSIONS = 1024
+TITAN_EMBED_MAX_CHARS = 50_000
+COHERE_MAX_TEXTS = 96
+COHERE_MAX_CHARS = 2048
+COHERE_INPUT_TYPES = ("search_document", "search_query", "classification", "clustering", "image")
+COHERE_EMBEDDING_TYPES = ("float", "int8", "uint8", "binary", "ubinary")
+
+
+@dataclass
+class EmbeddingRequest:
+    """An embedding request reduced to what the emulated embedding models need."""
+
+    texts: list[str]
+    """Texts to embed, one vector each (Titan: exactly one; may be "" with an image)."""
+    dimensions: int
+    normalize: bool = True
+    types: list[str] = field(default_factory=lambda: ["float"])
+    """Requested embedding types (Titan V2 ``embeddingTypes``, Cohere ``embedding_types``)."""
+    types_requested: bool = False
+    """Whether the body named the types (Cohere answers a different shape then)."""
+    input_type: str | None = None
+    images: list[str] = field(default_factory=list)
+    """Raw image payloads (base64 or data URIs), hashed into the vector."""
+
+
+def _malformed(path: str, problem: str) -> ValueError:
+    return ValueError(f"#{'/' + path if path else ''}: {problem}")
+
+
+def _titan_v2(model_id: str) -> bool:
+    return "titan-embed-text-v2" in model_id.lower()
+
+
+def _parse_titan_embed(body: dict, model_id: str) -> EmbeddingRequest:
+    v2 = _titan_v2(model_id)
+    allowed = {"inputText", "dimensions", "normalize", "embeddingTypes"} if v2 else {"inputText"}
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise _malformed("", f"extraneous key [{extra[0]}] is not permitted")
+    if "inputText" not in body or body["inputText"] is None:
+        raise _malformed("", "required key [inputText] not found")
+    text = body["inputText"]
+    if not isinstance(text, str):
+        raise _malformed("inputText", f"expected type: String, found: {type(text).__name__}")
+    if not text.strip():
+        raise _malformed("inputText", "expected minLength: 1, actual: 0")
+    if len(text) > TITAN_EMBED_MAX_CHARS:
+        raise _malformed("inputText", f"expected maxLength: {TITAN_EMBED_MAX_CHARS}, actual: {len(text)}")
+    if not v2:
+        return EmbeddingRequest([text], TITAN_V1_DIMENSIONS)
+    dimensions = body.get("dimensions", 1024)
+    if isinstance(dimensions, bool) or dimensions not in TITAN_V2_DIMENSIONS:
+        raise _malformed("dimensions", f"{dimensions} is not a valid enum value (accepted: 256, 512, 1024)")
+    normalize = body.get("normalize", True)
+    if not isinstance(normalize, bool):
+        raise _malformed("normalize", f"expected type: Boolean, found: {type(normalize).__name__}")
+    types = body.get("embeddingTypes", ["float"])
+    if (
+        not isinstance(types, list)
+        or not types
+        or any(t not in ("float", "binary") for t in types)
+        or len(set(types)) != len(types)
+    ):
+        raise _malformed("embeddingTypes", f"{types!r} is not valid: use a list of \"float\", \"binary\" or both")
+    return EmbeddingRequest([text], int(dimensions), normalize, list(types), "embeddingTypes" in body)
+
+
+def _parse_titan_embed_image(body: dict) -> EmbeddingRequest:
+    extra = sorted(set(body) - {"inputText", "inputImage", "embeddingConfig"})
+    if extra:
+        raise _malformed("", f"extraneous key [{extra[0]}] is not permitted")
+    text = body.get("inputText")
+    image = body.get("inputImage")
+    if text is not None and not isinstance(text, str):
+        raise _malformed("inputText", f"expected type: String, found: {type(text).__name__}")
+    if image is not None and (not isinstance(image, str) or not image):
+        raise _malformed("inputImage", "expected a base64-encoded image string")
+    if not (text and text.strip()) and not image:
+        raise _malformed("", "at least one of [inputText, inputImage] is required")
+    config = body.get("embeddingConfig") or {}
+    if not isinstance(config, dict):
+        raise _malformed("embeddingConfig", "expected type: JSONObject")
+    extra = sorted(set(config) - {"outputEmbeddingLength"})
+    if extra:
+        raise _malformed("embeddingConfig", f"extraneous key [{extra[0]}] is not permitted")
+    length = config.get("outputEmbeddingLength", 1024)
+    if isinstance(length, bool) or length not in TITAN_IMAGE_DIMENSIONS:
+        raise _malformed(
+            "embeddingConfig/outputEmbeddingLength", f"{length} is not a valid enum value (accepted: 256, 384, 1024)"
+        )
+    return EmbeddingRequest([text or ""], int(length), True, ["float"], False, None, [image] if image else [])
+
+
+def _parse_cohere_embed(body: dict) -> EmbeddingRequest:
+    extra = sorted(set(body) - {"texts", "images", "input_type", "truncate", "embedding_types"})
+    if extra:
+        raise ValueError(f"extraneous key [{extra[0]}] is not permitted")
+    input_type = body.get("input_type")
+    if input_type is None:
+        raise ValueError("input_type is required: use search_document, search_query, classification or clustering")
+    if input_type not in COHERE_INPUT_TYPES:
+        raise ValueError(f"input_type must be one of {', '.join(COHERE_INPUT_TYPES)}, got {input_type!r}")
+    texts, images = body.get("texts"), body.get("images")
+    if texts is not None and images is not None:
+        raise ValueError("only one of texts or images may be given")
+    if images is not None:
+        if not isinstance(images, list) or len(images) != 1 or not isinstance(images[0], str):
+            raise ValueError("images must be a list of exactly one image data URI")
+        if not images[0].startswith(("data:image/jpeg;base64,", "data:image/png;base64,")):
+            raise ValueError("images[0] must be a data URI of an image/jpeg or image/png image")
+        texts_list: list[str] = [""]
+    else:
+        if texts is None:
+            raise ValueError("texts is required")
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise ValueError("texts must be a list of strings")
+        if len(texts) > COHERE_MAX_TEXTS:
+            raise ValueError(f"texts accepts at most {COHERE_MAX_TEXTS} items, got {len(texts)}")
+        truncate = body.get("truncate", "NONE")
+        if truncate not in ("NONE", "START", "END"):
+            raise ValueError("truncate must be NONE, START or END")
+        texts_list = []
+        for index, text in enumerate(texts):
+            if len(text) > COHERE_MAX_CHARS:
+                if truncate == "NONE":
+                    raise ValueError(
+                        f"texts.{index} is {len(text)} characters long; the limit is {COHERE_MAX_CHARS} "
+                        "(set truncate to START or END to cut it)"
+                    )
+                text = text[-COHERE_MAX_CHARS:] if truncate == "START" else text[:COHERE_MAX_CHARS]
+            texts_list.append(text)
+    types = body.get("embedding_types")
+    if types is not None and (
+        not isinstance(types, list) or not types or any(t not in COHERE_EMBEDDING_TYPES for t in types)
+    ):
+        raise ValueError(f"embedding_types must be a non-empty list of {', '.join(COHERE_EMBEDDING_TYPES)}")
+    return EmbeddingRequest(
+        texts_list, COHERE_DIMENSIONS, True, list(types or ["float"]), types is not None, input_type, list(images or [])
+    )
+
+
+def parse_embedding_body(family: str, body: Any, model_id: str = "") -> EmbeddingRequest:
+    """Parse an embedding model's ``InvokeModel`` body; ``ValueError`` (naming the field) when malformed.
+
+    Titan errors use the JSON-schema wording of the real service (``#: required key [inputText] not
+    found``, ``#/dimensions: 100 is not a valid enum value``).
+    """
+    body = _require_object(body, "body")
+    if family == "titan-embed":
+        return _parse_titan_embed(body, model_id)
+    if family == "titan-embed-image":
+        return _parse_titan_embed_image(body)
+    if family == "cohere-embed":
+        return _parse_cohere_embed(body)
+    raise ValueError(f"{model_id or family} is not an embedding model")
+
+
+def _binary(vector: list[float]) -> list[int]:
+    return [1 if value > 0 else 0 for value in vector]
+
+
+def _packed_bits(vector: list[float], signed: bool) -> list[int]:
+    """Cohere binary/ubinary: 8 dimensions per byte, most significant bit first."""
+    out = []
+    for start in range(0, len(vector), 8):
+        byte = 0
+        for value in vector[start : start + 8]:
+            byte = (byte << 1) | (1 if value > 0 else 0)
+        out.append(byte - 128 if signed else byte)
+    return out
+
+
+def _quantized(vector: list[float], signed: bool) -> list[int]:
+    peak = max((abs(v) for v in vector), default=0.0) or 1.0
+    if signed:
+        return [max(-128, min(127, round(v / peak * 127))) for v in vector]
+    return [max(0, min(255, round((v / peak + 1.0) * 127.5))) for v in vector]
+
+
+def render_embedding_body(
+    family: str,
+    request: EmbeddingRequest,
+    vectors: list[list[float]],
+    token_counts: list[int],
+    *,
+    model_id: str = "",
+    response_id: str = "",
+) -> dict:
+    """Render embedding vectors (one per request text) as the family's ``InvokeModel`` response body."""
+    if family == "cohere-embed":
+        if request.types_requested:
+            by_type: dict[str, list[list[Any]]] = {}
+            for kind in request.types:
+                if kind == "float":
+                    by_type[kind] = vectors
+                elif kind in ("int8", "uint8"):
+                    by_type[kind] = [_quantized(v, kind == "int8") for v in vectors]
+                else:
+                    by_type[kind] = [_packed_bits(v, kind == "binary") for v in vectors]
+            embeddings: Any = by_type
+            response_type = "embeddings_by_type"
+        else:
+            embeddings, response_type = vectors, "embeddings_floats"
+        result: dict[str, Any] = {
+            "embeddings": embeddings,
+            "id": response_id or _stable_uuid(model_id, *request.texts),
+            "response_type": response_type,
+            "texts": request.texts if not request.images else [],
+        }
+        if request.images:
+            result["images"] = [{"format": "data-uri"}]
+        return result
+    vector, tokens = vectors[0], token_counts[0]
+    if family == "titan-embed" and _titan_v2(model_id):
+        by_kind: dict[str, Any] = {}
+        for kind in request.types:
+            by_kind[kind] = vector if kind == "float" else _binary(vector)
+        return {"embedding": vector, "inputTextTokenCount": tokens, "embeddingsByType": by_kind}
+    return {"embedding": vector, "inputTextTokenCount": tokens}

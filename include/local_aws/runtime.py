@@ -4,13 +4,29 @@
 ``converse`` on moto's ``BedrockRuntimeResponse``. A model id resolves to what real Bedrock would
 run: a base model (id with or without ``:N:ctx``, foundation-model ARN, inference profile), a
 provisioned throughput (ARN or name) serving a custom or base model, a custom model deployment,
-or an imported model. The words come from ``answers``; the JSON shapes from ``bodies``.
+or an imported model. The words (and embedding vectors) come from ``answers``; the JSON shapes from
+``bodies``.
+
+* Embedding models (Titan Text Embeddings G1/V2, Titan Multimodal Embeddings G1, Cohere Embed v3)
+  answer InvokeModel with deterministic vectors that carry signal (``answers.embed``); Converse
+  refuses them with a ValidationException, as the real service does.
+* Imported models answer in the API format of the request and of their architecture (recorded from
+  ``config.json`` at import): BedrockCompletion ``{"generation", ...}`` for a ``prompt`` body,
+  OpenAI ChatCompletion for a ``messages`` body, OpenAI Completion for a GPT-OSS ``prompt`` body.
+  Converse refuses GPT-OSS and Qwen2/2.5(-VL) imports.
+* InvokeModel answers carry the ``X-Amzn-Bedrock-PerformanceConfig-Latency`` and
+  ``X-Amzn-Bedrock-Service-Tier`` headers (the request's values, else ``standard`` and ``default``);
+  Converse echoes ``performanceConfig`` and ``serviceTier`` when the request has them.
+* Body errors are ``ValidationException`` ("Malformed input request: ..."); unknown resources
+  ``ResourceNotFoundException``; throttling ``ThrottlingException`` (429): codes botocore declares.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +49,7 @@ from .config import CONFIG
 THROTTLE_MESSAGE = "Too many requests, please wait before trying again."
 INVALID_MODEL = "The provided model identifier is invalid."
 _BASE_RESOURCES = ("foundation-model", "inference-profile", "application-inference-profile")
+_PROFILE = re.compile(r"^(?:us|eu|apac|ap|ca|jp|au|us-gov|global)\.")
 
 
 @dataclass
@@ -43,6 +60,8 @@ class Target:
     family: str  # bodies family used for InvokeModel bodies
     name: str  # base model id, custom model ARN or imported model name
     model: CustomModel | None = None
+    base_id: str = ""  # the base model id whose body format applies ("" for imported models)
+    architecture: str | None = None  # imported models: model_type/architecture from config.json
 
 
 _memory_lock = threading.Lock()
@@ -54,7 +73,8 @@ def _base_target(model_id: str) -> Target:
     family = bodies.family_of(model_id)
     if family in ("unknown", "imported"):
         raise ValidationException(INVALID_MODEL)
-    return Target("base", family, foundation_id(model_id))
+    name = foundation_id(model_id)
+    return Target("base", family, name, base_id=name)
 
 
 def _model_target(backend: LocalBedrockBackend, model_arn: str) -> Target:
@@ -64,7 +84,7 @@ def _model_target(backend: LocalBedrockBackend, model_arn: str) -> Target:
     model = backend.find_custom_model(model_arn)
     if model is None:
         raise ResourceNotFoundException(f"Model {model_arn} was not found.")
-    return Target("custom", bodies.family_of(model.base_model_id), model.arn, model)
+    return Target("custom", bodies.family_of(model.base_model_id), model.arn, model, model.base_model_id)
 
 
 def resolve_target(backend: LocalBedrockBackend, model_id: str) -> Target:
@@ -89,7 +109,7 @@ def resolve_target(backend: LocalBedrockBackend, model_id: str) -> Target:
             imported = backend.find_imported_model(model_id)
             if imported is None:
                 raise ResourceNotFoundException(f"Imported model {model_id} was not found.")
-            return Target("imported", "imported", imported.name)
+            return Target("imported", "imported", imported.name, architecture=imported.architecture)
         if kind == "custom-model":
             raise ValidationException(
                 f"The custom model {model_id} cannot be invoked on demand. Purchase Provisioned Throughput "
@@ -162,19 +182,76 @@ def _start(response: Any) -> tuple[LocalBedrockBackend, dict[str, Any], dict[str
     return backend, params, body
 
 
+def _malformed(err: ValueError) -> ValidationException:
+    return ValidationException(f"Malformed input request: {err}, please reformat your input and try again.")
+
+
+def _invoke_headers(params: dict[str, Any]) -> dict[str, str]:
+    """The InvokeModel output members botocore reads from headers, echoing the request's."""
+    latency = params.get("performanceConfigLatency") or "standard"
+    tier = params.get("serviceTier") or "default"
+    if latency not in bodies.PERFORMANCE_LATENCIES:
+        raise ValidationException(
+            f"1 validation error detected: Value '{latency}' at 'performanceConfigLatency' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [standard, optimized]"
+        )
+    if tier not in bodies.SERVICE_TIERS:
+        raise ValidationException(
+            f"1 validation error detected: Value '{tier}' at 'serviceTier' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [priority, default, flex, reserved]"
+        )
+    return {"performanceConfigLatency": latency, "serviceTier": tier}
+
+
+def _embeddings(target: Target, body: dict[str, Any]) -> dict[str, Any]:
+    """The embedding model's answer: one deterministic vector per text (see ``answers.embed``)."""
+    try:
+        request = bodies.parse_embedding_body(target.family, body, target.base_id)
+    except ValueError as err:
+        raise _malformed(err) from None
+    images = request.images or [""] * len(request.texts)
+    # One embedding space per model: the base model without inference-profile prefix or ":N:ctx" suffix,
+    # or the custom model's ARN (fine-tuning moves the vectors).
+    seed = target.name if target.kind == "custom" else ":".join(_PROFILE.sub("", target.base_id).split(":")[:2])
+    vectors = [
+        answers.embed(text, request.dimensions, seed, normalize=request.normalize, extra=image)
+        for text, image in zip(request.texts, images, strict=False)
+    ]
+    tokens = [answers.embedding_tokens(text) for text in request.texts]
+    return bodies.render_embedding_body(target.family, request, vectors, tokens, model_id=target.base_id)
+
+
 def invoke_model(self: Any) -> ActionResult:
-    """InvokeModel: the family-specific response body of the resolved model."""
+    """InvokeModel: the family-specific response body of the resolved model, plus the echoed headers."""
     backend, params, body = _start(self)
+    headers = _invoke_headers(params)
     with backend.lock:
         target = resolve_target(backend, params.get("modelId") or "")
+        if target.family in bodies.EMBEDDING_FAMILIES:
+            rendered = _embeddings(target, body)
+            return _invoke_result(rendered, headers)
         try:
             request = bodies.parse_invoke_body(target.family, body)
         except ValueError as err:
-            raise ValidationException(str(err)) from None
+            raise _malformed(err) from None
         text = answer(backend, target, request)
     text, stop_reason, input_tokens, output_tokens = answers.finish(text, request)
-    rendered = bodies.render_invoke_body(target.family, text, stop_reason, input_tokens, output_tokens, target.name)
-    return ActionResult({"body": json.dumps(rendered).encode("utf-8"), "contentType": "application/json"})
+    if target.kind == "imported":
+        api = bodies.imported_api(body, target.architecture)
+        rendered = bodies.render_imported_body(
+            api, text, stop_reason, input_tokens, output_tokens, target.name, created=int(time.time())
+        )
+    else:
+        rendered = bodies.render_invoke_body(
+            target.family, text, stop_reason, input_tokens, output_tokens, target.name
+        )
+    return _invoke_result(rendered, headers)
+
+
+def _invoke_result(rendered: dict[str, Any], headers: dict[str, str]) -> ActionResult:
+    return ActionResult(
+        {"body": json.dumps(rendered).encode("utf-8"), "contentType": "application/json", **headers}
+    )
 
 
 def converse(self: Any) -> Any:
@@ -182,6 +259,8 @@ def converse(self: Any) -> Any:
     backend, params, body = _start(self)
     with backend.lock:
         target = resolve_target(backend, params.get("modelId") or "")
+        if not bodies.converse_supported(target.family, target.architecture):
+            raise ValidationException(bodies.CONVERSE_UNSUPPORTED)
         try:
             request = bodies.parse_converse(body)
         except ValueError as err:
@@ -193,6 +272,9 @@ def converse(self: Any) -> Any:
         output_tokens = max(1, len(json.dumps(tool_use["input"])) // 4)
         stop_reason = "tool_use"
     rendered = bodies.render_converse(text, stop_reason, input_tokens, output_tokens, tool_use=tool_use)
+    for key in ("performanceConfig", "serviceTier"):
+        if isinstance(body.get(key), dict):
+            rendered[key] = body[key]
     # Raw JSON keeps the toolUse ``input`` document exactly as built.
     return 200, {"status": 200, "Content-Type": "application/json"}, json.dumps(rendered)
 

@@ -15,10 +15,13 @@ problem at once, as the customization preflight does (:class:`~bedrock_customiza
 * ``tokenizer``: ``tokenizer.json`` or ``tokenizer.model``, and ``tokenizer_config.json``;
 * ``size``: the folder's total size is within :data:`DEFAULT_MAX_TOTAL_BYTES`.
 
-The smoke test (:func:`smoke_test_body`, :func:`check_smoke_response`) sends an imported model a
-Llama-style completion request with ``stop: ["\\n\\n"]`` and checks the stop sequence was honoured: a
-public write-up of Custom Model Import found it was not, and an application relying on it would then get
-run-on answers.
+The smoke test (:func:`smoke_test_body`, :func:`check_smoke_response`) sends an imported model a request
+in the API format its architecture takes (:func:`invoke_format`: the BedrockCompletion body ``{"prompt",
+"max_gen_len", ...}`` answered with ``{"generation", ...}`` for Llama, Mistral, Mixtral, Flan-T5, GPTBigCode
+and Qwen; the OpenAI ChatCompletion body ``{"messages", "max_tokens", ...}`` answered with ``{"choices":
+[{"message": {"content"}}], ...}`` for GPT-OSS, which takes only OpenAI-compatible bodies) with
+``stop: ["\\n\\n"]``, and checks the stop sequence was honoured: a public write-up of Custom Model Import
+found it was not, and an application relying on it would then get run-on answers.
 
 Pure apart from the S3 client passed in; no Airflow import.
 """
@@ -36,11 +39,15 @@ from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.preflight import Check, PreflightReport, _guarded, parse_s3_uri
 
 __all__ = [
+    "BEDROCK_COMPLETION",
     "DEFAULT_MAX_TOTAL_BYTES",
     "DEFAULT_SMOKE_PROMPT",
     "DEFAULT_STOP",
+    "INVOKE_FORMATS",
+    "OPENAI_CHAT_COMPLETION",
     "SUPPORTED_ARCHITECTURES",
     "SUPPORTED_MODEL_TYPES",
+    "InvokeAnswer",
     "ModelFolder",
     "SmokeTestOutcome",
     "architecture_family",
@@ -53,7 +60,9 @@ __all__ = [
     "check_tokenizer",
     "check_weights",
     "folder_uri",
+    "invoke_format",
     "list_model_folder",
+    "parse_invoke_response",
     "run_import_preflight",
     "smoke_test_body",
 ]
@@ -67,6 +76,8 @@ SUPPORTED_ARCHITECTURES: dict[str, str] = {
     "T5ForConditionalGeneration": "Flan-T5",
     "GPTBigCodeForCausalLM": "GPTBigCode",
     "Qwen2ForCausalLM": "Qwen2 / Qwen2.5",
+    "Qwen2VLForConditionalGeneration": "Qwen2-VL",
+    "Qwen2_5_VLForConditionalGeneration": "Qwen2.5-VL",
     "Qwen3ForCausalLM": "Qwen3",
     "GptOssForCausalLM": "GPT-OSS",
 }
@@ -78,6 +89,8 @@ SUPPORTED_MODEL_TYPES: dict[str, str] = {
     "t5": "Flan-T5",
     "gpt_bigcode": "GPTBigCode",
     "qwen2": "Qwen2 / Qwen2.5",
+    "qwen2_vl": "Qwen2-VL",
+    "qwen2_5_vl": "Qwen2.5-VL",
     "qwen3": "Qwen3",
     "gpt_oss": "GPT-OSS",
 }
@@ -406,25 +419,150 @@ def _weight_heads(s3: Any, folder: ModelFolder) -> dict[str, bytes | None]:
 # ------------------------------------------------------------------------------------------- smoke test
 
 
+#: Custom Model Import API formats: the request body InvokeModel takes and the answer's text field.
+BEDROCK_COMPLETION = "bedrock-completion"
+OPENAI_CHAT_COMPLETION = "openai-chat-completion"
+OPENAI_COMPLETION = "openai-completion"
+INVOKE_FORMATS: dict[str, dict[str, str]] = {
+    BEDROCK_COMPLETION: {
+        "request": '{"prompt", "max_gen_len", "temperature", "top_p", "stop"}',
+        "response": '{"generation", "prompt_token_count", "generation_token_count", "stop_reason"}',
+        "text": "generation",
+    },
+    OPENAI_CHAT_COMPLETION: {
+        "request": '{"messages": [{"role", "content"}], "max_tokens", "temperature", "top_p", "stop"}',
+        "response": '{"choices": [{"message": {"content"}, "finish_reason"}], "usage"}',
+        "text": "choices[0].message.content",
+    },
+    OPENAI_COMPLETION: {
+        "request": '{"prompt", "max_tokens", "temperature", "top_p", "stop"}',
+        "response": '{"choices": [{"text", "finish_reason"}], "usage"}',
+        "text": "choices[0].text",
+    },
+}
+#: The format the smoke test uses per model family (:data:`SUPPORTED_ARCHITECTURES` values); families not
+#: listed take :data:`BEDROCK_COMPLETION`. GPT-OSS imports take OpenAI-compatible bodies only (user guide,
+#: "Invoke your imported model"; Converse is not supported for them either).
+FAMILY_FORMATS: dict[str, str] = {"GPT-OSS": OPENAI_CHAT_COMPLETION}
+
+
+def invoke_format(architecture: str | None) -> str:
+    """The API format of an imported model of ``architecture``.
+
+    ``architecture`` may be a ``config.json`` ``architectures[0]`` (``GptOssForCausalLM``), a ``model_type``
+    (``gpt_oss``), a family name (``GPT-OSS``) or GetImportedModel's ``modelArchitecture``, in any case and
+    punctuation; None or an unknown value gives :data:`BEDROCK_COMPLETION`.
+    """
+    text = str(architecture or "").strip()
+    family = SUPPORTED_ARCHITECTURES.get(text) or SUPPORTED_MODEL_TYPES.get(text.lower())
+    if family is None:
+        key = re.sub(r"[^a-z0-9]", "", text.lower())
+        family = "GPT-OSS" if key.startswith("gptoss") else None
+    return FAMILY_FORMATS.get(family or "", BEDROCK_COMPLETION)
+
+
 def smoke_test_body(
     prompt: str = DEFAULT_SMOKE_PROMPT,
     stop: Sequence[str] = (DEFAULT_STOP,),
     max_gen_len: int = 512,
     temperature: float = 0.1,
     top_p: float = 0.9,
+    architecture: str | None = None,
 ) -> dict[str, Any]:
-    """The Llama-style completion body InvokeModel takes for an imported model."""
+    """The InvokeModel body for an imported model of ``architecture`` (see :func:`invoke_format`).
+
+    BedrockCompletion: ``{"prompt", "max_gen_len", "temperature", "top_p", "stop"}``; OpenAI ChatCompletion
+    (GPT-OSS): ``{"messages": [{"role": "user", "content": prompt}], "max_tokens", "temperature", "top_p",
+    "stop"}``.
+    """
     if not str(prompt or "").strip():
         raise BedrockCustomizationError("The smoke test prompt is empty; give a prompt that asks for text")
     if int(max_gen_len) < 1:
         raise BedrockCustomizationError(f"max_gen_len must be at least 1, got {max_gen_len}")
-    return {
-        "prompt": str(prompt),
-        "max_gen_len": int(max_gen_len),
-        "temperature": float(temperature),
-        "top_p": float(top_p),
-        "stop": [str(s) for s in stop],
-    }
+    sampling = {"temperature": float(temperature), "top_p": float(top_p), "stop": [str(s) for s in stop]}
+    if invoke_format(architecture) == OPENAI_CHAT_COMPLETION:
+        return {
+            "messages": [{"role": "user", "content": str(prompt)}],
+            "max_tokens": int(max_gen_len),
+            **sampling,
+        }
+    return {"prompt": str(prompt), "max_gen_len": int(max_gen_len), **sampling}
+
+
+@dataclass(frozen=True)
+class InvokeAnswer:
+    """The text, stop reason and token counts of an imported model's InvokeModel answer, whatever its format."""
+
+    text: str
+    stop_reason: str | None
+    prompt_tokens: int | None
+    generation_tokens: int | None
+    api_format: str
+
+
+def _first_choice(response: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    choices = response.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
+        return choices[0]
+    return None
+
+
+def _bedrock_completion(response: Mapping[str, Any]) -> InvokeAnswer | None:
+    text = response.get("generation")
+    if not isinstance(text, str):
+        return None
+    return InvokeAnswer(
+        text,
+        _str_or_none(response.get("stop_reason")),
+        _int_or_none(response.get("prompt_token_count")),
+        _int_or_none(response.get("generation_token_count")),
+        BEDROCK_COMPLETION,
+    )
+
+
+def _openai(response: Mapping[str, Any], chat: bool) -> InvokeAnswer | None:
+    choice = _first_choice(response)
+    if choice is None:
+        return None
+    message = choice.get("message")
+    if chat:
+        if not isinstance(message, Mapping):
+            return None
+        text = message.get("content")
+        text = "" if text is None else text  # a tool-calling or refusing message has no content
+    else:
+        text = choice.get("text")
+    if not isinstance(text, str):
+        return None
+    usage = response.get("usage") if isinstance(response.get("usage"), Mapping) else {}
+    return InvokeAnswer(
+        text,
+        _str_or_none(choice.get("finish_reason")),
+        _int_or_none(usage.get("prompt_tokens")),
+        _int_or_none(usage.get("completion_tokens")),
+        OPENAI_CHAT_COMPLETION if chat else OPENAI_COMPLETION,
+    )
+
+
+_PARSERS = {
+    BEDROCK_COMPLETION: _bedrock_completion,
+    OPENAI_CHAT_COMPLETION: lambda response: _openai(response, chat=True),
+    OPENAI_COMPLETION: lambda response: _openai(response, chat=False),
+}
+
+
+def parse_invoke_response(response: Mapping[str, Any], architecture: str | None = None) -> InvokeAnswer | None:
+    """Read an imported model's answer: the architecture's format first (:func:`invoke_format`), then the other
+    Custom Model Import formats (a model imported after November 2025 may answer in any of them); None
+    when the response is in none of them."""
+    if not isinstance(response, Mapping):
+        return None
+    expected = invoke_format(architecture)
+    for name in (expected, *(f for f in _PARSERS if f != expected)):
+        parsed = _PARSERS[name](response)
+        if parsed is not None:
+            return parsed
+    return None
 
 
 @dataclass(frozen=True)
@@ -436,6 +574,7 @@ class SmokeTestOutcome:
     problems: tuple[str, ...]
     prompt_token_count: int | None = None
     generation_token_count: int | None = None
+    api_format: str = BEDROCK_COMPLETION
 
     @property
     def ok(self) -> bool:
@@ -449,30 +588,37 @@ class SmokeTestOutcome:
             "problems": list(self.problems),
             "prompt_token_count": self.prompt_token_count,
             "generation_token_count": self.generation_token_count,
+            "api_format": self.api_format,
         }
 
 
 def check_smoke_response(
-    response: Mapping[str, Any], stop: Sequence[str] = (DEFAULT_STOP,)
+    response: Mapping[str, Any], stop: Sequence[str] = (DEFAULT_STOP,), architecture: str | None = None
 ) -> SmokeTestOutcome:
-    """Check an InvokeModel answer (``{"generation", "stop_reason", ...}``) against the request's stops.
+    """Check an InvokeModel answer against the request's stops.
 
-    Passes when the model answered something, stopped (``stop_reason`` ``stop``), and no stop sequence occurs
-    in the generation (one at the very end is tolerated: some serving stacks return the sequence that matched).
+    The answer is read with :func:`parse_invoke_response` (``generation`` for BedrockCompletion,
+    ``choices[0].message.content`` for OpenAI ChatCompletion, ``choices[0].text`` for OpenAI Completion).
+    Passes when the model answered something, stopped (``stop_reason``/``finish_reason`` ``stop``), and no
+    stop sequence occurs in the text (one at the very end is tolerated: some serving stacks return the
+    sequence that matched).
     """
-    generation = response.get("generation")
-    stop_reason = response.get("stop_reason")
-    problems: list[str] = []
-    if not isinstance(generation, str):
-        keys = ", ".join(sorted(map(str, response))) or "none"
+    expected = invoke_format(architecture)
+    parsed = parse_invoke_response(response, architecture)
+    if parsed is None:
+        keys = ", ".join(sorted(map(str, response))) if isinstance(response, Mapping) else ""
         return SmokeTestOutcome(
             "",
             None,
             (
-                f"the response has no 'generation' text (keys: {keys}); the model does not answer in the "
-                "Llama-style completion format",
+                f"the response has no {INVOKE_FORMATS[expected]['text']!r} text (keys: {keys or 'none'}); the "
+                f"model does not answer in the {expected} format ({INVOKE_FORMATS[expected]['response']}) or any "
+                "other Custom Model Import format",
             ),
+            api_format=expected,
         )
+    generation, stop_reason = parsed.text, parsed.stop_reason
+    problems: list[str] = []
     if not generation.strip():
         problems.append("the model returned an empty generation; check the prompt format the model expects")
     for sequence in stop:
@@ -492,11 +638,16 @@ def check_smoke_response(
         problems.append(f"unexpected stop_reason {stop_reason!r}; expected 'stop'")
     return SmokeTestOutcome(
         generation,
-        stop_reason if isinstance(stop_reason, str) else None,
+        stop_reason,
         tuple(problems),
-        _int_or_none(response.get("prompt_token_count")),
-        _int_or_none(response.get("generation_token_count")),
+        parsed.prompt_tokens,
+        parsed.generation_tokens,
+        parsed.api_format,
     )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -464,14 +464,20 @@ class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook])
     """
     Invoke an imported model once and check it answers and honours the stop sequence.
 
-    Sends a Llama-style completion body (``prompt``, ``max_gen_len``, ``temperature``, ``top_p``,
-    ``stop: ["\\n\\n"]``) with a prompt that asks for several paragraphs; fails (without retrying) when the
-    answer is empty, runs past the stop sequence, or hits ``max_gen_len`` first. A cold model's
-    ``ModelNotReadyException`` (and throttling) is retried with backoff for up to ``ready_timeout`` seconds.
-    Returns ``{"ok", "generation", "stop_reason", "problems", "prompt_token_count",
-    "generation_token_count", "model_id"}``.
+    Sends the body the model's architecture takes (:func:`~bedrock_customization.model_import.invoke_format`):
+    the BedrockCompletion body (``prompt``, ``max_gen_len``, ``temperature``, ``top_p``, ``stop: ["\\n\\n"]``)
+    for Llama, Mistral, Mixtral, Flan-T5, GPTBigCode and Qwen models, an OpenAI ChatCompletion body
+    (``messages``, ``max_tokens``, ...) for GPT-OSS; with a prompt that asks for several paragraphs. Fails
+    (without retrying) when the answer is empty, runs past the stop sequence, or hits ``max_gen_len`` first.
+    The architecture is read with GetImportedModel (``modelArchitecture``) unless ``architecture`` is given;
+    when it cannot be read the BedrockCompletion body is sent. A cold model's ``ModelNotReadyException`` (and
+    throttling) is retried with backoff for up to ``ready_timeout`` seconds. Returns ``{"ok", "generation",
+    "stop_reason", "problems", "prompt_token_count", "generation_token_count", "api_format", "architecture",
+    "model_id"}``.
 
     :param model_id: ARN of the imported model. (templated)
+    :param architecture: The model's architecture (``config.json`` ``architectures[0]`` or ``model_type``,
+        e.g. ``GptOssForCausalLM``/``gpt_oss``), to skip the GetImportedModel call. (templated)
     :param prompt: The prompt. Default :data:`~bedrock_customization.model_import.DEFAULT_SMOKE_PROMPT`.
         (templated)
     :param stop_sequences: Stop sequences to send and check. Default ``["\\n\\n"]``. (not templated)
@@ -483,7 +489,9 @@ class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook])
     aws_hook_class = BedrockRuntimeHook
     # stop_sequences is not templated: Jinja drops a template's trailing newline, which would turn "\n\n"
     # into "\n".
-    template_fields: Sequence[str] = aws_template_fields("model_id", "prompt", "max_gen_len", "temperature")
+    template_fields: Sequence[str] = aws_template_fields(
+        "model_id", "prompt", "max_gen_len", "temperature", "architecture"
+    )
     ui_color = "#e6f4ea"
     operator_extra_links = (BedrockImportedModelLink(),)
 
@@ -496,10 +504,12 @@ class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook])
         max_gen_len: int = 512,
         temperature: float = 0.1,
         ready_timeout: float = 600,
+        architecture: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.model_id = model_id
+        self.architecture = architecture
         self.prompt = prompt
         self.stop_sequences = stop_sequences
         self.max_gen_len = max_gen_len
@@ -514,8 +524,15 @@ class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook])
         if str(self.model_id).startswith("arn:"):
             BedrockImportedModelLink.persist_arn(context, self, self.model_id)
         stops = [self.stop_sequences] if isinstance(self.stop_sequences, str) else list(self.stop_sequences)
+        architecture = self.architecture or self._architecture()
         body = model_import.smoke_test_body(
-            self.prompt, stops, int(self.max_gen_len), float(self.temperature)
+            self.prompt, stops, int(self.max_gen_len), float(self.temperature), architecture=architecture
+        )
+        self.log.info(
+            "Imported model %s (architecture %s) takes the %s format.",
+            self.model_id,
+            architecture or "unknown",
+            model_import.invoke_format(architecture),
         )
         raw = self._invoke(json.dumps(body))
         try:
@@ -524,7 +541,7 @@ class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook])
             raise AirflowFailException(
                 f"Imported model {self.model_id} answered something that is not JSON: {raw[:200]!r}"
             ) from error
-        outcome = model_import.check_smoke_response(response, stops)
+        outcome = model_import.check_smoke_response(response, stops, architecture)
         self.log.info(
             "Imported model %s answered (stop_reason %r, %s tokens): %r",
             self.model_id,
@@ -539,7 +556,27 @@ class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook])
                 f"Generation: {outcome.generation[:1000]!r}"
             )
         self.log.info("Smoke test passed: the model answered and stopped at %r.", stops)
-        return {**outcome.to_dict(), "model_id": self.model_id}
+        return {**outcome.to_dict(), "architecture": architecture, "model_id": self.model_id}
+
+    def _architecture(self) -> str | None:
+        """GetImportedModel's ``modelArchitecture``, or None (logged) when it cannot be read."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        control = BedrockCustomizationHook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.botocore_config,
+        )
+        try:
+            return control.conn.get_imported_model(modelIdentifier=self.model_id).get("modelArchitecture")
+        except (BotoCoreError, ClientError) as error:
+            self.log.warning(
+                "Could not read the architecture of %s (%s); sending the BedrockCompletion body.",
+                self.model_id,
+                error,
+            )
+            return None
 
     def _invoke(self, body: str) -> bytes:
         deadline = time.monotonic() + float(self.ready_timeout)
