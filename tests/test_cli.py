@@ -35,7 +35,8 @@ def test_catalog_table_lists_every_model(capsys):
     for model in catalog.list_models():
         assert model.id in out
     assert "learningRate 5e-06..0.1 (0.0001)" in out
-    assert "tokens <=2048 @batch<=4" in out
+    assert "learningRate 1e-06..0.0001 (1e-05)" in out  # Nova
+    assert "tokens <=16000" in out and "validation <=1000" in out
     assert "EOL 2026-09-10" in out
 
 
@@ -58,8 +59,10 @@ def test_catalog_family_filter(capsys):
 
 
 def test_catalog_region_filter(capsys):
-    assert main(["catalog", "--json", "--region", "us-east-1", "--family", "titan-text"]) == 0
+    assert main(["catalog", "--json", "--region", "us-west-2", "--family", "llama-3.1"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
+    assert main(["catalog", "--json", "--region", "us-east-1", "--family", "llama-3.1"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # Llama 3.1 is customizable in us-west-2 only
     assert main(["catalog", "--region", "eu-west-1"]) == 0
     assert "No customizable base model in region eu-west-1" in capsys.readouterr().out
 
@@ -94,7 +97,7 @@ def test_console_script_is_installed():
 # ------------------------------------------------------------------------------------ prepare, preflight
 
 
-TITAN = "amazon.titan-text-express-v1:0:8k"
+NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 
 
 class _Terminal(io.StringIO):
@@ -125,7 +128,7 @@ def test_prepare_defaults_are_the_retraining_dags(tmp_path, capsys):
     (tmp_path / "raw.jsonl").write_text(
         "".join(json.dumps({"question": f"q{i}", "answer": f"a{i}"}) + "\n" for i in range(40))
     )
-    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", TITAN,
+    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", NOVA_MICRO,
                  "--out", str(tmp_path / "out")])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     report = json.loads((tmp_path / "out" / "report.json").read_text())
@@ -144,7 +147,7 @@ def _prepare_many(tmp_path: Path) -> list[str]:
     (tmp_path / "raw.jsonl").write_text(
         "".join(json.dumps({"question": f"q{i}", "answer": f"a{i}"}) + "\n" for i in range(2_000))
     )
-    return ["prepare", str(tmp_path / "raw.jsonl"), "--base-model", TITAN,
+    return ["prepare", str(tmp_path / "raw.jsonl"), "--base-model", NOVA_MICRO,
             "--out", str(tmp_path / "out")]  # fmt: skip
 
 

@@ -20,12 +20,14 @@ from bedrock_customization.preflight import (
     split_list,
 )
 from tests.infra.helpers import REGION, LandingZone, emulated_landing_zone
+from tests.records import conversation
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")
 
-MODEL = "amazon.titan-text-express-v1:0:8k"
+MODEL = "amazon.nova-micro-v1:0:128k"
+NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"  # FINE_TUNING only
 DATA = "runs/retraining/run-1/data"
-RECORD = b'{"prompt": "What is 2+2?", "completion": "4"}\n'
+RECORD = (json.dumps(conversation("What is 2+2?", "4")) + "\n").encode()
 
 
 @contextmanager
@@ -60,7 +62,7 @@ def spec(zone: LandingZone, **overrides) -> PreflightSpec:
         "training_uri": f"s3://{zone.bucket}/{DATA}/train.jsonl",
         "validation_uris": (f"s3://{zone.bucket}/{DATA}/validation.jsonl",),
         "output_uri": f"s3://{zone.bucket}/runs/retraining/run-1/output/",
-        "hyperparameters": {"epochCount": "2", "batchSize": "1", "learningRate": "0.00001"},
+        "hyperparameters": {"epochCount": "2", "learningRateWarmupSteps": "10", "learningRate": "0.00001"},
         "kms_key": zone.outputs["KmsKeyArn"],
         "subnet_ids": tuple(zone.subnet_ids),
         "security_group_ids": (zone.group_id,),
@@ -107,6 +109,7 @@ class TestOnOneLandingZone:
         assert names == [
             "base-model",
             "customization-type",
+            "model-availability",
             "hyperparameters",
             "training-data",
             "output-bucket",
@@ -172,20 +175,26 @@ class TestOnOneLandingZone:
 
     def test_invalid_hyperparameter(self, shared_zone):
         check = only_failure(preflight(shared_zone, hyperparameters={"epochCount": "99"}), "hyperparameters")
-        assert f"epochCount=99 is outside 1..10 for {MODEL}" in check.detail
+        assert f"epochCount=99 is outside 1..5 for {MODEL}" in check.detail
         assert "bedrock-customize catalog" in check.fix
 
     def test_unsupported_customization_type(self, shared_zone):
-        report = preflight(shared_zone, customization_type="DISTILLATION", hyperparameters={})
-        check = only_failure(report, "customization-type")
-        assert f"{MODEL} does not support DISTILLATION" in check.detail
-        assert "amazon.nova-lite-v1:0:300k" in check.fix
+        report = preflight(
+            shared_zone, base_model=NOVA_2_LITE, customization_type="DISTILLATION", hyperparameters={}
+        )
+        # The catalog says no, and so does the account (GetFoundationModel's customizationsSupported).
+        failed = {check.name: check for check in report.failed}
+        assert set(failed) == {"customization-type", "model-availability"}, report.render()
+        assert f"{NOVA_2_LITE} does not support DISTILLATION" in failed["customization-type"].detail
+        assert "amazon.nova-lite-v1:0:300k" in failed["customization-type"].fix
+        assert "customizations FINE_TUNING, not DISTILLATION" in failed["model-availability"].detail
 
     def test_model_not_customizable_in_the_region(self, shared_zone):
         report = preflight(shared_zone, base_model="meta.llama3-1-8b-instruct-v1:0:128k", hyperparameters={})
         failed = {check.name: check for check in report.failed}
-        assert set(failed) == {"base-model"}
+        assert set(failed) == {"base-model", "model-availability"}
         assert "customizable in us-west-2, not in us-east-1" in failed["base-model"].detail
+        assert "not offered in this region" in failed["model-availability"].detail
 
 
 # ---------------------------------------------------------------------------------------------- network
@@ -369,17 +378,17 @@ def break_three_things(zone: LandingZone) -> None:
 
 
 def test_cli_passes_then_prints_every_failed_check(zone, capsys):
-    assert main(cli_args(zone, "--hyperparameters", "epochCount=2", "batchSize=1,learningRate=0.00001")) == 0
+    assert main(cli_args(zone, "--hyperparameters", "epochCount=2", "learningRateWarmupSteps=10,learningRate=0.00001")) == 0
     out = capsys.readouterr().out
-    assert out.count("PASS  ") == 13 and "Preflight passed" in out
+    assert out.count("PASS  ") == 14 and "Preflight passed" in out
 
     break_three_things(zone)
     assert main(cli_args(zone, "--hyperparameters", "epochCount=0")) == 1
     out = capsys.readouterr().out
     for name in ("output-bucket", "security-groups", "kms-endpoint", "hyperparameters"):
         assert f"FAIL  {name}" in out
-    assert out.count("fix: ") == 4 and out.count("PASS  ") == 9
-    assert "4 of 13 checks failed (hyperparameters, output-bucket, security-groups, kms-endpoint)" in out
+    assert out.count("fix: ") == 4 and out.count("PASS  ") == 10
+    assert "4 of 14 checks failed (hyperparameters, output-bucket, security-groups, kms-endpoint)" in out
 
 
 def test_cli_json_report(zone, capsys):
@@ -424,13 +433,13 @@ def test_operator_fails_listing_the_failed_checks(zone, monkeypatch):
         security_group_ids=list(values.security_group_ids),
     )
     result = operator.execute(context={})
-    assert result["ok"] is True and len(result["checks"]) == 13
+    assert result["ok"] is True and len(result["checks"]) == 14
 
     break_three_things(zone)
     with pytest.raises(PreflightFailed) as failure:
         operator.execute(context={})
     message = str(failure.value)
-    assert "3 of 13 checks failed (output-bucket, security-groups, kms-endpoint)" in message
+    assert "3 of 14 checks failed (output-bucket, security-groups, kms-endpoint)" in message
     for name in ("output-bucket", "security-groups", "kms-endpoint"):
         assert f"FAIL  {name}" in message
     assert [c.name for c in failure.value.report.failed] == [
@@ -455,7 +464,7 @@ def test_no_credentials_fail_checks_instead_of_crashing(zone, monkeypatch):
 
             return call
 
-    report = run_preflight(spec(zone), Clients(ec2=Refusing(), s3=Refusing(), iam=Refusing(), kms=Refusing()))
+    report = run_preflight(spec(zone), Clients(ec2=Refusing(), s3=Refusing(), iam=Refusing(), kms=Refusing(), bedrock=Refusing()))
     assert not report.ok
     assert "could not check: Unable to locate credentials" in report.render()
     assert {c.name for c in report.checks if c.ok} == {"base-model", "customization-type", "hyperparameters"}

@@ -40,9 +40,18 @@ def _catalog_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--region", metavar="R", help="only models customizable in this region, e.g. us-west-2"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare the catalog with ListFoundationModels in --region (default: $AWS_REGION or "
+        "$AWS_DEFAULT_REGION) of the current credentials (AWS_ENDPOINT_URL honoured) and print the "
+        "differences (the whole catalog; --family is ignored); exit code 1 when there are any",
+    )
 
 
 def _run_catalog(args: argparse.Namespace) -> int:
+    if args.check:
+        return _run_catalog_check(args)
     models = catalog.list_models(family=args.family, region=args.region)
     if args.json:
         print(json.dumps([model.to_dict() for model in models], indent=2))
@@ -53,6 +62,31 @@ def _run_catalog(args: argparse.Namespace) -> int:
         return 0
     print(render_catalog(models))
     return 0
+
+
+def _run_catalog_check(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from bedrock_customization import catalog_drift
+
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise BedrockCustomizationError("catalog --check needs --region (or $AWS_REGION / $AWS_DEFAULT_REGION)")
+    try:
+        summaries = boto3.client("bedrock", region_name=region).list_foundation_models()["modelSummaries"]
+    except (BotoCoreError, ClientError) as exc:
+        raise BedrockCustomizationError(
+            f"ListFoundationModels in {region} failed: {exc}; check the credentials and that the caller may "
+            "use bedrock:ListFoundationModels"
+        ) from exc
+    models = catalog.list_models()
+    drift = catalog_drift.find_drift(models, summaries, region, date.today(), catalog.withdrawn_ids())
+    if args.json:
+        print(json.dumps([d.to_dict() for d in drift], indent=2))
+    else:
+        print(catalog_drift.render_drift(drift, region))
+    return 1 if drift else 0
 
 
 def render_catalog(models: Sequence[catalog.BaseModel], today: date | None = None) -> str:

@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         type=_hyperparameter,
         metavar="K=V",
-        help="e.g. epochCount=2 batchSize=1 (space- or comma-separated)",
+        help="e.g. epochCount=2 learningRate=0.00001 (space- or comma-separated)",
     )
     parser.add_argument("--kms-key", metavar="KEY", help="customer-managed key (id, ARN or alias)")
     parser.add_argument("--subnet-ids", nargs="+", default=[], metavar="ID", help="vpcConfig subnets")

@@ -23,7 +23,7 @@ import shlex
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -45,6 +45,7 @@ __all__ = [
     "check_availability_zones",
     "check_base_model",
     "check_customization_type",
+    "check_model_availability",
     "check_hyperparameters",
     "check_kms_endpoint",
     "check_kms_key",
@@ -146,10 +147,16 @@ class PreflightSpec:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
     require_all_azs: bool = True
+    #: Validation files given but not passed to the job because the model takes no validation set.
+    ignored_validation_uris: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("validation_uris", "subnet_ids", "security_group_ids"):
             object.__setattr__(self, name, tuple(split_list(getattr(self, name))))
+        if self.validation_uris and not _takes_validation_set(self.base_model, self.customization_type):
+            # The job will not be given them (Nova 2 Lite fine-tuning): neither checked nor granted.
+            object.__setattr__(self, "ignored_validation_uris", self.validation_uris)
+            object.__setattr__(self, "validation_uris", ())
         problems = []
         for uri in (self.training_uri, self.output_uri, *self.validation_uris):
             try:
@@ -185,14 +192,24 @@ class Clients:
     s3: Any
     iam: Any
     kms: Any
+    bedrock: Any
 
     @classmethod
     def from_session(cls, session: Any, region: str) -> Clients:
         """Clients of a boto3 session (the standard credential chain; ``AWS_ENDPOINT_URL`` is honoured)."""
-        return cls(**{name: session.client(name, region_name=region) for name in ("ec2", "s3", "iam", "kms")})
+        names = ("ec2", "s3", "iam", "kms", "bedrock")
+        return cls(**{name: session.client(name, region_name=region) for name in names})
 
 
 # ------------------------------------------------------------------------------------------------ runner
+
+
+def _takes_validation_set(base_model: str, customization_type: str) -> bool:
+    """The catalog's answer; True when the catalog cannot tell (base-model and customization-type report why)."""
+    try:
+        return catalog.validation_set_supported(base_model, customization_type)
+    except BedrockCustomizationError:
+        return True
 
 
 def run_preflight(spec: PreflightSpec, clients: Clients) -> PreflightReport:
@@ -202,10 +219,19 @@ def run_preflight(spec: PreflightSpec, clients: Clients) -> PreflightReport:
         ("base-model", lambda: check_base_model(spec.base_model, spec.region)),
         ("customization-type", lambda: check_customization_type(spec.base_model, spec.customization_type)),
         (
+            "model-availability",
+            lambda: check_model_availability(clients.bedrock, spec.base_model, spec.customization_type),
+        ),
+        (
             "hyperparameters",
             lambda: check_hyperparameters(spec.base_model, spec.hyperparameters, spec.customization_type),
         ),
-        ("training-data", lambda: check_training_data(clients.s3, spec.training_uri, spec.validation_uris)),
+        (
+            "training-data",
+            lambda: _note_ignored(
+                check_training_data(clients.s3, spec.training_uri, spec.validation_uris), spec
+            ),
+        ),
         (
             "output-bucket",
             lambda: check_output_location(clients.s3, clients.kms, spec.output_uri, spec.kms_key),
@@ -240,6 +266,17 @@ def run_preflight(spec: PreflightSpec, clients: Clients) -> PreflightReport:
                 )
             )
     return PreflightReport(tuple(_guarded(name, run) for name, run in plan))
+
+
+def _note_ignored(check: Check, spec: PreflightSpec) -> Check:
+    """Say which validation files the job will not be given (the model takes no validation set)."""
+    if not spec.ignored_validation_uris:
+        return check
+    note = (
+        f"; not checked: {', '.join(spec.ignored_validation_uris)} ({spec.base_model} takes no validation set "
+        f"for {spec.customization_type}, so the job is not given it)"
+    )
+    return replace(check, detail=check.detail + note)
 
 
 def _guarded_key(kms: Any, key: str | None) -> str | None:
@@ -300,6 +337,56 @@ def check_base_model(model_id: str, region: str) -> Check:
         return Check(name, False, warning, "choose an active model (`bedrock-customize catalog`)")
     detail = f"{model.id} ({model.provider} {model.name}) is customizable in {region}"
     return Check(name, True, detail + (f"; warning: {warning}" if warning else ""))
+
+
+def check_model_availability(
+    bedrock: Any, model_id: str, customization_type: str, today: date | None = None
+) -> Check:
+    """What the account's Bedrock says of the base model (GetFoundationModel): offered in the region, still
+    customizable for the type, and its lifecycle: LEGACY passes with a warning, end of life fails."""
+    from botocore.exceptions import ClientError
+
+    from bedrock_customization.catalog_drift import LISTED_TYPES, live_lifecycle
+
+    name = "model-availability"
+    today = today or date.today()
+    try:
+        details = bedrock.get_foundation_model(modelIdentifier=model_id)["modelDetails"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in ("ResourceNotFoundException", "ValidationException"):
+            raise
+        return Check(
+            name,
+            False,
+            f"{model_id} is not offered in this region: GetFoundationModel answered {code}: "
+            f"{exc.response.get('Error', {}).get('Message', '')}",
+            "choose a model that `bedrock-customize catalog --check` finds in the region, or change region",
+        )
+    status = live_lifecycle(details, today)
+    end = (details.get("modelLifecycle") or {}).get("endOfLifeTime")
+    end_text = f" (end of life {end:%Y-%m-%d})" if isinstance(end, date) else ""
+    if status == "EOL":
+        return Check(
+            name,
+            False,
+            f"{model_id} has reached end of life{end_text}: Bedrock refuses new customization jobs",
+            "choose an active model (`bedrock-customize catalog`)",
+        )
+    ctype = customization_type.upper().replace("-", "_")
+    offered = details.get("customizationsSupported") or []
+    if ctype in LISTED_TYPES and ctype not in offered:
+        return Check(
+            name,
+            False,
+            f"GetFoundationModel lists {model_id} with customizations {', '.join(offered) or 'none'}, "
+            f"not {ctype}",
+            "choose a customization type or model the region offers (`bedrock-customize catalog --check`)",
+        )
+    detail = f"{model_id} is offered in this region ({status})"
+    if status == "LEGACY":
+        detail += f"; warning: the model is LEGACY{end_text}, plan a move to an active model"
+    return Check(name, True, detail)
 
 
 def check_customization_type(model_id: str, customization_type: str) -> Check:

@@ -63,14 +63,13 @@ def _session() -> CachingSession:
 
 @contextmanager
 def emulated_landing_zone(monkeypatch, **params: Any) -> Iterator[LandingZone]:
-    """moto with the landing zone deployed (gaps filled), as on real AWS."""
-    from moto import mock_aws
-
+    """The emulator (moto with our Bedrock) with the landing zone deployed (gaps filled), as on real AWS."""
+    from include import local_aws
     from include.infra.deploy import deploy_landing_zone
 
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # no instances here; saves 0.25 s per test
-    with mock_aws():
+    with local_aws.mock():
         session = _session()
         yield LandingZone(deploy_landing_zone(STACK, REGION, session=session, **params), session)

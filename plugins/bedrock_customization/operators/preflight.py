@@ -107,7 +107,11 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
             require_all_azs=_flag(self.require_all_azs),
         )
         clients = Clients(
-            ec2=self.hook.conn, s3=self._client("s3"), iam=self._client("iam"), kms=self._client("kms")
+            ec2=self.hook.conn,
+            s3=self._client("s3"),
+            iam=self._client("iam"),
+            kms=self._client("kms"),
+            bedrock=self._client("bedrock"),
         )
         report = run_preflight(spec, clients)
         for line in report.render().splitlines():
