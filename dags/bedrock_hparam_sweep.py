@@ -10,7 +10,7 @@ a leaderboard; optionally serve, evaluate and promote the best `top_k`; leave no
    normalised to Bedrock's strings (missing hyperparameters take the catalog's defaults), duplicates
    merged, each identified by a `config_hash`. Finds the date's data snapshot.
 2. **prepare_dataset** and **preflight**, once per run (checked against the configuration with the lowest
-   token limit per record, i.e. Titan's largest `batchSize`).
+   token limit per record: the largest `batchSize` for a model whose limit depends on it).
 3. **customize** (one mapped job per configuration, at most as many at once as the pool
    `bedrock_customization_jobs` has slots: the account's concurrent-job quota; create the pool with
    `--include-deferred`, since the task waits for its job deferred, unless `[bedrock_customization]
@@ -172,7 +172,7 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
         "subnet_ids": landing_zone["subnet_ids"] if use_vpc else None,
         "security_group_ids": landing_zone["security_group_ids"] if use_vpc else None,
         "base_model_id": model.id,
-        "base_inference_id": model.on_demand_id,
+        "base_inference_id": model.inference_id,
         "customization_type": CUSTOMIZATION_TYPE,
         "logical_date": ds,
         "raw_uri": f"s3://{bucket}/{raw_key}",
@@ -434,7 +434,7 @@ def delete_models(params: dict | None = None, ti=None) -> dict:
     },
     params={
         "base_model_id": Param(
-            "amazon.titan-text-express-v1:0:8k",
+            "amazon.nova-micro-v1:0:128k",
             type="string",
             enum=[model.id for model in catalog.list_models()],
             description="The base model to customize (`bedrock-customize catalog` lists them).",

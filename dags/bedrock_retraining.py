@@ -101,7 +101,7 @@ def plan(params: dict | None = None, dag_run=None) -> dict:
         if use_vpc
         else None,
         "base_model_id": model.id,
-        "base_inference_id": model.on_demand_id,
+        "base_inference_id": model.inference_id,
         "customization_type": customization_type,
         "hyperparameters": dict(hyperparameters),
         "raw_uri": f"s3://{bucket}/{params['dataset_key'].replace('{date}', run_date)}",
@@ -144,7 +144,7 @@ def select_baseline(run: dict) -> dict:
     },
     params={
         "base_model_id": Param(
-            "amazon.titan-text-express-v1:0:8k",
+            "amazon.nova-micro-v1:0:128k",
             type="string",
             enum=[model.id for model in catalog.list_models()],
             description="The base model to customize (`bedrock-customize catalog` lists them).",

@@ -7,17 +7,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.local_aws.helpers import BUCKET, NOVA, REGION, TITAN, completed_model
+from tests.local_aws.helpers import BUCKET, NOVA, REGION, create_job, put_jsonl, wait_job
+from tests.records import NOVA_MICRO, conversation
 
 __all__ = [
     "BUCKET",
     "NOVA",
+    "NOVA_MICRO",
     "REGION",
-    "TITAN",
     "Clients",
     "FakeTI",
+    "completed_job",
     "emulator",
     "make_context",
+    "qa_conversations",
     "trained_model",
 ]
 
@@ -70,13 +73,46 @@ def emulator(monkeypatch: Any) -> Iterator[Clients]:
         CONFIG.reset()
 
 
-def trained_model(clients: Clients, name: str, base: str = TITAN, tags: dict[str, str] | None = None) -> str:
-    """A completed customization job's custom model ARN (trained on 20 QA records)."""
-    extra: dict[str, Any] = {"base": base}
+def qa_conversations(n: int) -> list[dict]:
+    """Nova training records with distinct, recognisable answers."""
+    return [
+        conversation(f"What is the storage quota of plan {i}?", f"Plan {i} includes {10 * i} GB of storage.")
+        for i in range(n)
+    ]
+
+
+def completed_job(
+    s3_client: Any,
+    bedrock_client: Any,
+    name: str,
+    records: int = 20,
+    base: str = NOVA_MICRO,
+    validation: bool = True,
+    **extra: Any,
+) -> dict:
+    """Fine-tune ``base`` (a Nova model: bedrock-conversation-2024 records) on ``records`` QA records, with 5
+    validation records unless ``validation`` is False (Nova 2 Lite takes none); returns the completed job."""
+    training = put_jsonl(s3_client, f"{name}/train.jsonl", qa_conversations(records))
+    held_out = put_jsonl(s3_client, f"{name}/validation.jsonl", qa_conversations(5)) if validation else None
+    arn = create_job(bedrock_client, name, base=base, training=training, validation=held_out, **extra)
+    job = wait_job(bedrock_client, arn)
+    assert job["status"] == "Completed", job
+    return job
+
+
+def trained_model(
+    clients: Clients,
+    name: str,
+    base: str = NOVA_MICRO,
+    tags: dict[str, str] | None = None,
+    validation: bool = True,
+) -> str:
+    """A completed customization job's custom model ARN (``base``, Nova Micro by default, on 20 QA records)."""
+    extra: dict[str, Any] = {"base": base, "validation": validation}
     if tags:
         aws_tags = [{"key": k, "value": v} for k, v in tags.items()]
         extra.update(jobTags=aws_tags, customModelTags=aws_tags)
-    return completed_model(clients.s3, clients.bedrock, name, records=20, **extra)["outputModelArn"]
+    return completed_job(clients.s3, clients.bedrock, name, records=20, **extra)["outputModelArn"]
 
 
 def tags_of(clients: Clients, arn: str) -> dict[str, str]:

@@ -17,25 +17,27 @@ from bedrock_customization.exceptions import (
     UnsupportedCustomizationError,
 )
 
-TITAN_EXPRESS = "amazon.titan-text-express-v1:0:8k"
-TITAN_LITE = "amazon.titan-text-lite-v1:0:4k"
-TITAN_PREMIER = "amazon.titan-text-premier-v1:0:32k"
+TITAN_EXPRESS = "amazon.titan-text-express-v1:0:8k"  # withdrawn
+TITAN_LITE = "amazon.titan-text-lite-v1:0:4k"  # withdrawn
+TITAN_PREMIER = "amazon.titan-text-premier-v1:0:32k"  # withdrawn
 CLAUDE_HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 LLAMA31_8B = "meta.llama3-1-8b-instruct-v1:0:128k"
 LLAMA32_90B = "meta.llama3-2-90b-instruct-v1:0:128k"
 NOVA_LITE = "amazon.nova-lite-v1:0:300k"
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"
-COHERE = "cohere.command-text-v14:7:4k"
-COHERE_LIGHT = "cohere.command-light-text-v14:7:4k"
+COHERE = "cohere.command-text-v14:7:4k"  # withdrawn
+COHERE_LIGHT = "cohere.command-light-text-v14:7:4k"  # withdrawn
+LLAMA32_1B = "meta.llama3-2-1b-instruct-v1:0:128k"
+FT_PAGE = "https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-fine-tuning.html"
+WITHDRAWN = (TITAN_EXPRESS, TITAN_LITE, TITAN_PREMIER, COHERE, COHERE_LIGHT)
 
-# Facts section 0 and 1: id -> (regions, fine-tuning record format).
+# Facts section 0a (the newest fine-tuning table) and 1: id -> (regions, fine-tuning record format).
 FACTS_MODELS = {
     NOVA_2_LITE: (("us-east-1",), "bedrock_conversation_2024"),
     NOVA_LITE: (("us-east-1",), "bedrock_conversation_2024"),
     NOVA_MICRO: (("us-east-1",), "bedrock_conversation_2024"),
     "amazon.nova-pro-v1:0:300k": (("us-east-1",), "bedrock_conversation_2024"),
-    TITAN_EXPRESS: (("us-east-1", "us-west-2"), "prompt_completion"),
     CLAUDE_HAIKU: (("us-west-2",), "claude_messages"),
     LLAMA31_8B: (("us-west-2",), "prompt_completion"),
     "meta.llama3-1-70b-instruct-v1:0:128k": (("us-west-2",), "prompt_completion"),
@@ -43,38 +45,16 @@ FACTS_MODELS = {
     "meta.llama3-2-3b-instruct-v1:0:128k": (("us-west-2",), "bedrock_conversation_2024"),
     "meta.llama3-2-11b-instruct-v1:0:128k": (("us-west-2",), "bedrock_conversation_2024"),
     LLAMA32_90B: (("us-west-2",), "bedrock_conversation_2024"),
-    COHERE: (("us-east-1",), "prompt_completion"),
-    COHERE_LIGHT: (("us-east-1",), "prompt_completion"),
 }
 
 # Facts section 3: id -> {name: (min, max, default)}.
 FACTS_HYPERPARAMETERS = {
-    TITAN_EXPRESS: {
-        "epochCount": (1, 10, 5),
-        "batchSize": (1, 64, 1),
-        "learningRate": (0, 1, 1e-5),
-        "learningRateWarmupSteps": (0, 250, 5),
-    },
-    TITAN_PREMIER: {
-        "epochCount": (1, 5, 2),
-        "batchSize": (1, 1, 1),
-        "learningRate": (1e-7, 1e-5, 1e-6),
-        "learningRateWarmupSteps": (0, 20, 5),
-    },
     CLAUDE_HAIKU: {
         "epochCount": (1, 10, 2),
         "batchSize": (4, 256, 32),
         "learningRateMultiplier": (0.1, 2, 1),
         "earlyStoppingThreshold": (0, 0.1, 0.001),
         "earlyStoppingPatience": (1, 10, 2),
-    },
-    COHERE: {
-        "epochCount": (1, 100, 1),
-        "batchSize": (8, 8, 8),
-        "learningRate": (5e-6, 0.1, 1e-5),
-        "earlyStoppingThreshold": (0, 0.1, 0.01),
-        "earlyStoppingPatience": (1, 10, 6),
-        "evalPercentage": (5, 50, 20),
     },
     LLAMA32_90B: {"epochCount": (1, 10, 5), "batchSize": (1, 1, 1), "learningRate": (5e-6, 0.1, 1e-4)},
     NOVA_MICRO: {
@@ -83,6 +63,51 @@ FACTS_HYPERPARAMETERS = {
         "learningRateWarmupSteps": (0, 100, 10),
     },
 }
+# Facts section 0a / RFTHyperParameters API reference: name -> (min, max); no documented defaults.
+RFT_RANGES = {
+    "epochCount": (1, 50),
+    "batchSize": (16, 512),
+    "learningRate": (1e-7, 1e-3),
+    "maxPromptLength": (1, None),
+    "trainingSamplePerPrompt": (2, 16),
+    "inferenceMaxTokens": (1, None),
+    "evalInterval": (1, 100),
+}
+
+# The Titan Text G1 Express entry as it was catalogued before its withdrawal: the batch-size-dependent token
+# limit it introduced stays supported by the catalog and is tested on it.
+TITAN_LIKE = {
+    "id": "example.titan-like-v1:0:8k",
+    "on_demand_id": "example.titan-like-v1",
+    "name": "Titan-like",
+    "provider": "Example",
+    "family": "titan-like",
+    "regions": ["us-east-1"],
+    "lifecycle": {"status": "ACTIVE", "end_of_life": None, "replacements": []},
+    "customization_types": ["FINE_TUNING"],
+    "record_format": {"FINE_TUNING": "prompt_completion"},
+    "limits": {
+        "max_tokens_per_record": [
+            {"batch_size_max": 1, "max_tokens": 4096},
+            {"batch_size_max": 4, "max_tokens": 2048},
+        ]
+    },
+    "hyperparameters": {
+        "epochCount": {"type": "int", "min": 1, "max": 10, "default": 5},
+        "batchSize": {"type": "int", "min": 1, "max": 64, "default": 1},
+        "learningRate": {"type": "float", "min": 0.0, "max": 1.0, "default": 1e-05},
+    },
+}
+TITAN = TITAN_LIKE["id"]
+
+
+@pytest.fixture
+def titan_like(monkeypatch):
+    """The catalog with the Titan-like model added (catalog functions resolve ids through ``_catalog``)."""
+    models = (*catalog.list_models(), *catalog.parse_models({"models": [TITAN_LIKE]}))
+    aliases = dict(catalog._aliases(models))
+    monkeypatch.setattr(catalog, "_catalog", lambda: (models, aliases))
+    return TITAN
 
 
 # ------------------------------------------------------------------------------------------- the data
@@ -100,7 +125,6 @@ def test_every_model_in_the_facts_is_present_with_regions_and_format(model_id):
 
 def test_on_demand_ids_drop_the_customization_suffix():
     assert catalog.get_model(NOVA_LITE).on_demand_id == "amazon.nova-lite-v1:0"
-    assert catalog.get_model(TITAN_EXPRESS).on_demand_id == "amazon.titan-text-express-v1"
     for model in catalog.list_models():
         assert model.id.startswith(model.on_demand_id)
         assert model.id != model.on_demand_id
@@ -116,8 +140,7 @@ def test_hyperparameter_ranges_and_defaults_match_the_facts(model_id):
         assert (spec.min, spec.max, spec.default) == pytest.approx((low, high, default), rel=1e-12), name
 
 
-def test_cohere_light_batch_size_range_and_hyperparameter_types():
-    assert catalog.get_model(COHERE_LIGHT).hyperparameters["batchSize"].max == 32
+def test_hyperparameter_types():
     llama = catalog.get_model(LLAMA31_8B).hyperparameters
     assert llama["epochCount"].type == "int"
     assert llama["learningRate"].type == "float"
@@ -130,16 +153,6 @@ def test_limits_match_the_facts():
     assert claude.max_tokens_per_record == 32_000
     assert claude.chars_per_token == 3
     assert (claude.max_training_file_bytes, claude.max_validation_file_bytes) == (10 * 10**9, 10**9)
-
-    titan = catalog.get_model(TITAN_EXPRESS).limits
-    assert [(s.batch_size_max, s.max_tokens) for s in titan.token_steps] == [(1, 4096), (4, 2048)]
-    assert (titan.max_training_file_bytes, titan.max_validation_file_bytes) == (10**9, 100 * 10**6)
-    lite = catalog.get_model(TITAN_LITE).limits
-    assert [(s.batch_size_max, s.max_tokens) for s in lite.token_steps] == [(2, 4096), (6, 2048)]
-
-    cohere = catalog.get_model(COHERE).limits
-    assert (cohere.max_input_tokens, cohere.max_output_tokens) == (4096, 2048)
-    assert (cohere.max_training_records, cohere.max_validation_records) == (10_000, 1_000)
 
     assert catalog.get_model(LLAMA31_8B).limits.max_tokens_per_record == 16_000
     assert catalog.get_model(LLAMA32_90B).limits.max_tokens_per_record == 10_000
@@ -155,9 +168,12 @@ def test_limits_match_the_facts():
 
 
 def test_customization_types_and_deployment_flags():
-    assert catalog.get_model(TITAN_EXPRESS).customization_types == ("FINE_TUNING", "CONTINUED_PRE_TRAINING")
-    assert catalog.record_format(TITAN_LITE, "CONTINUED_PRE_TRAINING") == "continued_pretraining"
-    assert not catalog.supports(TITAN_PREMIER, "CONTINUED_PRE_TRAINING")
+    assert catalog.list_models(customization_type="CONTINUED_PRE_TRAINING") == ()  # documented for Titan only
+    assert catalog.get_model(NOVA_2_LITE).customization_types == ("FINE_TUNING", "REINFORCEMENT_FINE_TUNING")
+    assert [m.id for m in catalog.list_models(customization_type="REINFORCEMENT_FINE_TUNING")] == [
+        NOVA_2_LITE
+    ]
+    assert catalog.record_format(NOVA_2_LITE, "REINFORCEMENT_FINE_TUNING") == "rft_prompts"
     for model_id in (NOVA_MICRO, NOVA_LITE, "amazon.nova-pro-v1:0:300k"):
         assert catalog.record_format(model_id, "DISTILLATION") == "distillation_prompts"
     assert {m.id for m in catalog.list_models(customization_type="DISTILLATION")} == {
@@ -165,28 +181,25 @@ def test_customization_types_and_deployment_flags():
         NOVA_LITE,
         "amazon.nova-pro-v1:0:300k",
     }
-    assert {m.family for m in catalog.list_models() if m.supports_on_demand_deployment} == {"nova", "nova-2"}
+    assert {m.id for m in catalog.list_models() if m.supports_on_demand_deployment} == {
+        NOVA_MICRO,
+        NOVA_LITE,
+        "amazon.nova-pro-v1:0:300k",
+    }
     assert catalog.get_model(NOVA_LITE).multimodal and not catalog.get_model(NOVA_MICRO).multimodal
 
 
 def test_families_group_models_and_filters_work():
-    assert catalog.list_families() == (
-        "nova-2",
-        "nova",
-        "titan-text",
-        "titan-premier",
-        "claude-3-haiku",
-        "llama-3.1",
-        "llama-3.2",
-        "cohere-command",
-    )
+    assert catalog.list_families() == ("nova-2", "nova", "claude-3-haiku", "llama-3.1", "llama-3.2")
     assert len(catalog.list_models(family="llama-3.2")) == 4
-    assert {m.id for m in catalog.list_models(region="us-west-2", family="titan-text")} == {
-        TITAN_EXPRESS,
-        TITAN_LITE,
+    assert {m.id for m in catalog.list_models(region="us-east-1")} == {
+        NOVA_2_LITE,
+        NOVA_MICRO,
+        NOVA_LITE,
+        "amazon.nova-pro-v1:0:300k",
     }
-    with pytest.raises(BedrockCustomizationError, match="Did you mean 'titan-text'"):
-        catalog.list_models(family="titan")
+    with pytest.raises(BedrockCustomizationError, match="Did you mean 'llama-3.2'"):
+        catalog.list_models(family="llama-3.3")
 
 
 def test_data_file_has_no_image_models_and_round_trips():
@@ -227,9 +240,9 @@ def test_id_forms_resolve(spelling):
     assert catalog.get_model(spelling).id == NOVA_LITE
 
 
-def test_titan_on_demand_id_and_versioned_prefix_resolve():
-    assert catalog.get_model("amazon.titan-text-express-v1").id == TITAN_EXPRESS
-    assert catalog.get_model("amazon.titan-text-express-v1:0").id == TITAN_EXPRESS
+def test_inference_profile_and_versioned_prefix_resolve():
+    assert catalog.get_model("us.meta.llama3-2-1b-instruct-v1:0").id == LLAMA32_1B
+    assert catalog.get_model("meta.llama3-2-1b-instruct-v1").id == LLAMA32_1B
 
 
 def test_unknown_id_suggests_the_closest_and_lists_known_ids():
@@ -262,15 +275,19 @@ def test_unsupported_customization_type_names_the_supported_ones():
     error = excinfo.value
     assert error.supported == ("FINE_TUNING",)
     assert "it supports FINE_TUNING" in str(error)
-    assert TITAN_EXPRESS in str(error)  # where continued pre-training is available
+    with pytest.raises(
+        UnsupportedCustomizationError, match=f"Base models that support DISTILLATION: {NOVA_MICRO}"
+    ):
+        catalog.record_format(CLAUDE_HAIKU, "DISTILLATION")
     with pytest.raises(UnsupportedCustomizationError, match="DISTILLATION"):
         catalog.validate_hyperparameters(LLAMA31_8B, {}, "DISTILLATION")
 
 
 def test_customization_type_spelling_is_normalised_and_bogus_names_raise():
-    assert catalog.record_format(TITAN_EXPRESS, "continued-pre-training") == "continued_pretraining"
+    assert catalog.record_format(NOVA_LITE, "distillation") == "distillation_prompts"
+    assert catalog.record_format(NOVA_2_LITE, "reinforcement-fine-tuning") == "rft_prompts"
     with pytest.raises(UnsupportedCustomizationError, match="not a Bedrock customizationType"):
-        catalog.supports(TITAN_EXPRESS, "PRETRAINING")
+        catalog.supports(NOVA_LITE, "PRETRAINING")
 
 
 # ----------------------------------------------------------------------------------- hyperparameters
@@ -278,18 +295,17 @@ def test_customization_type_spelling_is_normalised_and_bogus_names_raise():
 
 @pytest.mark.parametrize("model_id", [m.id for m in catalog.list_models()])
 def test_defaults_are_valid_for_every_model(model_id):
-    defaults = catalog.default_hyperparameters(model_id)
-    assert all(isinstance(v, str) for v in defaults.values())
     for ctype in catalog.get_model(model_id).customization_types:
+        defaults = catalog.default_hyperparameters(model_id, ctype)
+        assert all(isinstance(v, str) for v in defaults.values())
         assert catalog.validate_hyperparameters(model_id, defaults, ctype) == defaults
 
 
 def test_default_strings_are_plain_decimals():
-    assert catalog.default_hyperparameters(TITAN_EXPRESS) == {
-        "epochCount": "5",
-        "batchSize": "1",
+    assert catalog.default_hyperparameters(NOVA_MICRO) == {
+        "epochCount": "2",
         "learningRate": "0.00001",
-        "learningRateWarmupSteps": "5",
+        "learningRateWarmupSteps": "10",
     }
     assert catalog.default_hyperparameters(LLAMA31_8B)["learningRate"] == "0.0001"
 
@@ -338,66 +354,61 @@ def test_non_numeric_float_is_rejected():
 def test_all_problems_are_collected_in_one_error():
     with pytest.raises(HyperparameterError) as excinfo:
         catalog.validate_hyperparameters(
-            COHERE,
-            {"epochCount": 0, "batchSize": 16, "learningRate": "abc", "evalPercentage": 60, "epochs": 2},
+            LLAMA31_8B,
+            {"epochCount": 0, "batchSize": 16, "learningRate": "abc", "epochs": 2},
         )
     problems = excinfo.value.problems
-    assert len(problems) == 5
-    assert problems[0] == "epochCount=0 is outside 1..100 for cohere.command-text-v14:7:4k (default 1)"
-    assert (
-        problems[1] == "batchSize=16 is not allowed for cohere.command-text-v14:7:4k: batchSize is fixed at 8"
-    )
+    assert len(problems) == 4
+    assert problems[0] == f"epochCount=0 is outside 1..10 for {LLAMA31_8B} (default 5)"
+    assert problems[1] == f"batchSize=16 is not allowed for {LLAMA31_8B}: batchSize is fixed at 1"
     assert "learningRate=abc is not a number" in problems[2]
-    assert "evalPercentage=60 is outside 5..50" in problems[3]
-    assert "Did you mean epochCount?" in problems[4]
-    assert str(excinfo.value).startswith("5 hyperparameter problems for cohere.command-text-v14:7:4k:")
+    assert "Did you mean epochCount?" in problems[3]
+    assert str(excinfo.value).startswith(f"4 hyperparameter problems for {LLAMA31_8B}:")
 
 
 def test_fixed_batch_sizes():
-    for model_id in (LLAMA31_8B, LLAMA32_90B, TITAN_PREMIER):
+    for model_id in (LLAMA31_8B, LLAMA32_90B):
         with pytest.raises(HyperparameterError, match="batchSize is fixed at 1"):
             catalog.validate_hyperparameters(model_id, {"batchSize": 2})
-    assert catalog.validate_hyperparameters(COHERE_LIGHT, {"batchSize": 32}) == {"batchSize": "32"}
+    assert catalog.validate_hyperparameters(CLAUDE_HAIKU, {"batchSize": 32}) == {"batchSize": "32"}
 
 
-# --------------------------------------------------------------------------- Titan batch/token rule
+# ---------------------------------------------------------------- batch/token rule (Titan-like model)
 
 
-def test_titan_batch_size_sets_the_token_limit():
-    assert catalog.max_tokens_per_record(TITAN_EXPRESS) == 4096
-    assert catalog.max_tokens_per_record(TITAN_EXPRESS, 1) == 4096
-    assert catalog.max_tokens_per_record(TITAN_EXPRESS, 2) == 2048
-    assert catalog.max_tokens_per_record(TITAN_EXPRESS, "4") == 2048
-    assert catalog.max_tokens_per_record(TITAN_LITE, 2) == 4096
-    assert catalog.max_tokens_per_record(TITAN_LITE, 3) == 2048
+def test_batch_size_sets_the_token_limit(titan_like):
+    assert catalog.max_tokens_per_record(TITAN) == 4096
+    assert catalog.max_tokens_per_record(TITAN, 1) == 4096
+    assert catalog.max_tokens_per_record(TITAN, 2) == 2048
+    assert catalog.max_tokens_per_record(TITAN, "4") == 2048
     with pytest.raises(HyperparameterError, match="batchSize=65 is outside 1..64"):
-        catalog.max_tokens_per_record(TITAN_EXPRESS, 65)
+        catalog.max_tokens_per_record(TITAN, 65)
 
 
 def test_other_models_have_a_flat_token_limit():
     assert catalog.max_tokens_per_record(CLAUDE_HAIKU) == 32_000
     assert catalog.max_tokens_per_record(NOVA_LITE, batch_size=8) == 32_000  # Nova has no batchSize
-    assert catalog.max_tokens_per_record(COHERE) == 6144
+    assert catalog.max_tokens_per_record(LLAMA32_90B) == 10_000
 
 
-def test_titan_validation_result_explains_the_token_limit():
-    result = catalog.validate_hyperparameters(TITAN_EXPRESS, {"batchSize": "3"})
+def test_validation_result_explains_the_token_limit(titan_like):
+    result = catalog.validate_hyperparameters(TITAN, {"batchSize": "3"})
     assert result.max_tokens_per_record == 2048
     assert result.notes == (
-        f"batchSize=3 allows at most 2048 tokens (prompt + completion) per record for {TITAN_EXPRESS}; "
+        f"batchSize=3 allows at most 2048 tokens (prompt + completion) per record for {TITAN}; "
         "batchSize 1 allows 4096",
     )
-    beyond = catalog.validate_hyperparameters(TITAN_EXPRESS, {"batchSize": 16})
+    beyond = catalog.validate_hyperparameters(TITAN, {"batchSize": 16})
     assert beyond.max_tokens_per_record == 2048 and "undocumented" in beyond.notes[0]
-    assert catalog.validate_hyperparameters(TITAN_EXPRESS, {}).max_tokens_per_record == 4096
+    assert catalog.validate_hyperparameters(TITAN, {}).max_tokens_per_record == 4096
 
 
-def test_titan_batch_size_too_large_for_the_longest_record_is_a_problem():
+def test_batch_size_too_large_for_the_longest_record_is_a_problem(titan_like):
     with pytest.raises(HyperparameterError, match="longest record has about 3000 tokens; use batchSize <= 1"):
-        catalog.validate_hyperparameters(TITAN_EXPRESS, {"batchSize": 2}, longest_record_tokens=3000)
+        catalog.validate_hyperparameters(TITAN, {"batchSize": 2}, longest_record_tokens=3000)
     with pytest.raises(HyperparameterError, match="no batch size fits: shorten records to 4096 tokens"):
-        catalog.validate_hyperparameters(TITAN_EXPRESS, {}, longest_record_tokens=5000)
-    assert catalog.validate_hyperparameters(TITAN_LITE, {"batchSize": 2}, longest_record_tokens=3000)
+        catalog.validate_hyperparameters(TITAN, {}, longest_record_tokens=5000)
+    assert catalog.validate_hyperparameters(TITAN, {"batchSize": 1}, longest_record_tokens=3000)
 
 
 # ------------------------------------------------------------------------------------------ lifecycle
@@ -416,10 +427,10 @@ def test_claude_3_haiku_was_legacy_before_its_end_of_life():
     assert warning is not None and "is legacy and reaches end of life on 2026-09-10" in warning
 
 
-def test_active_models_have_no_warning_and_legacy_cohere_warns():
-    assert catalog.lifecycle_warning(NOVA_LITE, today=date(2026, 11, 21)) is None
-    warning = catalog.lifecycle_warning(COHERE, today=date(2026, 11, 21))
-    assert warning is not None and "is legacy" in warning and LLAMA31_8B in warning
+def test_active_models_have_no_warning():
+    for model in catalog.list_models():
+        if model.id != CLAUDE_HAIKU:
+            assert catalog.lifecycle_warning(model.id, today=date(2026, 12, 2)) is None, model.id
 
 
 def test_helpers_on_the_dataclasses():
@@ -429,3 +440,228 @@ def test_helpers_on_the_dataclasses():
     )
     assert catalog.get_model(CLAUDE_HAIKU).limits.estimate_tokens(10) == 4
     assert hash(model) == hash(catalog.get_model("amazon.nova-lite-v1:0"))
+
+
+# ----------------------------------------------------------------------- sources and review (2026-12-02)
+
+
+def test_every_entry_carries_its_sources_and_review_date():
+    assert catalog.reviewed() == date(2026, 12, 2)
+    for model in catalog.list_models():
+        assert model.reviewed == date(2026, 12, 2), model.id
+        assert FT_PAGE in model.sources, model.id
+        assert all(source.startswith("https://docs.aws.amazon.com/") for source in model.sources)
+    for item in catalog.list_withdrawn():
+        assert item.reviewed == date(2026, 12, 2) and FT_PAGE in item.sources
+
+
+# ------------------------------------------------------------------------------------------- withdrawn
+
+
+@pytest.mark.parametrize("model_id", WITHDRAWN)
+def test_withdrawn_models_are_refused_with_the_page_and_a_replacement(model_id):
+    with pytest.raises(catalog.WithdrawnModelError) as excinfo:
+        catalog.get_model(model_id)
+    error = excinfo.value
+    assert isinstance(error, UnknownModelError)
+    message = str(error)
+    assert "is no longer offered for customization" in message
+    assert FT_PAGE in message
+    assert error.replacements and all(catalog.get_model(r) for r in error.replacements)
+    assert error.suggestion == error.replacements[0] and error.suggestion in message
+    assert model_id not in {m.id for m in catalog.list_models()}
+    restored = pickle.loads(pickle.dumps(error))
+    assert str(restored) == message and restored.replacements == error.replacements
+
+
+def test_withdrawn_titan_spellings_and_replacements():
+    for spelling in (
+        "amazon.titan-text-express-v1",
+        "amazon.titan-text-express-v1:0",
+        "AMAZON.TITAN-TEXT-EXPRESS-V1:0:8K",
+    ):
+        with pytest.raises(UnknownModelError, match="Choose amazon.nova-micro-v1:0:128k"):
+            catalog.get_model(spelling)
+    assert catalog.withdrawn_model(TITAN_LITE).replacements == (NOVA_MICRO,)
+    assert "custom-model-supported" in " ".join(catalog.withdrawn_model(TITAN_PREMIER).sources)
+    assert catalog.withdrawn_model(NOVA_LITE) is None
+    assert {TITAN_EXPRESS, "amazon.titan-text-express-v1", COHERE} <= catalog.withdrawn_ids()
+    with pytest.raises(UnknownModelError, match="no longer offered"):
+        catalog.validate_hyperparameters(TITAN_EXPRESS, {"epochCount": 2})
+
+
+def test_claude_3_haiku_stays_catalogued_as_end_of_life():
+    model = catalog.get_model(CLAUDE_HAIKU)
+    assert model.lifecycle.end_of_life == date(2026, 9, 10)
+    assert model.lifecycle.status_on(date(2026, 12, 2)) == "EOL"
+
+
+def test_inconsistent_withdrawn_entries_are_rejected():
+    models = catalog.list_models()
+    entry = catalog.withdrawn_model(TITAN_EXPRESS).to_dict()
+    for change, detail in (
+        ({"replacements": ["amazon.titan-text-lite-v1:0:4k"]}, "is not a customizable model"),
+        ({"sources": []}, "needs at least one source"),
+        ({"id": NOVA_LITE, "on_demand_id": "amazon.nova-lite-v1:0"}, "cannot also be customizable"),
+    ):
+        with pytest.raises(BedrockCustomizationError, match=detail):
+            catalog.parse_withdrawn({"withdrawn": [{**entry, **change}]}, models)
+
+
+# ------------------------------------------------------------------------- Nova 2 Lite per-type options
+
+
+def test_nova_2_lite_sft_takes_no_validation_set_and_may_carry_reasoning():
+    assert catalog.validation_set_supported(NOVA_2_LITE) is False
+    assert catalog.reasoning_content_supported(NOVA_2_LITE) is True
+    options = catalog.get_model(NOVA_2_LITE).options("fine-tuning")
+    assert any(source.endswith("nova-2-sft-data-prep.html") for source in options.sources)
+    for model in catalog.list_models():
+        if model.id != NOVA_2_LITE:
+            for ctype in model.customization_types:
+                assert catalog.validation_set_supported(model.id, ctype), (model.id, ctype)
+                assert not catalog.reasoning_content_supported(model.id, ctype), (model.id, ctype)
+    with pytest.raises(UnsupportedCustomizationError):
+        catalog.validation_set_supported(NOVA_2_LITE, "DISTILLATION")
+
+
+def test_rft_hyperparameters_match_the_api_reference():
+    specs = catalog.get_model(NOVA_2_LITE).hyperparameters_for("REINFORCEMENT_FINE_TUNING")
+    assert set(specs) == {*RFT_RANGES, "reasoningEffort"}
+    for name, (low, high) in RFT_RANGES.items():
+        assert (
+            (specs[name].min, specs[name].max) == pytest.approx((low, high))
+            if high
+            else specs[name].min == low
+        )
+        assert specs[name].default is None  # AWS documents no defaults: nothing is sent
+    effort = specs["reasoningEffort"]
+    assert (effort.type, effort.choices) == ("str", ("low", "medium", "high"))
+    assert (
+        catalog.get_model(NOVA_2_LITE).hyperparameters_for("FINE_TUNING")
+        is catalog.get_model(NOVA_2_LITE).hyperparameters
+    )
+    assert catalog.default_hyperparameters(NOVA_2_LITE, "REINFORCEMENT_FINE_TUNING") == {}
+
+
+def test_rft_values_are_checked_and_normalised():
+    result = catalog.validate_hyperparameters(
+        NOVA_2_LITE,
+        {
+            "epochCount": 3,
+            "batchSize": "64",
+            "learningRate": 1e-5,
+            "reasoningEffort": " High ",
+            "maxPromptLength": 4096,
+            "trainingSamplePerPrompt": 8,
+            "evalInterval": 10,
+        },
+        "REINFORCEMENT_FINE_TUNING",
+        fill_defaults=True,
+    )
+    assert result == {
+        "epochCount": "3",
+        "batchSize": "64",
+        "learningRate": "0.00001",
+        "reasoningEffort": "high",
+        "maxPromptLength": "4096",
+        "trainingSamplePerPrompt": "8",
+        "evalInterval": "10",
+    }
+    with pytest.raises(HyperparameterError) as excinfo:
+        catalog.validate_hyperparameters(
+            NOVA_2_LITE,
+            {
+                "batchSize": 8,
+                "trainingSamplePerPrompt": 17,
+                "reasoningEffort": "max",
+                "maxPromptLength": 0,
+                "learningRateWarmupSteps": 5,
+            },
+            "REINFORCEMENT_FINE_TUNING",
+        )
+    problems = excinfo.value.problems
+    assert problems[0].startswith("batchSize=8 is outside 16..512")
+    assert problems[1].startswith("trainingSamplePerPrompt=17 is outside 2..16")
+    assert problems[2] == f"reasoningEffort=max is not one of low, medium, high for {NOVA_2_LITE}"
+    assert problems[3].startswith("maxPromptLength=0 is outside >= 1")
+    assert "learningRateWarmupSteps is not a hyperparameter" in problems[4]
+    # the fine-tuning hyperparameters of the same model are unchanged
+    assert catalog.validate_hyperparameters(NOVA_2_LITE, {"learningRateWarmupSteps": 5}) == {
+        "learningRateWarmupSteps": "5"
+    }
+
+
+def test_string_choice_specs_parse_and_reject_ranges():
+    entry = catalog.get_model(NOVA_2_LITE).to_dict()
+    spec = entry["customization_options"]["REINFORCEMENT_FINE_TUNING"]["hyperparameters"]["reasoningEffort"]
+    spec["min"] = 1
+    with pytest.raises(BedrockCustomizationError, match="has choices and no range"):
+        catalog.parse_models({"models": [entry]})
+    entry = catalog.get_model(NOVA_2_LITE).to_dict()
+    entry["customization_options"]["DISTILLATION"] = {"validation_set": True}
+    with pytest.raises(BedrockCustomizationError, match="customization_options for types the model lacks"):
+        catalog.parse_models({"models": [entry]})
+
+
+# --------------------------------------------------------------------------- baseline inference ids
+
+
+def test_llama_3_2_and_nova_2_lite_baselines_use_inference_profiles():
+    for size in ("1b", "3b", "11b", "90b"):
+        model = catalog.get_model(f"meta.llama3-2-{size}-instruct-v1:0:128k")
+        assert model.inference_profile_id == f"us.meta.llama3-2-{size}-instruct-v1:0"
+        assert model.inference_id == model.inference_profile_id
+        assert any(source.endswith("inference-profiles-support.html") for source in model.sources)
+    assert catalog.get_model(NOVA_2_LITE).inference_id == "us.amazon.nova-2-lite-v1:0"
+    for model_id in (NOVA_LITE, NOVA_MICRO, LLAMA31_8B, CLAUDE_HAIKU):
+        model = catalog.get_model(model_id)
+        assert model.inference_profile_id is None and model.inference_id == model.on_demand_id
+
+
+def test_resolve_inference_id_upgrades_only_bare_ids_of_profiled_models():
+    assert catalog.resolve_inference_id(LLAMA32_1B, "meta.llama3-2-1b-instruct-v1:0") == (
+        "us.meta.llama3-2-1b-instruct-v1:0"
+    )
+    assert catalog.resolve_inference_id(LLAMA32_1B) == "us.meta.llama3-2-1b-instruct-v1:0"
+    arn = "arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/abc"
+    assert catalog.resolve_inference_id(LLAMA32_1B, arn) == arn
+    assert catalog.resolve_inference_id(NOVA_LITE, "amazon.nova-lite-v1:0") == "amazon.nova-lite-v1:0"
+    assert (
+        catalog.resolve_inference_id("example.unknown-v1:0", "example.unknown-v1:0") == "example.unknown-v1:0"
+    )
+
+
+# -------------------------------------------------------------------------- on-demand deployment
+
+
+@pytest.mark.parametrize(
+    ("model_id", "region", "customized_on", "supported"),
+    [
+        (NOVA_LITE, "us-east-1", None, True),
+        (NOVA_MICRO, "us-west-2", date(2025, 7, 16), True),
+        ("amazon.nova-pro-v1:0:300k", "us-east-1", date(2026, 1, 5), True),
+        (NOVA_LITE, "us-east-1", date(2025, 7, 15), False),
+        (NOVA_LITE, "eu-west-1", date(2026, 1, 5), False),
+        (NOVA_2_LITE, "us-east-1", date(2026, 1, 5), False),
+        (LLAMA31_8B, "us-west-2", date(2026, 1, 5), False),
+        (CLAUDE_HAIKU, "us-west-2", None, False),
+    ],
+)
+def test_on_demand_deployment_eligibility(model_id, region, customized_on, supported):
+    assert catalog.on_demand_deployment_supported(model_id, region, customized_on) is supported
+    problem = catalog.on_demand_deployment_problem(catalog.get_model(model_id), region, customized_on)
+    assert (problem is None) is supported
+
+
+def test_on_demand_deployment_reasons_and_data():
+    from datetime import UTC, datetime
+
+    deployment = catalog.get_model(NOVA_LITE).on_demand_deployment
+    assert deployment.regions == ("us-east-1", "us-west-2")
+    assert deployment.customized_on_or_after == date(2025, 7, 16)
+    assert any(source.endswith("deploy-custom-model-on-demand.html") for source in deployment.sources)
+    old = catalog.on_demand_deployment_problem(NOVA_LITE, "us-east-1", datetime(2025, 7, 1, tzinfo=UTC))
+    assert "customized on 2025-07-01" in old and "on or after 2025-07-16" in old
+    assert "not eu-west-1" in catalog.on_demand_deployment_problem(NOVA_LITE, "eu-west-1")
+    assert "use provisioned throughput" in catalog.on_demand_deployment_problem(LLAMA31_8B, "us-west-2")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import Any
 
@@ -19,12 +18,13 @@ from bedrock_customization.operators.customization import (
     BedrockVpcCustomizeModelOperator,
     JobIdentity,
 )
+from tests.records import conversation_jsonl
 
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/BedrockCustomization"
 BUCKET = "landing"
-TITAN = "amazon.titan-text-express-v1:0:8k"
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
+NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"  # FINE_TUNING only
 RUN_ID = "manual__2026-03-01T00:00:00+00:00"
 FAIL_MESSAGE = (
     "Training data s3://landing/train.jsonl line 7: the completion is empty. Fix the record and retry."
@@ -50,7 +50,7 @@ def operator(**kwargs) -> BedrockVpcCustomizeModelOperator:
     params = {
         "task_id": "customize",
         "role_arn": ROLE,
-        "base_model_id": TITAN,
+        "base_model_id": NOVA_MICRO,
         "training_data_uri": f"s3://{BUCKET}/train.jsonl",
         "validation_data_uri": f"s3://{BUCKET}/validation.jsonl",
         "output_data_uri": f"s3://{BUCKET}/output/",
@@ -64,7 +64,7 @@ def operator(**kwargs) -> BedrockVpcCustomizeModelOperator:
 
 
 def _put_data(s3) -> None:
-    records = "\n".join(json.dumps({"prompt": f"q{i}", "completion": f"a{i}"}) for i in range(30)) + "\n"
+    records = conversation_jsonl((f"q{i}", f"a{i}") for i in range(30))
     s3.create_bucket(Bucket=BUCKET)
     for name in ("train.jsonl", "validation.jsonl"):
         s3.put_object(Bucket=BUCKET, Key=name, Body=records.encode())
@@ -152,7 +152,7 @@ def test_invalid_hyperparameters_fail_before_any_aws_call(no_aws):
     with pytest.raises(HyperparameterError) as err:
         op.execute(context())
     with pytest.raises(HyperparameterError) as expected:
-        catalog.validate_hyperparameters(TITAN, {"epochCount": 99, "learningRat": 0.1})
+        catalog.validate_hyperparameters(NOVA_MICRO, {"epochCount": 99, "learningRat": 0.1})
     assert str(err.value) == str(expected.value)
 
 
@@ -171,7 +171,7 @@ def test_invalid_hyperparameters_create_no_job(aws):
         ({"subnet_ids": ["subnet-1"], "security_group_ids": [f"sg-{i}" for i in range(6)]}, "1 to 5"),
         ({"customization_type": "DISTILLATION", "base_model_id": NOVA_MICRO}, "needs teacher_model_id"),
         ({"teacher_model_id": "amazon.nova-pro-v1:0"}, "only used by DISTILLATION"),
-        ({"customization_type": "DISTILLATION"}, "does not support DISTILLATION"),
+        ({"customization_type": "DISTILLATION", "base_model_id": NOVA_2_LITE}, "does not support DISTILLATION"),
         ({"customization_job_kwargs": {"clientRequestToken": "mine"}}, "may not set clientRequestToken"),
         ({"validation_data_uri": [f"s3://{BUCKET}/v{i}.jsonl" for i in range(11)]}, "at most 10"),
     ],
@@ -182,7 +182,7 @@ def test_bad_settings_fail_before_any_aws_call(no_aws, kwargs, message):
 
 
 def test_request_from_a_custom_model_arn_is_checked_against_its_base_model():
-    base = f"arn:aws:bedrock:{REGION}:123456789012:custom-model/{TITAN}/abcdef123456"
+    base = f"arn:aws:bedrock:{REGION}:123456789012:custom-model/{NOVA_MICRO}/abcdef123456"
     request = operator(base_model_id=base).build_request(JobIdentity("d", "r", "t"))
     assert request["baseModelIdentifier"] == base
     assert request["hyperParameters"] == {"epochCount": "2"}
@@ -340,7 +340,7 @@ def test_a_job_of_another_run_under_the_same_name_is_not_adopted(aws):
         jobName=identity.job_name(),
         customModelName="someone-elses-model",
         roleArn=ROLE,
-        baseModelIdentifier=TITAN,
+        baseModelIdentifier=NOVA_MICRO,
         trainingDataConfig={"s3Uri": f"s3://{BUCKET}/train.jsonl"},
         outputDataConfig={"s3Uri": f"s3://{BUCKET}/elsewhere/"},
         clientRequestToken="someone-else",

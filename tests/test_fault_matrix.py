@@ -282,13 +282,14 @@ def test_the_janitor_rolls_back_an_abandoned_half_applied_promotion(zone, champi
     rolls the switch back before its inventory, so registry and serving agree again."""
     from bedrock_customization import promotion
     from include.local_stack import run_dag, xcom_values
-    from tests.local_aws.helpers import completed_model, wait_for
+    from tests.local_aws.helpers import wait_for
+    from tests.serving_helpers import completed_job
 
     bedrock, s3 = clients()
     registry, etag = promotion.load_registry(s3, zone["bucket"], REGISTRY)
     serving, champion_model = registry["serving_throughput_arn"], registry["serving_model_arn"]
     s3.create_bucket(Bucket="data")
-    uncommitted = completed_model(s3, bedrock, "uncommitted", records=10)["outputModelArn"]
+    uncommitted = completed_job(s3, bedrock, "uncommitted", records=10)["outputModelArn"]
     half = promotion.with_intent(
         registry,
         throughput=serving,

@@ -326,7 +326,7 @@ def test_janitor_dag_deletes_the_orphan_and_spares_serving(airflow_db, use_endpo
     from include.local_aws.config import CONFIG
     from include.local_aws.server import LocalAwsServer
     from include.local_stack import run_dag, xcom_values
-    from tests.local_aws.helpers import completed_model
+    from tests.serving_helpers import completed_job
 
     with LocalAwsServer(port=0) as server:
         use_endpoint(server.endpoint_url)
@@ -338,7 +338,7 @@ def test_janitor_dag_deletes_the_orphan_and_spares_serving(airflow_db, use_endpo
                 boto3.client("bedrock", region_name="us-east-1"),
             )
             s3.create_bucket(Bucket="data")
-            model = completed_model(s3, bedrock, "janitor", records=10)["outputModelArn"]
+            model = completed_job(s3, bedrock, "janitor", records=10)["outputModelArn"]
 
             def make(name: str, tag_set: dict | None) -> str:
                 kwargs = {"tags": tagging.to_aws(tag_set)} if tag_set else {}
@@ -523,8 +523,9 @@ def test_janitor_dag_deletes_our_orphaned_imported_model_and_deployment(airflow_
     from include.local_aws.config import CONFIG
     from include.local_aws.server import LocalAwsServer
     from include.local_stack import run_dag, xcom_values
-    from tests.local_aws.helpers import ROLE, completed_model, wait_for
+    from tests.local_aws.helpers import ROLE, wait_for
     from tests.local_aws.test_import_deploy import upload_hf_folder
+    from tests.serving_helpers import completed_job
 
     with LocalAwsServer(port=0) as server:
         use_endpoint(server.endpoint_url)
@@ -536,7 +537,7 @@ def test_janitor_dag_deletes_our_orphaned_imported_model_and_deployment(airflow_
                 boto3.client("bedrock", region_name="us-east-1"),
             )
             s3.create_bucket(Bucket="data")
-            model = completed_model(s3, bedrock, "janitor-dep", records=10)["outputModelArn"]
+            model = completed_job(s3, bedrock, "janitor-dep", records=10)["outputModelArn"]
             llama = {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
 
             def imported(name: str, tag_set: dict | None) -> str:

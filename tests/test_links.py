@@ -28,7 +28,7 @@ from bedrock_customization.links.bedrock import (
     BedrockProvisionedThroughputLink,
     BedrockRunResultsLink,
 )
-from tests.serving_helpers import NOVA, QUICK, REGION, FakeTI, emulator, trained_model
+from tests.serving_helpers import NOVA, NOVA_MICRO, QUICK, REGION, FakeTI, emulator, trained_model
 
 ACCOUNT = "123456789012"
 CONSOLE = "https://console.aws.amazon.com/bedrock/home?region={region}#"
@@ -65,9 +65,9 @@ def quoted(arn: str) -> str:
 
 ARNS = {
     BedrockCustomizationJobLink: f"arn:aws:bedrock:eu-central-1:{ACCOUNT}:model-customization-job/"
-    "amazon.titan-text-express-v1:0:8k/abc123def456",
+    "amazon.nova-micro-v1:0:128k/abc123def456",
     BedrockCustomModelLink: f"arn:aws:bedrock:eu-central-1:{ACCOUNT}:custom-model/"
-    "amazon.titan-text-express-v1:0:8k/abc123def456",
+    "amazon.nova-micro-v1:0:128k/abc123def456",
     BedrockProvisionedThroughputLink: f"arn:aws:bedrock:eu-central-1:{ACCOUNT}:provisioned-model/abc123def456",
     BedrockCustomModelDeploymentLink: f"arn:aws:bedrock:eu-central-1:{ACCOUNT}:custom-model-deployment/abc123",
     BedrockModelImportJobLink: f"arn:aws:bedrock:eu-central-1:{ACCOUNT}:model-import-job/abc123def456",
@@ -262,15 +262,16 @@ def test_customization_upstream_operator_stores_the_job_link_before_deferring(aw
     from airflow.providers.common.compat.sdk import TaskDeferred
 
     from bedrock_customization.operators.bedrock import BedrockCustomizeModelOperator
-    from tests.local_aws.helpers import BUCKET, put_jsonl, qa_records
+    from tests.local_aws.helpers import BUCKET, put_jsonl
+    from tests.serving_helpers import qa_conversations
 
-    training = put_jsonl(aws.s3, "links/train.jsonl", qa_records(20))
+    training = put_jsonl(aws.s3, "links/train.jsonl", qa_conversations(20))
     op = BedrockCustomizeModelOperator(
         task_id="customize",
         job_name="links-upstream",
         custom_model_name="links-upstream-model",
         role_arn=f"arn:aws:iam::{ACCOUNT}:role/BedrockCustomization",
-        base_model_id="amazon.titan-text-express-v1:0:8k",
+        base_model_id=NOVA_MICRO,
         training_data_uri=training,
         output_data_uri=f"s3://{BUCKET}/links/output/",
         hyperparameters={"epochCount": "1"},
@@ -287,9 +288,9 @@ def test_customization_upstream_operator_stores_the_job_link_before_deferring(aw
 
 def test_training_metrics_store_the_job_link(aws):
     from bedrock_customization.operators.metrics import CollectTrainingMetricsOperator
-    from tests.local_aws.helpers import completed_model
+    from tests.serving_helpers import completed_job
 
-    job = completed_model(aws.s3, aws.bedrock, "links-metrics", records=20)
+    job = completed_job(aws.s3, aws.bedrock, "links-metrics", records=20)
     ctx = context("training_metrics")
     CollectTrainingMetricsOperator(task_id="training_metrics", job_arn=job["jobArn"]).execute(ctx)
     _assert_links_to(ctx, BedrockCustomizationJobLink, job["jobArn"])
@@ -352,7 +353,7 @@ def test_promotion_stores_the_serving_throughput_link(aws):
         registry_bucket="models",
         decision="promote",
         candidate_model_arn=model,
-        base_model_id="amazon.titan-text-express-v1:0:8k",
+        base_model_id=NOVA_MICRO,
         evaluation_throughput_arn=throughput,
         **QUICK,
     ).execute(ctx)
@@ -367,7 +368,7 @@ def test_evaluation_stores_the_evaluation_job_link():
         task_id="evaluate",
         validation_data_uri="s3://bucket/validation.jsonl",
         output_uri="s3://bucket/evaluation/",
-        baseline_model_id="amazon.titan-text-express-v1",
+        baseline_model_id="amazon.nova-micro-v1:0",
         candidate_model_id=ARNS[BedrockProvisionedThroughputLink],
         use_bedrock_evaluation_job=True,
         evaluation_role_arn=f"arn:aws:iam::{ACCOUNT}:role/Evaluation",

@@ -17,7 +17,7 @@ from bedrock_customization.notifications import (
 )
 
 EVALUATION = {
-    "baseline": {"model_id": "amazon.titan-text-express-v1", "chrf": 17.9},
+    "baseline": {"model_id": "amazon.nova-micro-v1:0", "chrf": 17.9},
     "candidate": {"model_id": "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc", "chrf": 72.4},
     "samples": 12,
     "metric": "chrf",

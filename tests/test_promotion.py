@@ -12,7 +12,7 @@ from bedrock_customization.operators.bedrock import BedrockCreateProvisionedMode
 from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
 from tests.serving_helpers import QUICK, alive_throughputs, emulator, make_context, tags_of, trained_model
 
-TITAN = "amazon.titan-text-express-v1:0:8k"
+NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 REGISTRY_BUCKET = "models"
 FIGURES = {"metric": "chrf", "baseline": {"chrf": 17.9}, "candidate": {"chrf": 72.4}, "samples": 12}
 
@@ -22,8 +22,8 @@ FIGURES = {"metric": "chrf", "baseline": {"chrf": 17.9}, "candidate": {"chrf": 7
 
 def test_read_champion_falls_back_to_the_base_model():
     assert (
-        promotion.read_champion(None, "amazon.titan-text-express-v1")["model_id"]
-        == "amazon.titan-text-express-v1"
+        promotion.read_champion(None, "amazon.nova-micro-v1:0")["model_id"]
+        == "amazon.nova-micro-v1:0"
     )
     assert promotion.read_champion({}, "base")["source"] == "base"
     registry = {"serving_throughput_arn": "arn:tp", "serving_model_arn": "arn:m", "version": 3}
@@ -43,7 +43,7 @@ def test_plan_first_promotion_retags_the_evaluation_throughput():
         registry=None,
         candidate_model_arn="m1",
         evaluation_throughput_arn="tp1",
-        base_model_id=TITAN,
+        base_model_id=NOVA_MICRO,
     )
     assert plan.outcome == "evaluation_became_serving" and plan.serving_throughput_arn == "tp1"
     assert [s.action for s in plan.steps] == ["write_registry", "tag_decision", "tag_serving"]
@@ -53,7 +53,7 @@ def test_plan_promotion_updates_in_place_when_the_base_model_matches():
     registry = {
         "serving_throughput_arn": "tp1",
         "serving_model_arn": "m1",
-        "base_model_id": TITAN,
+        "base_model_id": NOVA_MICRO,
         "version": 1,
     }
     plan = promotion.plan_promotion(
@@ -61,7 +61,7 @@ def test_plan_promotion_updates_in_place_when_the_base_model_matches():
         registry=registry,
         candidate_model_arn="m2",
         evaluation_throughput_arn="tp2",
-        base_model_id=TITAN,
+        base_model_id=NOVA_MICRO,
         champion_retention="delete",
     )
     assert plan.outcome == "updated_in_place" and plan.serving_throughput_arn == "tp1"
@@ -89,7 +89,7 @@ def test_plan_promotion_across_base_models_replaces_the_serving_throughput():
         registry=registry,
         candidate_model_arn="m2",
         evaluation_throughput_arn="tp2",
-        base_model_id=TITAN,
+        base_model_id=NOVA_MICRO,
     )
     assert plan.outcome == "evaluation_became_serving"
     assert ("delete_throughput", "tp1") in [(s.action, s.target) for s in plan.steps]
@@ -100,7 +100,7 @@ def test_plan_retry_after_the_registry_write_finishes_the_remaining_steps():
     registry = {
         "serving_throughput_arn": "tp2",
         "serving_model_arn": "m2",
-        "base_model_id": TITAN,
+        "base_model_id": NOVA_MICRO,
         "previous": {"serving_throughput_arn": "tp1", "serving_model_arn": "m1"},
     }
     plan = promotion.plan_promotion(
@@ -108,7 +108,7 @@ def test_plan_retry_after_the_registry_write_finishes_the_remaining_steps():
         registry=registry,
         candidate_model_arn="m2",
         evaluation_throughput_arn="tp2",
-        base_model_id=TITAN,
+        base_model_id=NOVA_MICRO,
         champion_retention="delete",
     )
     assert plan.outcome == "already_promoted" and not plan.writes_registry
@@ -121,13 +121,13 @@ def test_plan_retry_after_the_registry_write_finishes_the_remaining_steps():
 
 
 def test_plan_reject_never_touches_the_serving_throughput_and_follows_retention():
-    registry = {"serving_throughput_arn": "tp1", "serving_model_arn": "m1", "base_model_id": TITAN}
+    registry = {"serving_throughput_arn": "tp1", "serving_model_arn": "m1", "base_model_id": NOVA_MICRO}
     keep = promotion.plan_promotion(
         decision="reject",
         registry=registry,
         candidate_model_arn="m2",
         evaluation_throughput_arn="tp2",
-        base_model_id=TITAN,
+        base_model_id=NOVA_MICRO,
         retention="keep",
     )
     assert [(s.action, s.target) for s in keep.steps] == [
@@ -141,7 +141,7 @@ def test_plan_reject_never_touches_the_serving_throughput_and_follows_retention(
             registry=registry,
             candidate_model_arn="m1",
             evaluation_throughput_arn=None,
-            base_model_id=TITAN,
+            base_model_id=NOVA_MICRO,
         )
 
 
@@ -152,7 +152,7 @@ def test_plan_rejects_bad_inputs():
             registry=None,
             candidate_model_arn="m",
             evaluation_throughput_arn=None,
-            base_model_id=TITAN,
+            base_model_id=NOVA_MICRO,
         )
     with pytest.raises(BedrockCustomizationError, match="no evaluation throughput"):
         promotion.plan_promotion(
@@ -160,7 +160,7 @@ def test_plan_rejects_bad_inputs():
             registry=None,
             candidate_model_arn="m",
             evaluation_throughput_arn=None,
-            base_model_id=TITAN,
+            base_model_id=NOVA_MICRO,
         )
     with pytest.raises(BedrockCustomizationError, match="Invalid registry name"):
         promotion.registry_key("../etc")
@@ -195,7 +195,7 @@ def promote_op(
         registry_bucket=REGISTRY_BUCKET,
         decision=decision,
         candidate_model_arn=model,
-        base_model_id=TITAN,
+        base_model_id=NOVA_MICRO,
         evaluation_throughput_arn=throughput,
         figures=FIGURES,
         **{**QUICK, **kwargs},
@@ -232,7 +232,7 @@ def test_candidate_wins_then_a_second_promotion_updates_in_place(aws):
     assert tags_of(aws, first_model)[tagging.DECISION] == "promote"
     registry = read_registry(aws)
     assert registry["serving_throughput_arn"] == first_tp and registry["serving_model_arn"] == first_model
-    assert registry["base_model_id"] == TITAN and registry["run_id"] == "manual__1"
+    assert registry["base_model_id"] == NOVA_MICRO and registry["run_id"] == "manual__1"
     assert registry["figures"] == FIGURES and registry["previous"] is None and registry["version"] == 1
     extra = context["outlet_events"][op.asset].extra
     assert extra["decision"] == "promote" and extra["registry_changed"] is True
@@ -340,10 +340,10 @@ def test_choose_baseline_records_the_registry_version_it_was_chosen_on():
         "version": 4,
         "serving_throughput_arn": "tp",
         "serving_model_arn": "m",
-        "base_model_id": TITAN,
+        "base_model_id": NOVA_MICRO,
     }
-    assert promotion.choose_baseline(None, TITAN, "base")["registry_version"] is None
-    champion = promotion.choose_baseline(registry, TITAN, "base")
+    assert promotion.choose_baseline(None, NOVA_MICRO, "base")["registry_version"] is None
+    champion = promotion.choose_baseline(registry, NOVA_MICRO, "base")
     assert (champion["model_id"], champion["registry_version"]) == ("tp", 4)
     other = promotion.choose_baseline(registry, "amazon.nova-lite-v1:0:300k", "nova")
     assert (other["model_id"], other["source"], other["registry_version"]) == ("nova", "base", 4)
@@ -365,7 +365,7 @@ def test_two_runs_on_the_same_champion_one_wins_the_other_stops_clearly(aws):
     and the winner's throughput is the only one left."""
     from bedrock_customization.exceptions import ChampionChangedError
 
-    no_champion = promotion.choose_baseline(None, TITAN, "base")
+    no_champion = promotion.choose_baseline(None, NOVA_MICRO, "base")
     models = {run: trained_model(aws, f"race-{run}") for run in ("a", "b")}
     throughputs = {run: evaluation_throughput(aws, models[run], f"manual__{run}") for run in ("a", "b")}
 

@@ -3,7 +3,7 @@
 The emulator runs in this process (a server thread) or as ``python -m include.local_aws`` in a child
 process, the way ``make run`` and docker-compose run it. The scenarios follow a model's life: a first
 candidate beats the base model and becomes the champion, a better one replaces it in place on the serving
-throughput, a diverged one is rejected, and an evaluation that crashes still leaves nothing billing.
+throughput, a worse one is rejected, and an evaluation that crashes still leaves nothing billing.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
     assert summary["state"] == "success", summary
     assert summary["decision"] == "promote" and summary["promotion"] == "evaluation_became_serving"
     baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
-    assert baseline["model_id"] == "amazon.titan-text-express-v1"  # no champion yet: the base model
+    assert baseline["model_id"] == "amazon.nova-micro-v1:0"  # no champion yet: the base model
     assert candidate["chrf"] > baseline["chrf"] + 20 and candidate["rouge_l"] > baseline["rouge_l"]
     assert summary["evaluation_samples"] >= 20
 
@@ -168,8 +168,9 @@ def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_proc
     described = bedrock.get_provisioned_model_throughput(provisionedModelId=serving)
     assert described["modelArn"] == second["custom_model_arn"]
 
-    # A learning rate far above the optimum diverges: rejected, its throughput and model deleted.
-    _, third = run({"hyperparameters": {"epochCount": "4", "learningRate": "0.9"}})
+    # The top of Nova Micro's learning-rate range, ten times its optimum, fits this data worse than the
+    # champion: rejected, its throughput and model deleted.
+    _, third = run({"hyperparameters": {"epochCount": "4", "learningRate": "0.0001"}})
     assert third["state"] == "success", third
     assert third["decision"] == "reject" and third["promotion"] == "rejected"
     assert [t["provisionedModelArn"] for t in _alive(bedrock)] == [serving]
@@ -189,8 +190,8 @@ def _break_the_champion(s3, bucket: str) -> None:
         "bedrock-retraining",
         {
             "serving_throughput_arn": missing,
-            "serving_model_arn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.titan-text-express-v1:0:8k/gone",
-            "base_model_id": "amazon.titan-text-express-v1:0:8k",
+            "serving_model_arn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/gone",
+            "base_model_id": "amazon.nova-micro-v1:0:128k",
         },
         None,
     )
@@ -259,4 +260,4 @@ def test_out_of_range_hyperparameter_fails_the_first_task_before_any_job(
     assert bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"] == []
     assert _alive(bedrock) == []
     # dag.test() writes the task log (logging and the task's exception) to stdout; caplog does not see it.
-    assert "epochCount=50 is outside 1..10" in capsys.readouterr().out
+    assert "epochCount=50 is outside 1..5" in capsys.readouterr().out

@@ -18,7 +18,7 @@ def action(error: BaseException) -> RetryAction:
     "error",
     [
         exceptions.HyperparameterError("amazon.nova-lite-v1:0:300k", ["epochCount=50 is outside 1..5"]),
-        exceptions.UnknownModelError("amazon.titan-text-nope", ["amazon.nova-lite-v1:0:300k"]),
+        exceptions.UnknownModelError("amazon.nova-nope", ["amazon.nova-lite-v1:0:300k"]),
         exceptions.InvalidDatasetError("line 3: missing field 'prompt'"),
         exceptions.DatasetConfigError("s3://bucket/raw/2026-01-01/qa_pairs.jsonl does not exist"),
         exceptions.BedrockCustomizationError("Invalid registry name ''"),

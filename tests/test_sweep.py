@@ -18,8 +18,9 @@ from bedrock_customization.operators.customization import (
     BedrockVpcCustomizeModelOperator,
     JobIdentity,
 )
+from tests.records import conversation_jsonl
 
-TITAN = "amazon.titan-text-express-v1:0:8k"
+NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 LLAMA = "meta.llama3-1-8b-instruct-v1:0:128k"
 GRID = {"epochCount": [2, 4], "learningRate": [0.00001, 0.0001]}
 
@@ -65,31 +66,30 @@ def test_malformed_search_spaces_are_refused(space, message):
 
 
 def test_validate_normalises_fills_defaults_and_hashes_stably():
-    configs = sweep.validate(TITAN, sweep.expand(GRID))
+    configs = sweep.validate(NOVA_MICRO, sweep.expand(GRID))
     assert [c.index for c in configs] == [0, 1, 2, 3]
     first = configs[0]
     assert first.hyperparameters == {
         "epochCount": "2",
         "learningRate": "0.00001",
-        "batchSize": "1",
-        "learningRateWarmupSteps": "5",
+        "learningRateWarmupSteps": "10",
     }
     assert first.swept == {"epochCount": "2", "learningRate": "0.00001"}
     assert first.label == "epochCount=2 learningRate=0.00001"
     assert len({c.config_hash for c in configs}) == 4
     # Strings or numbers, any key order: the same configuration, the same hash.
-    again = sweep.validate(TITAN, [{"learningRate": "1e-05", "epochCount": "2"}])[0]
-    assert again.config_hash == first.config_hash == sweep.config_hash(TITAN, first.hyperparameters)
+    again = sweep.validate(NOVA_MICRO, [{"learningRate": "1e-05", "epochCount": "2"}])[0]
+    assert again.config_hash == first.config_hash == sweep.config_hash(NOVA_MICRO, first.hyperparameters)
     # The hash is the digest of the model and the sorted normalised values, nothing else.
-    assert first.config_hash == sweep.config_hash(TITAN, dict(reversed(list(first.hyperparameters.items()))))
+    assert first.config_hash == sweep.config_hash(NOVA_MICRO, dict(reversed(list(first.hyperparameters.items()))))
     assert sweep.config_hash(LLAMA, first.hyperparameters) != first.config_hash
     assert sweep.SweepConfig.from_dict(json.loads(json.dumps(first.to_dict()))) == first
 
 
 def test_duplicates_after_normalisation_are_merged_into_one_job():
     configs = sweep.validate(
-        TITAN,
-        [{"epochCount": 2}, {"epochCount": "2", "batchSize": 1}, {"epochCount": 3}, {"epochCount": 2.0}],
+        NOVA_MICRO,
+        [{"epochCount": 2}, {"epochCount": "2", "learningRateWarmupSteps": 10}, {"epochCount": 3}, {"epochCount": 2.0}],
     )
     assert [c.positions for c in configs] == [(1, 2, 4), (3,)]
     assert [c.index for c in configs] == [0, 1]
@@ -100,19 +100,19 @@ def test_duplicates_after_normalisation_are_merged_into_one_job():
 def test_every_invalid_configuration_is_listed_with_the_allowed_range():
     grid = {"epochCount": [0, 4, 20], "learningRate": [0.00001, 2]}
     with pytest.raises(sweep.InvalidSweepError) as caught:
-        sweep.validate(TITAN, sweep.expand(grid))
+        sweep.validate(NOVA_MICRO, sweep.expand(grid))
     error = caught.value
     assert isinstance(error, HyperparameterError)
     assert (error.invalid, error.total) == (5, 6)  # only epochCount=4 with learningRate=0.00001 is valid
     message = str(error)
     assert message.startswith(
-        f"5 of 6 hyperparameter configurations are invalid for {TITAN}; no job was started"
+        f"5 of 6 hyperparameter configurations are invalid for {NOVA_MICRO}; no job was started"
     )
     assert (
-        f"configuration 1 of 6 (epochCount=0, learningRate=1e-05): epochCount=0 is outside 1..10 for {TITAN}"
+        f"configuration 1 of 6 (epochCount=0, learningRate=1e-05): epochCount=0 is outside 1..5 for {NOVA_MICRO}"
         in message
     )
-    assert "configuration 4 of 6 (epochCount=4, learningRate=2): learningRate=2 is outside 0..1" in message
+    assert "configuration 4 of 6 (epochCount=4, learningRate=2): learningRate=2 is outside 1e-06..0.0001" in message
     assert "configuration 3 of 6" not in message
     # Configuration 6 has two problems: both are listed.
     assert sum(problem.startswith("configuration 6 of 6") for problem in error.problems) == 2
@@ -122,21 +122,29 @@ def test_every_invalid_configuration_is_listed_with_the_allowed_range():
 
 def test_unknown_hyperparameters_and_models_are_refused():
     with pytest.raises(sweep.InvalidSweepError, match="Did you mean epochCount"):
-        sweep.validate(TITAN, [{"epochs": 3}])
+        sweep.validate(NOVA_MICRO, [{"epochs": 3}])
     with pytest.raises(UnknownModelError):
         sweep.validate("amazon.titan-nope", [{}])
 
 
 def test_a_sweep_larger_than_max_configurations_is_refused():
     grid = {"epochCount": [1, 2, 3], "learningRate": [0.00001, 0.0001]}
-    assert len(sweep.validate(TITAN, sweep.expand(grid), max_configurations=6)) == 6
+    assert len(sweep.validate(NOVA_MICRO, sweep.expand(grid), max_configurations=6)) == 6
     with pytest.raises(sweep.SweepError, match="6 distinct configurations, more than max_configurations=5"):
-        sweep.validate(TITAN, sweep.expand(grid), max_configurations=5)
+        sweep.validate(NOVA_MICRO, sweep.expand(grid), max_configurations=5)
 
 
 def test_the_dataset_is_checked_for_the_configuration_with_the_lowest_token_limit():
-    configs = sweep.validate(TITAN, sweep.expand({"batchSize": [1, 8, 2]}))
-    assert sweep.strictest(configs).hyperparameters["batchSize"] == "8"
+    # No model AWS offers for fine-tuning today has a batch-size-dependent token limit (Titan Text had):
+    # the configurations carry the limits their values would imply; an unknown limit (None) is the loosest.
+    configs = [
+        sweep.SweepConfig(index, f"hash{index}", {"batchSize": size}, {"batchSize": size}, (index + 1,), limit)
+        for index, (size, limit) in enumerate([("1", 4096), ("8", 2048), ("2", 2048), ("4", None)])
+    ]
+    assert sweep.strictest(configs).hyperparameters["batchSize"] == "8"  # lowest limit, earliest on a tie
+    # A limit that does not depend on the values: the same for every configuration, the first one is taken.
+    nova = sweep.validate(NOVA_MICRO, [{"epochCount": 1}, {"epochCount": 2}])
+    assert [c.max_tokens_per_record for c in nova] == [32000, 32000] and sweep.strictest(nova).index == 0
     assert sweep.strictest(sweep.validate(LLAMA, [{"epochCount": 1}, {"epochCount": 2}])).index == 0
 
 
@@ -173,7 +181,7 @@ def test_rank_orders_by_final_validation_loss_missing_and_diverged_last():
 
 
 def test_merge_results_pairs_jobs_by_order_and_metrics_by_job_arn():
-    configs = [c.to_dict() for c in sweep.validate(TITAN, sweep.expand({"epochCount": [2, 4]}))]
+    configs = [c.to_dict() for c in sweep.validate(NOVA_MICRO, sweep.expand({"epochCount": [2, 4]}))]
     jobs = [
         {"job_arn": "arn:job/a", "job_name": "a", "model_arn": "arn:model/a"},
         {"job_arn": "arn:job/b", "job_name": "b", "model_arn": "arn:model/b"},
@@ -284,7 +292,7 @@ def test_the_leaderboard_task_logs_the_leaderboard_as_a_table_one_line_per_confi
             "sweep_uri": "s3://landing/sweeps/2026-03-01/",
             "kms_key_arn": key,
             "logical_date": "2026-03-01",
-            "base_model_id": TITAN,
+            "base_model_id": NOVA_MICRO,
             "customization_type": "FINE_TUNING",
             "raw_uri": "s3://landing/raw.jsonl",
             "data_source": "dated",
@@ -347,7 +355,7 @@ def aws(monkeypatch):
 
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="landing")
-        records = "".join(json.dumps({"prompt": f"q{i}", "completion": f"a{i}"}) + "\n" for i in range(20))
+        records = conversation_jsonl((f"q{i}", f"a{i}") for i in range(20))
         for name in ("train.jsonl", "validation.jsonl"):
             s3.put_object(Bucket="landing", Key=name, Body=records.encode())
         yield boto3.client("bedrock", region_name="us-east-1")
@@ -366,7 +374,7 @@ def _operator(key: str | None, **kwargs) -> BedrockVpcCustomizeModelOperator:
     return BedrockVpcCustomizeModelOperator(
         task_id="customize",
         role_arn="arn:aws:iam::123456789012:role/BedrockCustomization",
-        base_model_id=TITAN,
+        base_model_id=NOVA_MICRO,
         training_data_uri="s3://landing/train.jsonl",
         validation_data_uri="s3://landing/validation.jsonl",
         output_data_uri="s3://landing/output/",
@@ -404,7 +412,7 @@ def test_a_job_under_the_derived_name_with_another_key_is_not_adopted(aws):
         jobName=identity.job_name(),
         customModelName="someone-elses-model",
         roleArn="arn:aws:iam::123456789012:role/BedrockCustomization",
-        baseModelIdentifier=TITAN,
+        baseModelIdentifier=NOVA_MICRO,
         trainingDataConfig={"s3Uri": "s3://landing/train.jsonl"},
         outputDataConfig={"s3Uri": "s3://landing/elsewhere/"},
         clientRequestToken="someone-else",

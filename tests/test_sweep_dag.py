@@ -18,7 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-TITAN = "amazon.titan-text-express-v1:0:8k"
+NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 GRID = {"epochCount": [2, 4], "learningRate": [0.00001, 0.0001]}
 DAG_ID = "bedrock_hparam_sweep"
 
@@ -109,7 +109,7 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
     n_train, n_validation = _records(s3, dataset["train_uri"]), _records(s3, dataset["validation_uri"])
     expected = {
         config["config_hash"]: simulate(
-            TITAN, config["hyperparameters"], n_train, n_validation
+            NOVA_MICRO, config["hyperparameters"], n_train, n_validation
         ).final_validation_loss
         for config in plan["configs"]
     }
@@ -137,7 +137,7 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
     customize = [ti for ti in dag_run.get_task_instances() if ti.task_id == "customize"]
     assert {ti.pool for ti in customize} == {"bedrock_customization_jobs"}
     assert sorted(ti.rendered_map_index for ti in customize)[0] == (
-        "batchSize=1 epochCount=2 learningRate=0.00001 learningRateWarmupSteps=5"
+        "epochCount=2 learningRate=0.00001 learningRateWarmupSteps=10"
     )
 
     # Leaderboard JSON, CSV and chart under sweeps/<date>/, encrypted with the landing zone's key.
@@ -154,7 +154,7 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
 
     # The winner beat the base model and serves; the other three models are gone; one throughput is left.
     chosen, promotion = values["choose_candidate"], values["promote_model"]
-    assert chosen["config_hash"] == best and chosen["baseline"]["model_id"] == "amazon.titan-text-express-v1"
+    assert chosen["config_hash"] == best and chosen["baseline"]["model_id"] == "amazon.nova-micro-v1:0"
     assert promotion["decision"] == "promote" and promotion["outcome"] == "evaluation_became_serving"
     serving = serving_throughput(landing_zone["bucket"])
     assert serving == promotion["serving_throughput_arn"]
@@ -236,11 +236,11 @@ def test_an_invalid_grid_fails_the_first_task_before_any_job(
     assert plan.try_number == 1  # not retried: a wrong grid does not get better
     assert _jobs(bedrock) == []
     log = capfd.readouterr().out
-    assert "3 of 4 hyperparameter configurations are invalid for amazon.titan-text-express-v1:0:8k" in log
+    assert f"3 of 4 hyperparameter configurations are invalid for {NOVA_MICRO}" in log
     for problem in (
-        "configuration 1 of 4 (epochCount=0, learningRate=1e-05): epochCount=0 is outside 1..10",
-        "configuration 2 of 4 (epochCount=0, learningRate=2): epochCount=0 is outside 1..10",
-        "configuration 2 of 4 (epochCount=0, learningRate=2): learningRate=2 is outside 0..1",
-        "configuration 4 of 4 (epochCount=4, learningRate=2): learningRate=2 is outside 0..1",
+        "configuration 1 of 4 (epochCount=0, learningRate=1e-05): epochCount=0 is outside 1..5",
+        "configuration 2 of 4 (epochCount=0, learningRate=2): epochCount=0 is outside 1..5",
+        "configuration 2 of 4 (epochCount=0, learningRate=2): learningRate=2 is outside 1e-06..0.0001",
+        "configuration 4 of 4 (epochCount=4, learningRate=2): learningRate=2 is outside 1e-06..0.0001",
     ):
         assert problem in log

@@ -23,6 +23,7 @@ from bedrock_customization.operators.bedrock import (
     BedrockDeleteRunThroughputsOperator,
     BedrockUpdateProvisionedThroughputOperator,
 )
+from tests.records import NOVA_2_LITE
 from tests.serving_helpers import (
     NOVA,
     QUICK,
@@ -172,7 +173,7 @@ def test_delete_custom_model_in_use_says_who_uses_it(aws):
     assert delete_model.execute(make_context()) is False  # already gone
 
 
-def test_on_demand_deployment_for_nova_only(aws):
+def test_on_demand_deployment_only_for_base_models_that_offer_it(aws):
     nova = trained_model(aws, "nova", base=NOVA)
     deploy = BedrockCreateCustomModelDeploymentOperator(
         task_id="deploy", model_arn=nova, deployment_name="nova-dep", **QUICK
@@ -187,10 +188,11 @@ def test_on_demand_deployment_for_nova_only(aws):
     delete = BedrockDeleteCustomModelDeploymentOperator(task_id="undeploy", deployment_id=first)
     assert delete.execute(make_context()) is True and delete.execute(make_context()) is False
 
-    titan = trained_model(aws, "titan")
+    # Nova 2 Lite custom models are served by provisioned throughput only (and it takes no validation set).
+    nova_2 = trained_model(aws, "nova-2", base=NOVA_2_LITE, validation=False)
     with pytest.raises(BedrockCustomizationError, match="cannot be deployed on demand"):
         BedrockCreateCustomModelDeploymentOperator(
-            task_id="deploy", model_arn=titan, deployment_name="titan-dep", **QUICK
+            task_id="deploy", model_arn=nova_2, deployment_name="nova-2-dep", **QUICK
         ).execute(make_context())
 
 
@@ -271,7 +273,7 @@ def test_trigger_waits_with_aiobotocore_against_the_server(use_endpoint):
     from bedrock_customization.triggers.bedrock import BedrockProvisionedThroughputInServiceTrigger
     from include.local_aws.config import CONFIG
     from include.local_aws.server import LocalAwsServer
-    from tests.local_aws.helpers import completed_model
+    from tests.serving_helpers import completed_job
 
     with LocalAwsServer(port=0) as server:
         use_endpoint(server.endpoint_url)
@@ -280,7 +282,7 @@ def test_trigger_waits_with_aiobotocore_against_the_server(use_endpoint):
             kwargs = {"region_name": "us-east-1", "endpoint_url": server.endpoint_url}
             s3, bedrock = boto3.client("s3", **kwargs), boto3.client("bedrock", **kwargs)
             s3.create_bucket(Bucket="data")
-            model = completed_model(s3, bedrock, "trig", records=10)["outputModelArn"]
+            model = completed_job(s3, bedrock, "trig", records=10)["outputModelArn"]
             events = {}
             for name in ("good", "bad"):
                 arn = bedrock.create_provisioned_model_throughput(

@@ -19,7 +19,7 @@ from bedrock_customization.triggers.bedrock import (
     BedrockCustomizeModelCompletedTrigger,
     BedrockModelImportJobCompletedTrigger,
 )
-from tests.test_customization_operator import FakeTaskInstance, _put_data, operator
+from tests.test_customization_operator import NOVA_MICRO, FakeTaskInstance, _put_data, operator
 
 REGION = "us-east-1"
 DAG_ID, TASK_ID = "bedrock_retraining", "training.customize_model"
@@ -64,7 +64,9 @@ def bedrock(server, use_endpoint):
 def start_job(bedrock, name: str = "job-1") -> str:
     from tests.local_aws.helpers import create_job
 
-    return create_job(bedrock, name, training="s3://landing/train.jsonl", output="s3://landing/output/")
+    return create_job(
+        bedrock, name, base=NOVA_MICRO, training="s3://landing/train.jsonl", output="s3://landing/output/"
+    )
 
 
 def status(bedrock, arn: str) -> str:
@@ -221,13 +223,13 @@ def test_on_kill_of_a_job_that_is_not_running_is_logged_and_ignored(bedrock, cap
     arn = start_job(bedrock)
     bedrock.stop_model_customization_job(jobIdentifier=arn)
     wait_for(lambda: status(bedrock, arn), lambda s: s == "Stopped")
-    missing = arn.rsplit("/", 1)[0] + "/nosuchjob"
+    missing = arn.rsplit("/", 1)[0] + "/nosuchjob000"  # a well-formed ARN (12-character id) of no job
 
     asyncio.run(trigger_for(arn).on_kill())
     asyncio.run(trigger_for(missing).on_kill())
 
     logged = capsys.readouterr().out
-    assert "is not running any more" in logged and "ValidationException" in logged
+    assert "is not running any more" in logged and "ConflictException" in logged  # StopModelCustomizationJob
     assert f"{missing} is not running any more" in logged and "ResourceNotFoundException" in logged
 
 

@@ -3,8 +3,13 @@
 The facts live in the package data file ``data/models.json``, one entry per base model: its
 ``baseModelIdentifier`` and on-demand id, regions, lifecycle, the customization types it offers with the
 JSON Lines record format each expects, dataset limits (records, tokens per record, file sizes, images)
-and hyperparameter ranges with defaults. ``null`` there means "not documented": checks are skipped, never
-guessed. The file's ``_notes`` explain units and conventions; to add or correct a model, edit the JSON.
+and hyperparameter ranges with defaults, the per-customization-type options (whether a validation set is taken,
+whether records may carry reasoning content, type-specific hyperparameters), the inference profile its baseline
+is invoked through, on-demand deployment eligibility, and the AWS pages each entry was checked against with the
+date of that review. ``null`` there means "not documented": checks are skipped, never guessed. Models AWS no
+longer offers for customization are kept in a small ``withdrawn`` section so that asking for one explains why
+and names a replacement. The file's ``_notes`` explain units and conventions; to add or correct a model, edit
+the JSON.
 
 This module loads the file once into frozen dataclasses and answers questions about it. It imports only
 the standard library, so DAG files, operators, validators and the CLI can all use it at parse time.
@@ -31,6 +36,7 @@ from bedrock_customization.exceptions import (
     HyperparameterError,
     UnknownModelError,
     UnsupportedCustomizationError,
+    WithdrawnModelError,
 )
 
 __all__ = [
@@ -38,21 +44,34 @@ __all__ = [
     "LIFECYCLE_STATUSES",
     "RECORD_FORMATS",
     "BaseModel",
+    "CustomizationOptions",
     "HyperparameterSpec",
     "Lifecycle",
     "Limits",
+    "OnDemandDeployment",
     "TokenStep",
     "ValidatedHyperparameters",
+    "WithdrawnModel",
     "default_hyperparameters",
     "get_model",
     "lifecycle_warning",
     "list_families",
     "list_models",
+    "list_withdrawn",
     "max_tokens_per_record",
+    "on_demand_deployment_problem",
+    "on_demand_deployment_supported",
     "parse_models",
+    "parse_withdrawn",
+    "reasoning_content_supported",
     "record_format",
+    "resolve_inference_id",
+    "reviewed",
     "supports",
     "validate_hyperparameters",
+    "validation_set_supported",
+    "withdrawn_ids",
+    "withdrawn_model",
 ]
 
 #: Values of ``customizationType`` accepted by CreateModelCustomizationJob.
@@ -64,6 +83,7 @@ RECORD_FORMATS = (
     "bedrock_conversation_2024",
     "continued_pretraining",
     "distillation_prompts",
+    "rft_prompts",
 )
 LIFECYCLE_STATUSES = ("ACTIVE", "LEGACY", "EOL")
 
@@ -78,39 +98,51 @@ _FOUNDATION_MODEL_ARN = re.compile(
 
 @dataclass(frozen=True)
 class HyperparameterSpec:
-    """One hyperparameter's type, inclusive range, default and optional allowed values."""
+    """One hyperparameter's type, inclusive range, default and optional allowed values.
+
+    ``type`` is ``int``, ``float`` or ``str``; a ``str`` hyperparameter (RFT's reasoningEffort) is a choice among
+    ``choices`` and has no range. ``min``/``max`` of ``None`` mean the bound is not documented (not checked);
+    a ``default`` of ``None`` means AWS documents none: nothing is sent and Bedrock chooses.
+    """
 
     name: str
-    type: Literal["int", "float"]
-    min: int | float
-    max: int | float
-    default: int | float
+    type: Literal["int", "float", "str"]
+    min: int | float | None
+    max: int | float | None
+    default: int | float | str | None
     description: str = ""
-    choices: tuple[int | float, ...] | None = None
+    choices: tuple[int | float | str, ...] | None = None
 
     @property
     def fixed(self) -> bool:
         """True when the range admits a single value (e.g. Llama's batchSize 1)."""
-        return self.min == self.max
+        return self.min is not None and self.min == self.max
 
     def allowed(self) -> str:
-        """The allowed values in words: ``5e-06..0.1``, ``fixed at 8`` or ``one of 1, 2``."""
+        """The allowed values in words: ``5e-06..0.1``, ``fixed at 8``, ``one of 1, 2`` or ``>= 1``."""
         if self.choices:
             return "one of " + ", ".join(_show(choice) for choice in self.choices)
         if self.fixed:
             return f"fixed at {_show(self.min)}"
-        return f"{_show(self.min)}..{_show(self.max)}"
+        if self.min is not None and self.max is not None:
+            return f"{_show(self.min)}..{_show(self.max)}"
+        if self.min is not None:
+            return f">= {_show(self.min)}"
+        if self.max is not None:
+            return f"<= {_show(self.max)}"
+        return "any integer" if self.type == "int" else "any number"
 
     def compact(self) -> str:
         """Short form for tables: ``epochCount 1..10 (5)`` or ``batchSize =1``."""
         if self.fixed and not self.choices:
             return f"{self.name} ={_show(self.min)}"
         allowed = "|".join(_show(c) for c in self.choices) if self.choices else self.allowed()
-        return f"{self.name} {allowed} ({_show(self.default)})"
+        default = f" ({_show(self.default)})" if self.default is not None else ""
+        return f"{self.name} {allowed}{default}"
 
-    def default_string(self) -> str:
-        """The default as the string Bedrock expects in ``hyperParameters``."""
-        return _wire(self.default, self.type)
+    def default_string(self) -> str | None:
+        """The default as the string Bedrock expects in ``hyperParameters`` (None: no documented default)."""
+        return None if self.default is None else _wire(self.default, self.type)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -215,6 +247,88 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class CustomizationOptions:
+    """What one customization type of one model accepts beyond its record format.
+
+    :ivar validation_set: whether the job takes a validation set (``validationDataConfig``); Nova 2 Lite's
+        supervised fine-tuning does not. Prepared data still holds out a split for this project's evaluation.
+    :ivar reasoning_content: whether assistant turns may carry ``reasoningContent`` blocks (Nova 2 Lite SFT).
+    :ivar hyperparameters: this type's own hyperparameters (RFT), or None for the model's ``hyperparameters``.
+    :ivar sources: the pages documenting these options.
+    """
+
+    validation_set: bool = True
+    reasoning_content: bool = False
+    hyperparameters: Mapping[str, HyperparameterSpec] | None = field(default=None, hash=False)
+    sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "validation_set": self.validation_set,
+            "reasoning_content": self.reasoning_content,
+        }
+        if self.hyperparameters is not None:
+            data["hyperparameters"] = {name: spec.to_dict() for name, spec in self.hyperparameters.items()}
+        data["sources"] = list(self.sources)
+        return data
+
+
+_DEFAULT_OPTIONS = CustomizationOptions()
+
+
+@dataclass(frozen=True)
+class OnDemandDeployment:
+    """Where and for which custom models CreateCustomModelDeployment (on-demand inference) is documented."""
+
+    regions: tuple[str, ...]
+    customized_on_or_after: date | None = None
+    sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "regions": list(self.regions),
+            "customized_on_or_after": (
+                self.customized_on_or_after.isoformat() if self.customized_on_or_after else None
+            ),
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True)
+class WithdrawnModel:
+    """A base model AWS no longer offers for customization, kept so that asking for it explains why."""
+
+    id: str
+    on_demand_id: str
+    name: str
+    provider: str
+    reason: str
+    sources: tuple[str, ...]
+    replacements: tuple[str, ...]
+    reviewed: date | None = None
+
+    def message(self) -> str:
+        """The sentence :class:`WithdrawnModelError` carries."""
+        instead = " or ".join(self.replacements)
+        return (
+            f"{self.id} ({self.provider} {self.name}) is no longer offered for customization: {self.reason} "
+            f"(see {', '.join(self.sources)}). Choose {instead} instead."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "on_demand_id": self.on_demand_id,
+            "name": self.name,
+            "provider": self.provider,
+            "reason": self.reason,
+            "sources": list(self.sources),
+            "replacements": list(self.replacements),
+            "reviewed": self.reviewed.isoformat() if self.reviewed else None,
+        }
+
+
+@dataclass(frozen=True)
 class BaseModel:
     """A customizable Bedrock base model and its customization rules."""
 
@@ -229,12 +343,41 @@ class BaseModel:
     record_formats: Mapping[str, str] = field(hash=False)
     limits: Limits
     hyperparameters: Mapping[str, HyperparameterSpec] = field(hash=False)
-    supports_on_demand_deployment: bool = False
     multimodal: bool = False
     notes: tuple[str, ...] = ()
+    #: The inference profile the base model is invoked through on demand (Llama 3.2, Nova 2 Lite), else None.
+    inference_profile_id: str | None = None
+    #: Where custom models of this base model can be deployed on demand; None: not documented.
+    on_demand_deployment: OnDemandDeployment | None = None
+    customization_options: Mapping[str, CustomizationOptions] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+    #: The AWS pages this entry was checked against, and when.
+    sources: tuple[str, ...] = ()
+    reviewed: date | None = None
+
+    @property
+    def inference_id(self) -> str:
+        """The id to invoke the base model with on demand: its inference profile when it needs one."""
+        return self.inference_profile_id or self.on_demand_id
+
+    @property
+    def supports_on_demand_deployment(self) -> bool:
+        """Whether custom models of this base model can be deployed on demand somewhere (see
+        :func:`on_demand_deployment_supported` for a region and customization date)."""
+        return self.on_demand_deployment is not None
 
     def supports(self, customization_type: str) -> bool:
         return _customization_type(customization_type) in self.customization_types
+
+    def options(self, customization_type: str) -> CustomizationOptions:
+        """The options of ``customization_type`` (defaults when the file records none)."""
+        return self.customization_options.get(_customization_type(customization_type), _DEFAULT_OPTIONS)
+
+    def hyperparameters_for(self, customization_type: str) -> Mapping[str, HyperparameterSpec]:
+        """The hyperparameters of ``customization_type``: its own (RFT) or the model's."""
+        own = self.options(customization_type).hyperparameters
+        return self.hyperparameters if own is None else own
 
     def foundation_model_arn(self, region: str, partition: str = "aws") -> str:
         """ARN of the base model in ``region``, as IAM policies and some APIs expect it."""
@@ -245,6 +388,7 @@ class BaseModel:
         return {
             "id": self.id,
             "on_demand_id": self.on_demand_id,
+            "inference_profile_id": self.inference_profile_id,
             "name": self.name,
             "provider": self.provider,
             "family": self.family,
@@ -252,10 +396,17 @@ class BaseModel:
             "lifecycle": self.lifecycle.to_dict(),
             "customization_types": list(self.customization_types),
             "record_format": dict(self.record_formats),
+            "customization_options": {
+                ctype: options.to_dict() for ctype, options in self.customization_options.items()
+            },
             "limits": self.limits.to_dict(),
             "hyperparameters": {name: spec.to_dict() for name, spec in self.hyperparameters.items()},
-            "supports_on_demand_deployment": self.supports_on_demand_deployment,
+            "on_demand_deployment": self.on_demand_deployment.to_dict()
+            if self.on_demand_deployment
+            else None,
             "multimodal": self.multimodal,
+            "sources": list(self.sources),
+            "reviewed": self.reviewed.isoformat() if self.reviewed else None,
             "_notes": list(self.notes),
         }
 
@@ -306,6 +457,38 @@ def parse_models(document: Mapping[str, Any]) -> tuple[BaseModel, ...]:
     return models
 
 
+def parse_withdrawn(document: Mapping[str, Any], models: Iterable[BaseModel]) -> tuple[WithdrawnModel, ...]:
+    """The ``withdrawn`` section: each entry needs a reason, a source and a replacement among ``models``."""
+    active = {m.id: m for m in models}
+    active_ids = {spelling.lower() for m in active.values() for spelling in (m.id, m.on_demand_id)}
+    withdrawn = []
+    for entry in document.get("withdrawn", ()):
+        model_id = entry.get("id", "<entry without id>")
+        try:
+            item = WithdrawnModel(
+                id=entry["id"],
+                on_demand_id=entry["on_demand_id"],
+                name=entry["name"],
+                provider=entry["provider"],
+                reason=entry["reason"],
+                sources=tuple(entry["sources"]),
+                replacements=tuple(entry["replacements"]),
+                reviewed=date.fromisoformat(entry["reviewed"]) if entry.get("reviewed") else None,
+            )
+            if not item.sources or not item.replacements:
+                raise ValueError("a withdrawn model needs at least one source and one replacement")
+            for replacement in item.replacements:
+                if replacement not in active:
+                    raise ValueError(f"replacement {replacement!r} is not a customizable model in the file")
+            if {item.id.lower(), item.on_demand_id.lower()} & active_ids:
+                raise ValueError("a withdrawn model cannot also be customizable")
+        except (KeyError, TypeError, ValueError) as exc:
+            detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise BedrockCustomizationError(f"{_DATA_FILE}: withdrawn {model_id}: {detail}") from exc
+        withdrawn.append(item)
+    return tuple(withdrawn)
+
+
 def _parse_model(entry: Mapping[str, Any]) -> BaseModel:
     model_id = entry.get("id", "<entry without id>")
     try:
@@ -319,10 +502,19 @@ def _parse_model(entry: Mapping[str, Any]) -> BaseModel:
         for fmt in formats.values():
             if fmt not in RECORD_FORMATS:
                 raise ValueError(f"unknown record format {fmt!r}")
+        options = {
+            ctype: _parse_options(ctype, data)
+            for ctype, data in entry.get("customization_options", {}).items()
+        }
+        unknown = sorted(set(options) - set(types))
+        if unknown:
+            raise ValueError(f"customization_options for types the model lacks: {', '.join(unknown)}")
         lifecycle = entry["lifecycle"]
         if lifecycle["status"] not in LIFECYCLE_STATUSES:
             raise ValueError(f"unknown lifecycle status {lifecycle['status']!r}")
         eol = lifecycle.get("end_of_life")
+        deployment = entry.get("on_demand_deployment")
+        reviewed_on = entry.get("reviewed")
         return BaseModel(
             id=entry["id"],
             on_demand_id=entry["on_demand_id"],
@@ -341,13 +533,43 @@ def _parse_model(entry: Mapping[str, Any]) -> BaseModel:
             hyperparameters=MappingProxyType(
                 {name: _parse_spec(name, spec) for name, spec in entry["hyperparameters"].items()}
             ),
-            supports_on_demand_deployment=bool(entry.get("supports_on_demand_deployment", False)),
             multimodal=bool(entry.get("multimodal", False)),
             notes=tuple(entry.get("_notes", ())),
+            inference_profile_id=entry.get("inference_profile_id") or None,
+            on_demand_deployment=_parse_deployment(deployment) if deployment else None,
+            customization_options=MappingProxyType(options),
+            sources=tuple(entry.get("sources", ())),
+            reviewed=date.fromisoformat(reviewed_on) if reviewed_on else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
         raise BedrockCustomizationError(f"{_DATA_FILE}: {model_id}: {detail}") from exc
+
+
+def _parse_options(ctype: str, data: Mapping[str, Any]) -> CustomizationOptions:
+    specs = data.get("hyperparameters")
+    return CustomizationOptions(
+        validation_set=bool(data.get("validation_set", True)),
+        reasoning_content=bool(data.get("reasoning_content", False)),
+        hyperparameters=(
+            MappingProxyType({name: _parse_spec(name, spec) for name, spec in specs.items()})
+            if specs is not None
+            else None
+        ),
+        sources=tuple(data.get("sources", ())),
+    )
+
+
+def _parse_deployment(data: Mapping[str, Any]) -> OnDemandDeployment:
+    regions = tuple(data["regions"])
+    if not regions:
+        raise ValueError("on_demand_deployment needs at least one region (or null when undocumented)")
+    since = data.get("customized_on_or_after")
+    return OnDemandDeployment(
+        regions=regions,
+        customized_on_or_after=date.fromisoformat(since) if since else None,
+        sources=tuple(data.get("sources", ())),
+    )
 
 
 def _parse_limits(data: Mapping[str, Any]) -> Limits:
@@ -385,12 +607,29 @@ def _parse_limits(data: Mapping[str, Any]) -> Limits:
 
 def _parse_spec(name: str, data: Mapping[str, Any]) -> HyperparameterSpec:
     kind = data["type"]
-    if kind not in ("int", "float"):
-        raise ValueError(f"hyperparameter {name}: type must be 'int' or 'float', not {kind!r}")
+    if kind not in ("int", "float", "str"):
+        raise ValueError(f"hyperparameter {name}: type must be 'int', 'float' or 'str', not {kind!r}")
+    raw_default = data.get("default")
+    if kind == "str":
+        if data.get("min") is not None or data.get("max") is not None or not data.get("choices"):
+            raise ValueError(f"hyperparameter {name}: a 'str' hyperparameter has choices and no range")
+        choices = tuple(str(c) for c in data["choices"])
+        default = None if raw_default is None else str(raw_default)
+        if default is not None and default not in choices:
+            raise ValueError(f"hyperparameter {name}: default {default} is not one of its choices")
+        return HyperparameterSpec(name, kind, None, None, default, data.get("description", ""), choices)
     convert = _to_int if kind == "int" else float
-    low, high, default = (convert(data[key]) for key in ("min", "max", "default"))
+    low, high, default = (
+        None if data.get(key) is None else convert(data[key]) for key in ("min", "max", "default")
+    )
     choices = tuple(convert(c) for c in data["choices"]) if data.get("choices") is not None else None
-    if not low <= default <= high or (choices is not None and default not in choices):
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"hyperparameter {name}: min {low} is above max {high}")
+    if default is not None and (
+        (low is not None and default < low)
+        or (high is not None and default > high)
+        or (choices is not None and default not in choices)
+    ):
         raise ValueError(f"hyperparameter {name}: default {default} is not allowed by its own range/choices")
     return HyperparameterSpec(name, kind, low, high, default, data.get("description", ""), choices)
 
@@ -402,12 +641,29 @@ def _to_int(value: Any) -> int:
 
 
 @functools.cache
+def _document() -> Mapping[str, Any]:
+    text = resources.files("bedrock_customization").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@functools.cache
 def _catalog() -> tuple[tuple[BaseModel, ...], Mapping[str, BaseModel]]:
     """The models in file order and every accepted spelling of an id (lower case) mapped to its model."""
-    text = resources.files("bedrock_customization").joinpath("data", _DATA_FILE).read_text(encoding="utf-8")
-    models = parse_models(json.loads(text))
-    aliases: dict[str, BaseModel] = {}
-    # Unambiguous ":"-prefixes of an id also name it, e.g. amazon.titan-text-express-v1:0.
+    models = parse_models(_document())
+    return models, _aliases(models)
+
+
+@functools.cache
+def _withdrawn() -> tuple[tuple[WithdrawnModel, ...], Mapping[str, WithdrawnModel]]:
+    """The withdrawn models in file order and every spelling of their ids (lower case)."""
+    items = parse_withdrawn(_document(), _catalog()[0])
+    return items, _aliases(items)
+
+
+def _aliases(models: Iterable[BaseModel | WithdrawnModel]) -> Mapping[str, Any]:
+    models = tuple(models)
+    aliases: dict[str, Any] = {}
+    # Unambiguous ":"-prefixes of an id also name it, e.g. amazon.nova-lite-v1:0.
     prefix_owners: dict[str, set[str]] = {}
     for model in models:
         parts = model.id.split(":")
@@ -420,7 +676,15 @@ def _catalog() -> tuple[tuple[BaseModel, ...], Mapping[str, BaseModel]]:
     for model in models:
         aliases[model.on_demand_id.lower()] = model
         aliases[model.id.lower()] = model
-    return models, MappingProxyType(aliases)
+        profile = getattr(model, "inference_profile_id", None)
+        if profile:
+            aliases[profile.lower()] = model
+    return MappingProxyType(aliases)
+
+
+def reviewed() -> date:
+    """When the data file was last reviewed against the AWS documentation (its top-level ``reviewed``)."""
+    return date.fromisoformat(_document()["reviewed"])
 
 
 # ---------------------------------------------------------------------------------------------- queries
@@ -462,10 +726,30 @@ def get_model(model_id: str) -> BaseModel:
     models, aliases = _catalog()
     if key in aliases:
         return aliases[key]
+    gone = _withdrawn()[1].get(key)
+    if gone is not None:
+        raise WithdrawnModelError(model_id, gone.message(), gone.replacements, gone.sources)
     close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.6)
     raise UnknownModelError(
         model_id, known=[m.id for m in models], suggestion=aliases[close[0]].id if close else None
     )
+
+
+def list_withdrawn() -> tuple[WithdrawnModel, ...]:
+    """Models AWS no longer offers for customization, in file order."""
+    return _withdrawn()[0]
+
+
+def withdrawn_ids() -> frozenset[str]:
+    """Every id (customization and on-demand) of the withdrawn models, as ListFoundationModels spells them."""
+    return frozenset(spelling for item in list_withdrawn() for spelling in (item.id, item.on_demand_id))
+
+
+def withdrawn_model(model_id: str) -> WithdrawnModel | None:
+    """The withdrawn entry ``model_id`` names (any spelling :func:`get_model` accepts), or None."""
+    key = model_id.strip().lower()
+    match = _FOUNDATION_MODEL_ARN.match(key)
+    return _withdrawn()[1].get(match["model_id"] if match else key)
 
 
 def supports(model_id: str, customization_type: str) -> bool:
@@ -479,9 +763,84 @@ def record_format(model_id: str, customization_type: str = "FINE_TUNING") -> str
     return model.record_formats[_require_supported(model, customization_type)]
 
 
-def default_hyperparameters(model_id: str) -> dict[str, str]:
-    """Every hyperparameter's default, as strings."""
-    return {name: spec.default_string() for name, spec in get_model(model_id).hyperparameters.items()}
+def default_hyperparameters(model_id: str, customization_type: str = "FINE_TUNING") -> dict[str, str]:
+    """Every documented default of ``customization_type``'s hyperparameters, as strings."""
+    model = get_model(model_id)
+    specs = model.hyperparameters_for(_require_supported(model, customization_type))
+    defaults = {name: spec.default_string() for name, spec in specs.items()}
+    return {name: value for name, value in defaults.items() if value is not None}
+
+
+def validation_set_supported(model_id: str, customization_type: str = "FINE_TUNING") -> bool:
+    """Whether a ``customization_type`` job of the model takes a validation set (``validationDataConfig``).
+
+    False for Nova 2 Lite's supervised fine-tuning (user guide page nova-2-sft-data-prep): the job must not be
+    given the validation file; prepared data still holds it out for this project's own evaluation.
+    """
+    model = get_model(model_id)
+    return model.options(_require_supported(model, customization_type)).validation_set
+
+
+def reasoning_content_supported(model_id: str, customization_type: str = "FINE_TUNING") -> bool:
+    """Whether assistant turns of the model's ``customization_type`` records may carry reasoning content."""
+    model = get_model(model_id)
+    return model.options(_require_supported(model, customization_type)).reasoning_content
+
+
+def on_demand_deployment_problem(
+    model: BaseModel | str, region: str, customized_on: date | None = None
+) -> str | None:
+    """Why a custom model of ``model`` cannot be deployed on demand in ``region``, or None when it can.
+
+    Checks the catalog's ``on_demand_deployment``: documented for the base model, in ``region``, and (when
+    ``customized_on`` is given; a datetime counts by its date) customized on or after the documented date.
+    """
+    base = model if isinstance(model, BaseModel) else get_model(model)
+    deployment = base.on_demand_deployment
+    if deployment is None:
+        offered = [m.id for m in list_models() if m.on_demand_deployment is not None]
+        return (
+            f"on-demand deployment is not documented for custom models of {base.id}; it is for "
+            f"{', '.join(offered) or 'no catalogued model'} (use provisioned throughput instead)"
+        )
+    if region not in deployment.regions:
+        return (
+            f"on-demand deployment of custom {base.id} models is documented in {', '.join(deployment.regions)}, "
+            f"not {region}"
+        )
+    since = deployment.customized_on_or_after
+    if customized_on is not None and since is not None:
+        day = customized_on.date() if hasattr(customized_on, "date") else customized_on
+        if day < since:
+            return (
+                f"the custom model was customized on {day.isoformat()}; on-demand deployment needs a model "
+                f"customized on or after {since.isoformat()} (customize it again, or use provisioned throughput)"
+            )
+    return None
+
+
+def on_demand_deployment_supported(
+    model: BaseModel | str, region: str, customized_on: date | None = None
+) -> bool:
+    """Whether a custom model of ``model`` customized on ``customized_on`` can be deployed on demand in
+    ``region`` (see :func:`on_demand_deployment_problem` for the reason when not)."""
+    return on_demand_deployment_problem(model, region, customized_on) is None
+
+
+def resolve_inference_id(base_model_id: str, given: str | None = None) -> str:
+    """The id to invoke ``base_model_id`` with on demand for a baseline evaluation.
+
+    ``given`` (what a caller computed, often the model's bare on-demand id) is kept unless it is the bare id of
+    a model that must be invoked through an inference profile, in which case the profile id is returned.
+    Models the catalog does not know keep ``given`` (or ``base_model_id``).
+    """
+    try:
+        model = get_model(base_model_id)
+    except UnknownModelError:
+        return given or base_model_id
+    if not given or given.strip().lower() in (model.on_demand_id.lower(), model.id.lower()):
+        return model.inference_id
+    return given
 
 
 def max_tokens_per_record(model_id: str, batch_size: int | str | None = None) -> int:
@@ -542,14 +901,14 @@ def validate_hyperparameters(
     """
     model = get_model(model_id)
     ctype = _require_supported(model, customization_type)
-    specs = model.hyperparameters
+    specs = model.hyperparameters_for(ctype)
     values: dict[str, str] = {}
     problems: list[str] = []
     for raw_name, raw_value in (hyperparameters or {}).items():
         name = str(raw_name)
         spec = specs.get(name)
         if spec is None:
-            problems.append(_unknown_name_problem(name, model))
+            problems.append(_unknown_name_problem(name, model, specs))
             continue
         value, problem = _check_value(spec, raw_value, model.id)
         if problem:
@@ -558,7 +917,9 @@ def validate_hyperparameters(
             values[name] = value
     if fill_defaults:
         for name, spec in specs.items():
-            values.setdefault(name, spec.default_string())
+            default = spec.default_string()
+            if default is not None:
+                values.setdefault(name, default)
 
     notes: list[str] = []
     max_tokens = model.limits.max_tokens_per_record
@@ -566,7 +927,12 @@ def validate_hyperparameters(
     batch_failed = (
         batch_spec is not None and "batchSize" in (hyperparameters or {}) and "batchSize" not in values
     )
-    if model.limits.token_steps and batch_spec is not None and not batch_failed:
+    if (
+        model.limits.token_steps
+        and batch_spec is not None
+        and batch_spec.default is not None
+        and not batch_failed
+    ):
         batch = int(values.get("batchSize", batch_spec.default_string()))
         max_tokens, note, problem = _batch_token_rule(model, batch, longest_record_tokens)
         notes.append(note)
@@ -583,7 +949,13 @@ def validate_hyperparameters(
 def _check_value(spec: HyperparameterSpec, raw: Any, model_id: str) -> tuple[str, str | None]:
     """The normalised string, or a problem sentence naming the model, field, value and allowed range."""
     given = _given(raw)
-    default = f" (default {_show(spec.default)})"
+    default = f" (default {_show(spec.default)})" if spec.default is not None else ""
+    if spec.type == "str":
+        text = raw.strip().lower() if isinstance(raw, str) else None
+        by_lower = {str(choice).lower(): str(choice) for choice in spec.choices or ()}
+        if text not in by_lower:
+            return "", f"{spec.name}={given} is not {spec.allowed()} for {model_id}{default}"
+        return by_lower[text], None
     try:
         value = _coerce(spec.type, raw)
     except ValueError:
@@ -594,7 +966,7 @@ def _check_value(spec: HyperparameterSpec, raw: Any, model_id: str) -> tuple[str
             return "", f"{spec.name}={given} is not {spec.allowed()} for {model_id}{default}"
     elif spec.fixed and value != spec.min:
         return "", f"{spec.name}={given} is not allowed for {model_id}: {spec.name} is {spec.allowed()}"
-    elif not spec.min <= value <= spec.max:
+    elif (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
         return "", f"{spec.name}={given} is outside {spec.allowed()} for {model_id}{default}"
     return _wire(value, spec.type), None
 
@@ -655,8 +1027,8 @@ def _batch_token_rule(
     return tokens, note, problem
 
 
-def _unknown_name_problem(name: str, model: BaseModel) -> str:
-    names = list(model.hyperparameters)
+def _unknown_name_problem(name: str, model: BaseModel, specs: Mapping[str, HyperparameterSpec]) -> str:
+    names = list(specs)
     by_lower = {n.lower(): n for n in names}
     close = (
         [by_lower[name.lower()]] if name.lower() in by_lower else difflib.get_close_matches(name, names, n=1)
@@ -697,15 +1069,19 @@ def _require_supported(model: BaseModel, customization_type: str) -> str:
     return ctype
 
 
-def _show(number: int | float) -> str:
+def _show(number: int | float | str | None) -> str:
     """Compact form for messages: ``5e-06``, ``0.0001``, ``1`` (whole floats lose their ``.0``)."""
+    if isinstance(number, str):
+        return number
     if isinstance(number, float) and number.is_integer():
         return str(int(number))
     return repr(number) if isinstance(number, float) else str(number)
 
 
-def _wire(number: int | float, kind: str) -> str:
+def _wire(number: int | float | str, kind: str) -> str:
     """The string sent to Bedrock: integers plainly, floats in positional notation (``0.00001``)."""
+    if kind == "str":
+        return str(number)
     if kind == "int":
         return str(int(number))
     return format(Decimal(repr(float(number))), "f")

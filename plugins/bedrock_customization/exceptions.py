@@ -25,6 +25,23 @@ class UnknownModelError(BedrockCustomizationError):
         return type(self), (self.model_id, self.known, self.suggestion)
 
 
+class WithdrawnModelError(UnknownModelError):
+    """A base model AWS no longer offers for customization; the message cites the page and a replacement."""
+
+    def __init__(
+        self, model_id: str, message: str, replacements: Sequence[str], sources: Sequence[str] = ()
+    ) -> None:
+        self.model_id = model_id
+        self.known = ()
+        self.replacements = tuple(replacements)
+        self.suggestion = self.replacements[0] if self.replacements else None
+        self.sources = tuple(sources)
+        BedrockCustomizationError.__init__(self, message)
+
+    def __reduce__(self):
+        return type(self), (self.model_id, str(self), self.replacements, self.sources)
+
+
 class UnsupportedCustomizationError(BedrockCustomizationError):
     """A customization type the base model does not offer (or that Bedrock does not have)."""
 

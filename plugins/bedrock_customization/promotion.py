@@ -9,7 +9,7 @@ serves traffic now (the *champion*)::
       "version": 3,                                  # +1 per promotion
       "serving_throughput_arn": "arn:aws:bedrock:…:provisioned-model/…",
       "serving_model_arn": "arn:aws:bedrock:…:custom-model/…",
-      "base_model_id": "amazon.titan-text-express-v1:0:8k",
+      "base_model_id": "amazon.nova-micro-v1:0:128k",
       "promoted_at": "2026-03-01T12:00:00+00:00",
       "dag_id": "bedrock_retraining",
       "run_id": "manual__2026-03-01T00:00:00+00:00",

@@ -8,7 +8,13 @@ import pytest
 
 from bedrock_customization import catalog
 
-from .helpers import model_with_limits
+from .helpers import model_with_limits, with_plain_model
+
+
+@pytest.fixture(autouse=True)
+def plain_model(monkeypatch):
+    """Every dataset test can use the prompt/completion test model ``helpers.PLAIN``."""
+    with_plain_model(monkeypatch)
 
 
 @pytest.fixture

@@ -15,7 +15,34 @@ from bedrock_customization import catalog
 BOM = "\ufeff"
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 NOVA = "amazon.nova-lite-v1:0:300k"
-TITAN = "amazon.titan-text-express-v1:0:8k"
+#: A prompt/completion model without record minimums whose token limit depends on the batch size (the rules
+#: Titan Text had before AWS withdrew it from customization); the ``plain_model`` fixture adds it to the catalog.
+PLAIN = "example.prompt-completion-v1:0:8k"
+PLAIN_MODEL = {
+    "id": PLAIN,
+    "on_demand_id": "example.prompt-completion-v1",
+    "name": "Prompt/completion test model",
+    "provider": "Example",
+    "family": "example-prompt-completion",
+    "regions": ["us-east-1"],
+    "lifecycle": {"status": "ACTIVE", "end_of_life": None, "replacements": []},
+    "customization_types": ["FINE_TUNING"],
+    "record_format": {"FINE_TUNING": "prompt_completion"},
+    "limits": {
+        "max_tokens_per_record": [
+            {"batch_size_max": 1, "max_tokens": 4096},
+            {"batch_size_max": 4, "max_tokens": 2048},
+        ],
+        "max_training_file_bytes": 1_000_000_000,
+        "max_validation_file_bytes": 100_000_000,
+    },
+    "hyperparameters": {
+        "epochCount": {"type": "int", "min": 1, "max": 10, "default": 5},
+        "batchSize": {"type": "int", "min": 1, "max": 64, "default": 1},
+        "learningRate": {"type": "float", "min": 0.0, "max": 1.0, "default": 1e-05},
+    },
+}
+NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"
 LLAMA31 = "meta.llama3-1-8b-instruct-v1:0:128k"
 LLAMA32 = "meta.llama3-2-1b-instruct-v1:0:128k"
 
@@ -174,6 +201,13 @@ def check_record(record: dict[str, Any], record_format: str) -> list[tuple[str, 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def with_plain_model(monkeypatch: Any) -> None:
+    """Add :data:`PLAIN_MODEL` to the catalog for one test (catalog look-ups go through ``catalog._catalog``)."""
+    models = (*catalog.list_models(), *catalog.parse_models({"models": [PLAIN_MODEL]}))
+    aliases = dict(catalog._aliases(models))
+    monkeypatch.setattr(catalog, "_catalog", lambda: (models, aliases))
 
 
 def model_with_limits(model_id: str, **limits: Any) -> Callable[[str], catalog.BaseModel]:

@@ -14,7 +14,7 @@ from bedrock_customization.dataset.problems import Fix, Problem
 from bedrock_customization.dataset.report import MAX_GROUPS, MAX_RUNS, RejectionLog
 from bedrock_customization.exceptions import InvalidDatasetError
 
-from .helpers import LLAMA31, TITAN, qa_records, write_json_array, write_jsonl
+from .helpers import LLAMA31, PLAIN, qa_records, write_json_array, write_jsonl
 
 
 def _wrong_key_file(path: Path) -> None:
@@ -31,7 +31,7 @@ def _wrong_key_file(path: Path) -> None:
 def test_a_wrong_key_is_reported_once_with_its_lines_count_and_the_option_to_use(tmp_path, capsys):
     _wrong_key_file(tmp_path / "raw.jsonl")
     out = tmp_path / "out"
-    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", TITAN, "--out", str(out),
+    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", PLAIN, "--out", str(out),
                  "--prompt-key", "prompt"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1
@@ -48,7 +48,7 @@ def test_the_operator_message_groups_the_same_way_and_spells_the_keyword(tmp_pat
     """The operator fails with ``str(InvalidDatasetError)``: the same grouped report, its own option names."""
     _wrong_key_file(tmp_path / "raw.jsonl")
     with pytest.raises(InvalidDatasetError) as caught:
-        prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=TITAN,
+        prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=PLAIN,
                 mapping=FieldMapping(prompt_key="prompt", completion_key="answer"))  # fmt: skip
     message = str(caught.value)
     assert (
@@ -60,14 +60,14 @@ def test_the_operator_message_groups_the_same_way_and_spells_the_keyword(tmp_pat
 
 def test_files_with_the_usual_other_names_get_both_options_suggested(tmp_path, capsys):
     write_jsonl(tmp_path / "raw.jsonl", [{"prompt": f"p{i}", "completion": f"c{i}"} for i in range(50)])
-    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", TITAN, "--out", str(tmp_path / "o")])
+    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", PLAIN, "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 1
     assert (
         "lines 1-50: missing_field: missing fields 'question' and 'answer' (50 times); the records have "
         "'prompt', 'completion': use --prompt-key prompt --completion-key completion" in err
     )
-    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", TITAN, "--out", str(tmp_path / "o"),
+    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", PLAIN, "--out", str(tmp_path / "o"),
                  "--prompt-key", "prompt", "--completion-key", "completion"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
 
@@ -80,7 +80,7 @@ def test_scattered_and_varying_problems_list_their_runs_of_lines(tmp_path, capsy
             "answer": "w" * (17_000 + i),
         }  # over Titan's 4,096 tokens, by varying amounts
     lines = write_json_array(tmp_path / "raw.json", records, indent=None)
-    code = main(["prepare", str(tmp_path / "raw.json"), "--base-model", TITAN, "--out", str(tmp_path / "o"),
+    code = main(["prepare", str(tmp_path / "raw.json"), "--base-model", PLAIN, "--out", str(tmp_path / "o"),
                  "--batch-size", "1"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1
@@ -165,7 +165,7 @@ def test_reading_stops_at_the_record_that_passes_the_record_limit(
 
 def test_reading_stops_where_the_training_file_passes_its_size_limit(tmp_path, patch_limits):
     write_jsonl(tmp_path / "raw.jsonl", qa_records(500))
-    prepare(tmp_path / "raw.jsonl", tmp_path / "all", base_model_id=TITAN, validation_fraction=0,
+    prepare(tmp_path / "raw.jsonl", tmp_path / "all", base_model_id=PLAIN, validation_fraction=0,
             mapping=FieldMapping("question", "answer"))  # fmt: skip
     sizes = [len(line) for line in (tmp_path / "all" / "train.jsonl").read_bytes().splitlines(keepends=True)]
     total, passed = 0, None
@@ -175,9 +175,9 @@ def test_reading_stops_where_the_training_file_passes_its_size_limit(tmp_path, p
             passed = count
             break
     assert passed is not None and passed < 500
-    patch_limits(TITAN, max_training_file_bytes=10_000)
+    patch_limits(PLAIN, max_training_file_bytes=10_000)
     with pytest.raises(InvalidDatasetError) as caught:
-        prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=TITAN, validation_fraction=0,
+        prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=PLAIN, validation_fraction=0,
                 mapping=FieldMapping("question", "answer"))  # fmt: skip
     report = caught.value.report
     assert report.records_read == passed and report.stopped_at_line == passed
@@ -187,9 +187,9 @@ def test_reading_stops_where_the_training_file_passes_its_size_limit(tmp_path, p
 
 
 def test_a_file_exactly_at_the_limit_is_read_to_the_end_and_accepted(tmp_path, patch_limits):
-    patch_limits(TITAN, max_training_records=30)
+    patch_limits(PLAIN, max_training_records=30)
     write_jsonl(tmp_path / "raw.jsonl", qa_records(30))
-    report = prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=TITAN, validation_fraction=0,
+    report = prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=PLAIN, validation_fraction=0,
                      mapping=FieldMapping("question", "answer"))  # fmt: skip
     assert report.ok and report.records_read == 30 and report.stopped_at_line is None
 
@@ -197,7 +197,7 @@ def test_a_file_exactly_at_the_limit_is_read_to_the_end_and_accepted(tmp_path, p
 def test_progress_reports_records_and_bytes_up_to_the_whole_file(tmp_path):
     write_jsonl(tmp_path / "raw.jsonl", qa_records(3 * PROGRESS_EVERY + 5))
     seen = []
-    prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=TITAN,
+    prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=PLAIN,
             mapping=FieldMapping("question", "answer"), progress=seen.append)  # fmt: skip
     size = (tmp_path / "raw.jsonl").stat().st_size
     assert [p.records_read for p in seen] == [PROGRESS_EVERY, 2 * PROGRESS_EVERY, 3 * PROGRESS_EVERY, 773]

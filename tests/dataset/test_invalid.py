@@ -10,7 +10,7 @@ import pytest
 from bedrock_customization.cli import main
 from bedrock_customization.dataset import readers
 
-from .helpers import CLAUDE, NOVA, TITAN, qa_records, read_jsonl, write_csv, write_json_array, write_jsonl
+from .helpers import CLAUDE, NOVA, PLAIN, qa_records, read_jsonl, write_csv, write_json_array, write_jsonl
 
 QA = ["--prompt-key", "question", "--completion-key", "answer"]
 
@@ -34,10 +34,10 @@ def _with_bad(bad: object, count: int = 12, at: int = 4) -> list[object]:
 
 RECORD_CASES = {
     # name: (bad record, model, expected reason, text expected in the message)
-    "missing_field": ({"question": "q only"}, TITAN, "missing_field", "missing field 'answer'"),
-    "empty_string": ({"question": "q", "answer": " \n\t"}, TITAN, "empty_field", "'answer' is empty"),
-    "non_string": ({"question": "q", "answer": 42}, TITAN, "not_a_string", "'answer' is a number (42)"),
-    "null": ({"question": None, "answer": "a"}, TITAN, "not_a_string", "'question' is null"),
+    "missing_field": ({"question": "q only"}, PLAIN, "missing_field", "missing field 'answer'"),
+    "empty_string": ({"question": "q", "answer": " \n\t"}, PLAIN, "empty_field", "'answer' is empty"),
+    "non_string": ({"question": "q", "answer": 42}, PLAIN, "not_a_string", "'answer' is a number (42)"),
+    "null": ({"question": None, "answer": "a"}, PLAIN, "not_a_string", "'question' is null"),
     "too_many_tokens": (
         {"question": "q", "answer": "x" * 128_001},
         NOVA,
@@ -51,10 +51,10 @@ RECORD_CASES = {
         "reserved_word",
         "'<image>'",
     ),
-    "control_character": ({"question": "bell \u0007", "answer": "a"}, TITAN, "control_character", "U+0007"),
-    "c1_control": ({"question": "q", "answer": "x\u0085y"}, TITAN, "control_character", "U+0085"),
-    "escaped_control": ({"question": "q", "answer": "form\ffeed"}, TITAN, "control_character", "U+000C"),
-    "not_an_object": (["question", "answer"], TITAN, "not_an_object", "an array"),
+    "control_character": ({"question": "bell \u0007", "answer": "a"}, PLAIN, "control_character", "U+0007"),
+    "c1_control": ({"question": "q", "answer": "x\u0085y"}, PLAIN, "control_character", "U+0085"),
+    "escaped_control": ({"question": "q", "answer": "form\ffeed"}, PLAIN, "control_character", "U+000C"),
+    "not_an_object": (["question", "answer"], PLAIN, "not_an_object", "an array"),
 }
 
 
@@ -81,7 +81,7 @@ def test_lone_surrogate(tmp_path, capsys):
     lines = write_jsonl(
         tmp_path / "raw.jsonl", [*good[:3], '{"question": "q", "answer": "half \\ud800 pair"}', *good[3:]]
     )
-    code, err = run(capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1 and f"line {lines[3]}: lone_surrogate: " in err and "U+D800" in err
     assert_nothing_written(tmp_path / "out")
 
@@ -98,7 +98,7 @@ def test_encoded_surrogate_and_invalid_utf8(tmp_path, capsys):
         ]
     )
     (tmp_path / "raw.jsonl").write_bytes(raw + b"\n")
-    code, err = run(capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1
     assert "line 3: lone_surrogate: " in err and "line 5: invalid_utf8: byte 0xff at line 5 column 15" in err
     assert_nothing_written(tmp_path / "out")
@@ -138,37 +138,37 @@ def test_bad_role_order(tmp_path, capsys):
     assert_nothing_written(tmp_path / "out")
 
 
-def test_titan_token_limit_depends_on_batch_size(tmp_path, capsys):
+def test_token_limit_depends_on_batch_size(tmp_path, capsys):
     records = [
         *qa_records(5),
         {"question": "long", "answer": "w" * 8_400},
     ]  # about 2,101 tokens at 4 chars/token
     lines = write_jsonl(tmp_path / "raw.jsonl", records)
     code, err = run(
-        capsys, tmp_path / "raw.jsonl", tmp_path / "ok", "--base-model", TITAN, "--batch-size", "1"
+        capsys, tmp_path / "raw.jsonl", tmp_path / "ok", "--base-model", PLAIN, "--batch-size", "1"
     )
     assert code == 0
     code, err = run(
-        capsys, tmp_path / "raw.jsonl", tmp_path / "bad", "--base-model", TITAN, "--batch-size", "2"
+        capsys, tmp_path / "raw.jsonl", tmp_path / "bad", "--base-model", PLAIN, "--batch-size", "2"
     )
     assert code == 1
     assert f"line {lines[5]}: too_many_tokens: about 2,101 tokens" in err
     assert (
-        "2,048-token limit of amazon.titan-text-express-v1:0:8k at batchSize 2; batchSize <= 1 allows 4,096"
+        "2,048-token limit of example.prompt-completion-v1:0:8k at batchSize 2; batchSize <= 1 allows 4,096"
         in err
     )
     assert_nothing_written(tmp_path / "bad")
     code, err = run(
-        capsys, tmp_path / "raw.jsonl", tmp_path / "bad", "--base-model", TITAN, "--batch-size", "65"
+        capsys, tmp_path / "raw.jsonl", tmp_path / "bad", "--base-model", PLAIN, "--batch-size", "65"
     )
     assert code == 2 and "batchSize=65 is outside 1..64" in err
 
 
-def test_cohere_prompt_and_completion_limits(tmp_path, capsys):
+def test_prompt_and_completion_limits(tmp_path, capsys, patch_limits):
+    # Cohere Command had separate input and output limits (4,096 + 2,048 tokens); no current model does.
+    patch_limits(PLAIN, max_input_tokens=4096, max_output_tokens=2048)
     write_jsonl(tmp_path / "raw.jsonl", [*qa_records(3), {"question": "q", "answer": "y" * 8_200}])
-    code, err = run(
-        capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", "cohere.command-text-v14:7:4k"
-    )
+    code, err = run(capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", PLAIN)
     assert (
         code == 1
         and "line 4: too_many_tokens: the completion has about 2,050 tokens, over the 2,048-token output"
@@ -190,15 +190,15 @@ def test_too_few_records(tmp_path, capsys):
 
 
 def test_too_many_records(tmp_path, capsys, patch_limits):
-    patch_limits(TITAN, max_training_records=5)
+    patch_limits(PLAIN, max_training_records=5)
     write_jsonl(tmp_path / "raw.jsonl", qa_records(6))
     code, err = run(
-        capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", TITAN, "--validation-fraction", "0"
+        capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", PLAIN, "--validation-fraction", "0"
     )
     assert code == 1
     assert (
         "too_many_records: at least 6 training records (reading stopped at line 6, where the limit was "
-        "passed); amazon.titan-text-express-v1:0:8k allows at most 5: sample the data down" in err
+        "passed); example.prompt-completion-v1:0:8k allows at most 5: sample the data down" in err
     )
     assert_nothing_written(tmp_path / "out")
 
@@ -260,14 +260,14 @@ def test_too_many_total_records(tmp_path, capsys, patch_limits):
     ids=["training", "validation"],
 )
 def test_training_and_validation_files_too_large(tmp_path, capsys, patch_limits, limits, fraction, expected):
-    patch_limits(TITAN, **limits)
+    patch_limits(PLAIN, **limits)
     write_jsonl(tmp_path / "raw.jsonl", qa_records(30))
     code, err = run(
         capsys,
         tmp_path / "raw.jsonl",
         tmp_path / "out",
         "--base-model",
-        TITAN,
+        PLAIN,
         "--validation-fraction",
         fraction,
     )
@@ -278,7 +278,7 @@ def test_training_and_validation_files_too_large(tmp_path, capsys, patch_limits,
 
 def test_no_records(tmp_path, capsys):
     (tmp_path / "empty.json").write_text("[ ]\n")
-    code, err = run(capsys, tmp_path / "empty.json", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "empty.json", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1 and "no_records" in err
     assert_nothing_written(tmp_path / "out")
 
@@ -293,7 +293,7 @@ def test_malformed_jsonl_lines(tmp_path, capsys):
         [good[0], '{"question": "q", "answer": "a",}', good[1], '{"question": "q" "answer": 1}', *good[2:]],
         blank_every=1,
     )
-    code, err = run(capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1
     assert (
         f"line {lines[1]}: malformed_json: " in err
@@ -306,7 +306,7 @@ def test_malformed_jsonl_lines(tmp_path, capsys):
 def test_malformed_element_inside_a_json_array(tmp_path, capsys):
     text = '[\n  {"question": "q1", "answer": "a1"},\n  {"question": "q2",\n   "answer" "a2"},\n  {"question": "q3", "answer": "a3"}\n]\n'
     (tmp_path / "raw.json").write_text(text)
-    code, err = run(capsys, tmp_path / "raw.json", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.json", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1 and "line 3: malformed_json: Expecting ':' delimiter at line 4 column 13" in err
     assert_nothing_written(tmp_path / "out")
 
@@ -338,7 +338,7 @@ def test_malformed_element_inside_a_json_array(tmp_path, capsys):
 )
 def test_malformed_json_structure(tmp_path, capsys, text, expected):
     (tmp_path / "raw.json").write_text(text)
-    code, err = run(capsys, tmp_path / "raw.json", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.json", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1 and expected in err, err
     assert_nothing_written(tmp_path / "out")
 
@@ -347,14 +347,14 @@ def test_malformed_csv(tmp_path, capsys):
     (tmp_path / "raw.csv").write_text(
         'question,answer\r\n"q1","a1\r\nstill a1"\r\n\r\nq2,"a2" x\r\nq3,a3\r\n'
     )
-    code, err = run(capsys, tmp_path / "raw.csv", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.csv", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1 and "line 5: malformed_csv: " in err and "in the row starting at line 5" in err
     assert_nothing_written(tmp_path / "out")
 
 
 def test_csv_row_with_wrong_field_count_and_unclosed_quote(tmp_path, capsys):
     (tmp_path / "raw.csv").write_text('question,answer\nq1,a1\nq2,a2,extra\n"q3,a3\nq4,a4\n')
-    code, err = run(capsys, tmp_path / "raw.csv", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.csv", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1
     assert "line 3: csv_field_count: the row has 3 fields but the header (line 1) has 2" in err
     assert "line 4: malformed_csv: unexpected end of data" in err
@@ -365,19 +365,19 @@ def test_oversized_record(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(readers, "MAX_RECORD_BYTES", 1_000)
     records = [*qa_records(3), {"question": "q", "answer": "z" * 2_000}, *qa_records(3)]
     write_jsonl(tmp_path / "raw.jsonl", records)
-    code, err = run(capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1 and "line 4: record_too_large: " in err
     code, err = run(
-        capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", TITAN, "--on-invalid", "skip",
+        capsys, tmp_path / "raw.jsonl", tmp_path / "out", "--base-model", PLAIN, "--on-invalid", "skip",
         "--validation-fraction", "0",
     )  # fmt: skip
     assert code == 0 and len(read_jsonl(tmp_path / "out" / "train.jsonl")) == 6
     lines = write_json_array(tmp_path / "raw.json", records)
-    code, err = run(capsys, tmp_path / "raw.json", tmp_path / "out2", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.json", tmp_path / "out2", "--base-model", PLAIN)
     assert code == 1 and f"line {lines[3]}: record_too_large: " in err
     monkeypatch.setattr(readers, "CHUNK_BYTES", 64)  # the record no longer fits the window: reading stops
     code, err = run(
-        capsys, tmp_path / "raw.json", tmp_path / "out2", "--base-model", TITAN, "--on-invalid", "skip"
+        capsys, tmp_path / "raw.json", tmp_path / "out2", "--base-model", PLAIN, "--on-invalid", "skip"
     )
     assert code == 1 and f"line {lines[3]}: record_too_large: " in err and "reading cannot go on" in err
     assert_nothing_written(tmp_path / "out2")
@@ -396,7 +396,7 @@ def test_skip_drops_and_reports_bad_records(tmp_path, capsys):
         tmp_path / "raw.json",
         tmp_path / "out",
         "--base-model",
-        TITAN,
+        PLAIN,
         "--on-invalid",
         "skip",
         "--validation-fraction",
@@ -427,9 +427,9 @@ def test_failure_keeps_previous_results_and_leaves_no_temporaries(tmp_path, caps
     write_jsonl(tmp_path / "good.jsonl", qa_records(10))
     write_jsonl(tmp_path / "bad.jsonl", [*qa_records(10), {"question": ""}])
     out = tmp_path / "out"
-    assert run(capsys, tmp_path / "good.jsonl", out, "--base-model", TITAN)[0] == 0
+    assert run(capsys, tmp_path / "good.jsonl", out, "--base-model", PLAIN)[0] == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert run(capsys, tmp_path / "bad.jsonl", out, "--base-model", TITAN)[0] == 1
+    assert run(capsys, tmp_path / "bad.jsonl", out, "--base-model", PLAIN)[0] == 1
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -437,14 +437,27 @@ def test_failure_keeps_previous_results_and_leaves_no_temporaries(tmp_path, caps
     ("args", "expected"),
     [
         (
-            ["--base-model", "amazon.titan-text-express-v1:0:8k", "--validation-fraction", "1"],
+            ["--base-model", PLAIN, "--validation-fraction", "1"],
             "is not in [0, 1)",
         ),
         (["--base-model", "nope"], "Unknown base model 'nope'"),
-        (["--base-model", TITAN, "--customization-type", "DISTILLATION"], "does not support DISTILLATION"),
-        (["--base-model", TITAN, "--system", "Be brief."], "prompt_completion format has no system prompt"),
-        (["--base-model", TITAN, "--format", "nope"], "invalid choice: 'nope'"),
-        (["--base-model", TITAN, "--input-format", "xml"], "invalid choice: 'xml'"),
+        (
+            ["--base-model", "amazon.titan-text-express-v1:0:8k"],
+            "is no longer offered for customization",
+        ),
+        (
+            [
+                "--base-model",
+                "amazon.nova-2-lite-v1:0:256k",
+                "--customization-type",
+                "REINFORCEMENT_FINE_TUNING",
+            ],
+            "cannot prepare that format yet",
+        ),
+        (["--base-model", PLAIN, "--customization-type", "DISTILLATION"], "does not support DISTILLATION"),
+        (["--base-model", PLAIN, "--system", "Be brief."], "prompt_completion format has no system prompt"),
+        (["--base-model", PLAIN, "--format", "nope"], "invalid choice: 'nope'"),
+        (["--base-model", PLAIN, "--input-format", "xml"], "invalid choice: 'xml'"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path, capsys, args, expected):
@@ -455,7 +468,7 @@ def test_usage_errors_exit_2(tmp_path, capsys, args, expected):
 
 
 def test_missing_input_is_a_usage_error(tmp_path, capsys):
-    code, err = run(capsys, tmp_path / "nope.jsonl", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "nope.jsonl", tmp_path / "out", "--base-model", PLAIN)
     assert code == 2 and "does not exist" in err
 
 
@@ -463,7 +476,7 @@ def test_csv_with_bom_crlf_and_quoted_newlines_reports_row_start_lines(tmp_path,
     rows = qa_records(8)
     rows[5] = {"question": "multi\nline\nquestion", "answer": "", "text": "t"}
     lines = write_csv(tmp_path / "raw.csv", rows, bom=True, crlf=True, blank_every=2)
-    code, err = run(capsys, tmp_path / "raw.csv", tmp_path / "out", "--base-model", TITAN)
+    code, err = run(capsys, tmp_path / "raw.csv", tmp_path / "out", "--base-model", PLAIN)
     assert code == 1 and f"line {lines[5]}: empty_field: 'answer' is empty" in err
     assert lines[5] > 10  # the quoted newlines of earlier rows were counted
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from .helpers import NOVA, TITAN, qa_records, read_jsonl, write_jsonl
+from .helpers import NOVA, PLAIN, qa_records, read_jsonl, write_jsonl
 
 BUCKET = "landing-zone"
 REGION = "us-east-1"
@@ -110,7 +110,7 @@ def test_operator_template_fields_and_hyperparameters(s3, tmp_path):
     )
     client, key_arn = s3
     source = _upload(client, tmp_path, [*qa_records(20), {"question": "q", "answer": "w" * 9_000}])
-    operator = _operator(input_uri=source, base_model_id=TITAN, kms_key_id=key_arn,
+    operator = _operator(input_uri=source, base_model_id=PLAIN, kms_key_id=key_arn,
                          hyperparameters='{"epochCount": "2", "batchSize": "4"}')  # fmt: skip
     with pytest.raises(InvalidDatasetFailure, match="2,048-token limit .* at batchSize 4"):
         operator.execute(context={})
@@ -122,12 +122,12 @@ def test_cli_reads_s3_input(s3, tmp_path, capsys):
 
     client, _ = s3
     source = _upload(client, tmp_path, qa_records(30))
-    code = main(["prepare", source, "--base-model", TITAN, "--out", str(tmp_path / "out"),
+    code = main(["prepare", source, "--base-model", PLAIN, "--out", str(tmp_path / "out"),
                  "--prompt-key", "question", "--completion-key", "answer", "--validation-fraction", "0"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert len(read_jsonl(tmp_path / "out" / "train.jsonl")) == 30
     code = main(
-        ["prepare", f"s3://{BUCKET}/missing.jsonl", "--base-model", TITAN, "--out", str(tmp_path / "o2")]
+        ["prepare", f"s3://{BUCKET}/missing.jsonl", "--base-model", PLAIN, "--out", str(tmp_path / "o2")]
     )
     assert code == 2 and "NoSuchKey" in capsys.readouterr().err
 

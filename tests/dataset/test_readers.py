@@ -12,7 +12,7 @@ from bedrock_customization.dataset import readers
 from bedrock_customization.dataset.mapping import FieldMapping
 from bedrock_customization.dataset.prepare import prepare
 
-from .helpers import TITAN, qa_records, write_json_array, write_jsonl
+from .helpers import PLAIN, qa_records, write_json_array, write_jsonl
 
 TRICKY = [
     {"question": 'brackets } ] { [ and "quotes" \\" inside', "answer": "backslash at end \\"},
@@ -61,7 +61,7 @@ def test_reused_literals_keep_escapes_and_decode_to_the_same_text(tmp_path):
     write_jsonl(
         tmp_path / "raw.jsonl", [{"question": 'caf\u00e9 "x"\n', "answer": "/path\\to"}], ensure_ascii=True
     )
-    prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=TITAN, validation_fraction=0,
+    prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=PLAIN, validation_fraction=0,
             mapping=FieldMapping("question", "answer"))  # fmt: skip
     line = (tmp_path / "out" / "train.jsonl").read_bytes()
     assert line == b'{"prompt":"caf\\u00e9 \\"x\\"\\n","completion":"/path\\\\to"}\n'

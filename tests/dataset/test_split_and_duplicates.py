@@ -9,7 +9,7 @@ from bedrock_customization.cli import main
 from bedrock_customization.dataset.mapping import FieldMapping
 from bedrock_customization.dataset.prepare import prepare
 
-from .helpers import CLAUDE, TITAN, qa_records, read_jsonl, write_json_array, write_jsonl
+from .helpers import CLAUDE, PLAIN, qa_records, read_jsonl, write_json_array, write_jsonl
 
 QA = FieldMapping(prompt_key="question", completion_key="answer")
 
@@ -23,7 +23,7 @@ def _with_duplicates(tmp_path):
 
 def test_duplicates_are_reported_and_kept_by_default(tmp_path):
     records, lines = _with_duplicates(tmp_path)
-    report = prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=TITAN, mapping=QA)
+    report = prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=PLAIN, mapping=QA)
     assert report.duplicates == 3 and report.duplicates_dropped == 0 and report.records_written == 54
     assert report.duplicate_examples == [
         {"line": lines[50], "duplicate_of": lines[3]},
@@ -35,7 +35,7 @@ def test_duplicates_are_reported_and_kept_by_default(tmp_path):
 def test_dedupe_drops_exact_duplicates_only(tmp_path, capsys):
     _with_duplicates(tmp_path)
     out = tmp_path / "out"
-    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", TITAN, "--out", str(out),
+    code = main(["prepare", str(tmp_path / "raw.jsonl"), "--base-model", PLAIN, "--out", str(out),
                  "--prompt-key", "question", "--completion-key", "answer", "--dedupe"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     report = json.loads((out / "report.json").read_text())
@@ -98,7 +98,7 @@ def test_rejection_examples_stop_at_twenty_but_counts_go_on(tmp_path):
     records = [{"question": f"q{i}"} for i in range(30)] + qa_records(5)
     write_jsonl(tmp_path / "raw.jsonl", records)
     report = prepare(
-        tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=TITAN, mapping=QA, on_invalid="skip"
+        tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=PLAIN, mapping=QA, on_invalid="skip"
     )
     assert report.records_rejected == 30 and len(report.rejections) == 20
     assert report.rejection_counts == {"missing_field": 30}
@@ -116,7 +116,7 @@ def test_a_write_failure_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(files.PartialFile, "_sink", disk_full)
     try:
-        prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=TITAN, mapping=QA)
+        prepare(tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=PLAIN, mapping=QA)
     except OSError as exc:
         assert exc.errno == 28
     else:

@@ -12,12 +12,13 @@ import pytest
 
 from include import local_aws
 from include.local_aws import CONFIG
+from tests.records import conversation
 
 REGION = "us-east-1"
 BUCKET = "evaluation-data"
 ROLE = "arn:aws:iam::123456789012:role/BedrockCustomization"
-TITAN = "amazon.titan-text-express-v1:0:8k"
-TITAN_ON_DEMAND = "amazon.titan-text-express-v1"
+NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
+NOVA_MICRO_ON_DEMAND = "amazon.nova-micro-v1:0"
 JUDGE = "anthropic.claude-3-haiku-20240307-v1:0"
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "include" / "sample_data" / "qa_pairs.jsonl"
 FAST = {"job_seconds": 0.2, "throughput_seconds": 0.1}
@@ -91,7 +92,7 @@ def runtime(aws: None) -> Any:
 
 @pytest.fixture
 def fine_tuned(s3: Any) -> dict[str, str]:
-    """A completed Titan customization job on the sample data, its model on an InService throughput.
+    """A completed Nova Micro customization job on the sample data, its model on an InService throughput.
 
     Returns the validation URI, the throughput ARN and the custom model ARN.
     """
@@ -99,17 +100,18 @@ def fine_tuned(s3: Any) -> dict[str, str]:
 
     bedrock = boto3.client("bedrock", region_name=REGION)
     train, validation = qa_split()
-    train_uri = put_jsonl(s3, "data/train.jsonl", train)
-    validation_uri = put_jsonl(s3, "data/validation.jsonl", validation)
+    # Nova's training format (bedrock-conversation-2024), which the evaluation reads as well.
+    train_uri = put_jsonl(s3, "data/train.jsonl", [conversation(**r) for r in train])
+    validation_uri = put_jsonl(s3, "data/validation.jsonl", [conversation(**r) for r in validation])
     job_arn = bedrock.create_model_customization_job(
         jobName="eval-test-job",
         customModelName="eval-test-model",
         roleArn=ROLE,
-        baseModelIdentifier=TITAN,
+        baseModelIdentifier=NOVA_MICRO,
         trainingDataConfig={"s3Uri": train_uri},
         validationDataConfig={"validators": [{"s3Uri": validation_uri}]},
         outputDataConfig={"s3Uri": f"s3://{BUCKET}/output/"},
-        hyperParameters={"epochCount": "2", "learningRate": "0.00001", "batchSize": "1"},
+        hyperParameters={"epochCount": "2", "learningRate": "0.00001", "learningRateWarmupSteps": "10"},
     )["jobArn"]
     job = _wait(
         lambda: bedrock.get_model_customization_job(jobIdentifier=job_arn),

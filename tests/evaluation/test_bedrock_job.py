@@ -85,7 +85,7 @@ def test_judge_job_request():
     request = evaluation_job_request(
         job_name="eval-abc-baseline",
         role_arn=ROLE,
-        model_id="amazon.titan-text-express-v1",
+        model_id="amazon.nova-micro-v1:0",
         dataset_uri="s3://bucket/d.jsonl",
         output_uri="s3://bucket/out/",
         judge_model_id=JUDGE,
@@ -110,7 +110,7 @@ def test_operator_builds_one_valid_request_per_model():
         task_id="evaluate",
         validation_data_uri="s3://bucket/data/validation.jsonl",
         output_uri="s3://bucket/runs/r1/evaluation/",
-        baseline_model_id="amazon.titan-text-express-v1",
+        baseline_model_id="amazon.nova-micro-v1:0",
         candidate_model_id=THROUGHPUT,
         candidate_label="fine-tuned",
         use_bedrock_evaluation_job=True,

@@ -9,7 +9,7 @@ import pytest
 from bedrock_customization.evaluation import EvaluationError
 from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
 
-from .conftest import BUCKET, JUDGE, REGION, TITAN_ON_DEMAND
+from .conftest import BUCKET, JUDGE, NOVA_MICRO_ON_DEMAND, REGION
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OUTPUT = f"s3://{BUCKET}/evaluation/run-1/"
@@ -22,8 +22,8 @@ def operator(fine_tuned: dict, **overrides) -> BedrockEvaluateModelsOperator:
         "region_name": REGION,
         "validation_data_uri": fine_tuned["validation_uri"],
         "output_uri": OUTPUT,
-        "baseline_model_id": TITAN_ON_DEMAND,
-        "baseline_label": "Titan Text Express (base)",
+        "baseline_model_id": NOVA_MICRO_ON_DEMAND,
+        "baseline_label": "Nova Micro (base)",
         "candidate_model_id": fine_tuned["throughput_arn"],
         "candidate_label": "fine-tuned",
         "sample_size": 16,
@@ -84,7 +84,7 @@ def test_candidate_wins_and_every_output_is_written(fine_tuned, s3, tmp_path):
     assert summary["primary_metric"] == "chrf" and summary["margin"] == 0.0
     assert list(summary["metrics"]) == ["rouge_l", "chrf", "exact_match"]
     baseline, candidate = summary["baseline"], summary["candidate"]
-    assert baseline["model_id"] == TITAN_ON_DEMAND and baseline["label"] == "Titan Text Express (base)"
+    assert baseline["model_id"] == NOVA_MICRO_ON_DEMAND and baseline["label"] == "Nova Micro (base)"
     assert candidate["model_id"] == fine_tuned["throughput_arn"] and candidate["label"] == "fine-tuned"
     assert candidate["chrf"] > baseline["chrf"] + 20
     assert candidate["rouge_l"] > baseline["rouge_l"] + 0.2
@@ -228,7 +228,7 @@ def test_uris_ids_and_options_render_from_templates():
     context = {
         "params": {
             "bucket": "lz",
-            "base": TITAN_ON_DEMAND,
+            "base": NOVA_MICRO_ON_DEMAND,
             "kms": "alias/lz",
             "judge": JUDGE,
             "metrics": "chrf, rouge_l",
@@ -241,7 +241,7 @@ def test_uris_ids_and_options_render_from_templates():
     op.render_template_fields(context)
     assert op.validation_data_uri == "s3://lz/data/validation.jsonl"
     assert op.output_uri == "s3://lz/runs/manual__1/evaluation/"
-    assert (op.baseline_model_id, op.candidate_model_id) == (TITAN_ON_DEMAND, context["ti_arn"])
+    assert (op.baseline_model_id, op.candidate_model_id) == (NOVA_MICRO_ON_DEMAND, context["ti_arn"])
     assert (op.kms_key_id, op.judge_model_id) == ("alias/lz", JUDGE)
     assert op._sample_size() == 12 and float(op.margin) == 1.5
     from bedrock_customization.operators.evaluation import _names

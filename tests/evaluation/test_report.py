@@ -30,7 +30,7 @@ RESPONSES = {
     ],
 }
 MODELS = {
-    "baseline": {"model_id": "amazon.titan-text-express-v1", "label": "base | Titan"},
+    "baseline": {"model_id": "amazon.nova-micro-v1:0", "label": "base | Nova"},
     "candidate": {
         "model_id": "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc",
         "label": "fine-tuned",
@@ -62,7 +62,7 @@ def test_markdown_report(evaluated):
     rows, summary = evaluated
     report = render_markdown(summary, rows, examples=2)
     assert report.startswith("# Model evaluation: PROMOTE\n")
-    assert "| baseline | base \\| Titan | `amazon.titan-text-express-v1` |" in report
+    assert "| baseline | base \\| Nova | `amazon.nova-micro-v1:0` |" in report
     assert "| metric | range | baseline | candidate | difference |" in report
     assert (
         f"| chrF (primary) | 0-100 | {summary['baseline']['chrf']:.2f} | {summary['candidate']['chrf']:.2f} | +"

@@ -9,7 +9,11 @@ bedrock_conversation_2024  ``{"schemaVersion": "bedrock-conversation-2024", "sys
                            "messages": [{"role", "content": [{"text": str}]}, ...]}``
 continued_pretraining      ``{"input": str}``
 distillation_prompts       ``bedrock_conversation_2024`` with a single user turn
+rft_prompts                (not written yet: reinforcement fine-tuning prompts, OpenAI chat-completions style)
 ========================== ===================================================================================
+
+For Nova 2 Lite supervised fine-tuning an assistant turn of ``bedrock_conversation_2024`` may start with a
+reasoning block: ``"content": [{"reasoningContent": {"reasoningText": {"text": str}}}, {"text": str}]``.
 
 ``system`` is left out when the record has no system text. Records are assembled from the texts' JSON
 literals (validated beforehand), with orjson's compact separators, so the bytes equal ``orjson.dumps`` of
@@ -27,6 +31,7 @@ __all__ = ["ENCODERS", "encode"]
 
 _ROLE = {USER: b'{"role":"user","content":', "assistant": b'{"role":"assistant","content":'}
 _SCHEMA = b'{"schemaVersion":"bedrock-conversation-2024"'
+_REASONING = b'{"reasoningContent":{"reasoningText":{"text":'
 
 
 def _prompt_completion(record: Conversation) -> bytes:
@@ -47,8 +52,13 @@ def _bedrock_conversation(record: Conversation) -> bytes:
     if record.system:
         parts += (b',"system":[{"text":', record.system.literal, b"}]")
     parts.append(b',"messages":[')
+    reasoning = record.reasoning
     for index, (role, text) in enumerate(record.turns):
-        parts += (b"," if index else b"", _ROLE[role], b'[{"text":', text.literal, b"}]}")
+        parts += (b"," if index else b"", _ROLE[role], b"[")
+        thought = reasoning.get(index) if reasoning else None
+        if thought is not None:
+            parts += (_REASONING, thought.literal, b"}}},")
+        parts += (b'{"text":', text.literal, b"}]}")
     parts.append(b"]}\n")
     return b"".join(parts)
 

@@ -4,6 +4,9 @@ Which fields to read is a :class:`FieldMapping`: prompt/completion keys (``quest
 ``sentence1``/``sentence2``, ...), an optional system prompt (fixed text or a per-record key), an optional key
 holding a whole multi-turn conversation (a list of ``{"role", "content"}``, content a string or a list of
 ``{"text"}`` blocks, an optional leading ``system`` message), or a key holding continued pre-training text.
+Where the catalog says the model takes reasoning content (Nova 2 Lite supervised fine-tuning), an assistant
+message's content list may also hold one ``{"reasoningContent": {"reasoningText": {"text": ...}}}`` block; it is
+kept on the :class:`Conversation` and written back in that shape. Elsewhere such a block is rejected.
 The output record format decides which of these apply; :class:`Mapper` reads one record into a
 :class:`Conversation` or raises :class:`RecordRejected` naming the field. When a mapped key is absent, the
 rejection names every absent one and suggests a key the record has (:func:`suggest_keys`, from
@@ -93,19 +96,24 @@ class Text:
 
 
 class Conversation:
-    """A neutral record: ``system`` text plus ``(role, text)`` turns, or ``text`` for continued pre-training."""
+    """A neutral record: ``system`` text plus ``(role, text)`` turns, or ``text`` for continued pre-training.
 
-    __slots__ = ("system", "text", "turns")
+    ``reasoning`` maps the index of an assistant turn to its reasoning text (Nova 2 Lite), when it has one.
+    """
+
+    __slots__ = ("reasoning", "system", "text", "turns")
 
     def __init__(
         self,
         system: Text | None = None,
         turns: list[tuple[str, Text]] | None = None,
         text: Text | None = None,
+        reasoning: dict[int, Text] | None = None,
     ) -> None:
         self.system = system
         self.turns = turns or []
         self.text = text
+        self.reasoning = reasoning or {}
 
     def split_key(self) -> str:
         """The text that decides the train/validation side: the first user turn, or the whole text."""
@@ -118,9 +126,12 @@ class Conversation:
 class Mapper:
     """Reads records for one output format with one :class:`FieldMapping`."""
 
-    def __init__(self, mapping: FieldMapping, record_format: str) -> None:
+    def __init__(self, mapping: FieldMapping, record_format: str, *, reasoning: bool = False) -> None:
+        """``reasoning``: whether assistant turns may carry reasoning content (the catalog's
+        ``reasoning_content`` for the model and customization type; only bedrock_conversation_2024 has it)."""
         self.mapping = mapping
         self.format = record_format
+        self.reasoning = reasoning and record_format == "bedrock_conversation_2024"
         if record_format == "continued_pretraining":
             if mapping.conversation_key or mapping.system_prompt or mapping.system_key:
                 raise DatasetConfigError(
@@ -153,8 +164,9 @@ class Mapper:
         system = self._system
         if self.mapping.system_key is not None and self.mapping.system_key in data:
             system = self._text(data, spans, self.mapping.system_key)
+        reasoning: dict[int, Text] = {}
         if self.mapping.conversation_key is not None:
-            conversation_system, turns = self._conversation(data)
+            conversation_system, turns, reasoning = self._conversation(data)
             system = conversation_system or system
         elif self.format == "distillation_prompts":
             turns = [(USER, self._text(data, spans, self.mapping.prompt_key))]
@@ -172,7 +184,7 @@ class Mapper:
                 "system prompt; remove it or choose a conversation format",
                 system.field,
             )
-        return Conversation(system, turns)
+        return Conversation(system, turns, reasoning=reasoning)
 
     def _text(self, data: dict[str, Any], spans: dict[bytes, bytes] | None, key: str) -> Text:
         try:
@@ -212,7 +224,9 @@ class Mapper:
             fixes=fixes,
         )
 
-    def _conversation(self, data: dict[str, Any]) -> tuple[Text | None, list[tuple[str, Text]]]:
+    def _conversation(
+        self, data: dict[str, Any]
+    ) -> tuple[Text | None, list[tuple[str, Text]], dict[int, Text]]:
         key = self.mapping.conversation_key
         assert key is not None
         if key not in data:
@@ -233,6 +247,7 @@ class Mapper:
             )
         system = None
         turns: list[tuple[str, Text]] = []
+        reasoning: dict[int, Text] = {}
         for index, message in enumerate(messages):
             where = f"{key}[{index}]"
             if not isinstance(message, dict) or "role" not in message or "content" not in message:
@@ -241,40 +256,92 @@ class Mapper:
                 )
             role = message["role"]
             role = role.lower() if isinstance(role, str) else role
-            text = _content(message["content"], f"{where}.content")
+            text, thought = _content(message["content"], f"{where}.content", role, self.reasoning)
             if role == "system" and index == 0:
                 system = text
             elif role in (USER, ASSISTANT):
+                if thought is not None:
+                    reasoning[len(turns)] = thought
                 turns.append((role, text))
             else:
                 allowed = "'user' or 'assistant'" + (" ('system' only first)" if role == "system" else "")
                 raise RecordRejected(
                     "role_order", f"{where}.role is {message['role']!r}; use {allowed}", where
                 )
-        return system, turns
+        return system, turns, reasoning
 
 
-def _content(content: Any, where: str) -> Text:
-    """Message content: a string, or a list holding exactly one ``{"text": ...}`` block."""
+REASONING = "reasoningContent"
+
+
+def _content(content: Any, where: str, role: Any = None, reasoning: bool = False) -> tuple[Text, Text | None]:
+    """Message content and its reasoning text: a string, or a list holding exactly one ``{"text": ...}``
+    block plus, in assistant turns of models that take it, at most one ``reasoningContent`` block."""
+    thought = None
     if isinstance(content, list):
         kinds = [next(iter(block), "?") if isinstance(block, dict) and block else "?" for block in content]
-        if any(kind != "text" for kind in kinds):
-            other = next(kind for kind in kinds if kind != "text")
+        other = next((kind for kind in kinds if kind not in ("text", REASONING)), None)
+        if other is not None:
             raise RecordRejected(
                 "unsupported_content",
                 f"{where} has a {other!r} block; only text content can be prepared",
                 where,
             )
-        if len(content) != 1:
+        if REASONING in kinds:
+            at = kinds.index(REASONING)
+            thought = _reasoning(content[at], f"{where}[{at}]", role, reasoning, kinds.count(REASONING))
+        texts = [index for index, kind in enumerate(kinds) if kind == "text"]
+        if len(texts) != 1:
             raise RecordRejected(
                 "bad_conversation",
-                f"{where} has {len(content)} text blocks; give one text per message",
+                f"{where} has {len(texts)} text blocks; give one text per message",
                 where,
             )
-        content, where = content[0]["text"], f"{where}[0].text"
+        content, where = content[texts[0]]["text"], f"{where}[{texts[0]}].text"
     if not isinstance(content, str):
         raise RecordRejected("not_a_string", f"{where} is {_kind(content)}, not a string", where)
-    return Text(content, None, where)
+    return Text(content, None, where), thought
+
+
+def _reasoning(block: dict[str, Any], where: str, role: Any, allowed: bool, count: int) -> Text:
+    """The text of a ``{"reasoningContent": {"reasoningText": {"text": ...}}}`` block, where it is allowed."""
+    if not allowed:
+        raise RecordRejected(
+            "reasoning_not_supported",
+            f"{where} is a reasoningContent block; reasoning content is documented only for Nova 2 Lite "
+            "supervised fine-tuning (bedrock userguide nova-2-sft-data-prep): remove it or choose that model",
+            where,
+        )
+    if role != ASSISTANT:
+        raise RecordRejected(
+            "reasoning_not_supported",
+            f"{where} is a reasoningContent block in a {role!r} message; reasoning goes in assistant turns only",
+            where,
+        )
+    if count > 1:
+        raise RecordRejected(
+            "bad_conversation",
+            f"{where.rpartition('[')[0]} has {count} reasoningContent blocks; give one",
+            where,
+        )
+    body = block[REASONING]
+    inner = body.get("reasoningText") if isinstance(body, dict) else None
+    if (
+        not isinstance(inner, dict)
+        or set(body) != {"reasoningText"}
+        or "text" not in inner
+        or set(inner) - {"text", "signature"}
+    ):
+        raise RecordRejected(
+            "bad_conversation",
+            f'{where} must be {{"reasoningContent": {{"reasoningText": {{"text": "..."}}}}}} (text only; '
+            "redacted or image reasoning is not supported by Nova 2 Lite fine-tuning)",
+            where,
+        )
+    text, where = inner["text"], f"{where}.reasoningContent.reasoningText.text"  # a signature is dropped
+    if not isinstance(text, str):
+        raise RecordRejected("not_a_string", f"{where} is {_kind(text)}, not a string", where)
+    return Text(text, None, where)
 
 
 def _distillation_turns(turns: list[tuple[str, Text]]) -> list[tuple[str, Text]]:

@@ -88,6 +88,11 @@ class Target:
     record_format: str
     rule: TokenRule
     warnings: tuple[str, ...] = ()
+    #: Whether the customization job takes the validation file (Nova 2 Lite SFT does not: it is held out for
+    #: this project's evaluation only).
+    validation_set: bool = True
+    #: Whether assistant turns may carry reasoning content (Nova 2 Lite SFT).
+    reasoning: bool = False
 
 
 def resolve_target(
@@ -112,13 +117,19 @@ def resolve_target(
     lifecycle = catalog.lifecycle_warning(model.id, today)
     if lifecycle:
         warnings.append(lifecycle)
+    options = model.options(ctype)
     if record_format is None:
         record_format = expected
-    elif record_format not in catalog.RECORD_FORMATS:
+    if record_format not in ENCODERS and record_format in catalog.RECORD_FORMATS:
+        raise DatasetConfigError(
+            f"{model.id} expects {record_format} records for {ctype}; this project cannot prepare that format "
+            "yet: give the job a dataset prepared elsewhere."
+        )
+    if record_format not in catalog.RECORD_FORMATS:
         raise DatasetConfigError(
             f"Unknown record format {record_format!r}; use one of {', '.join(catalog.RECORD_FORMATS)}."
         )
-    elif record_format != expected:
+    if record_format != expected:
         warnings.append(
             f"record format {record_format} was forced; {model.id} expects {expected} for {ctype}"
         )
@@ -134,7 +145,20 @@ def resolve_target(
         catalog.max_tokens_per_record(model.id, batch_size)  # raises HyperparameterError when out of range
         batch_size = int(batch_size)
     rule = TokenRule.for_model(model, batch_size)
-    return Target(model, ctype, record_format, rule, tuple(warnings))
+    if not options.validation_set:
+        warnings.append(
+            f"{model.id} takes no validation set for {ctype} ({', '.join(options.sources) or 'catalog'}): "
+            f"{VALIDATION_FILE} is held out for evaluation only and the customization job is not given it"
+        )
+    return Target(
+        model,
+        ctype,
+        record_format,
+        rule,
+        tuple(warnings),
+        validation_set=options.validation_set,
+        reasoning=options.reasoning_content,
+    )
 
 
 def prepare(
@@ -190,7 +214,7 @@ def prepare(
         raise DatasetConfigError(f"on_invalid must be 'fail' or 'skip', not {on_invalid!r}.")
     if not isinstance(validation_fraction, int | float) or not 0 <= validation_fraction < 1:
         raise DatasetConfigError(f"validation_fraction must be in [0, 1), not {validation_fraction!r}.")
-    mapper = Mapper(mapping or FieldMapping(), target.record_format)
+    mapper = Mapper(mapping or FieldMapping(), target.record_format, reasoning=target.reasoning)
     validator = RecordValidator(
         target.record_format, target.rule, reserved_words=reserved_words_apply(target.model)
     )

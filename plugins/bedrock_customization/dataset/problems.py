@@ -33,6 +33,7 @@ REASONS: dict[str, str] = {
     "empty_field": "a required string is empty or only whitespace",
     "bad_conversation": "a conversation that is not a list of {role, content} messages",
     "unsupported_content": "message content other than text",
+    "reasoning_not_supported": "reasoning content where the model or turn does not take it",
     "role_order": "roles out of order (first user, alternating, last assistant)",
     "system_not_supported": "a system prompt in a format that has none",
     "too_many_tokens": "more tokens than the model allows per record",

@@ -2,7 +2,8 @@
 
 Per record (:class:`RecordValidator`): every text is a non-empty string without control characters (other
 than newline, tab and carriage return) or lone surrogates; Nova's reserved words are absent; conversation
-roles are in order; the estimated tokens (characters / the catalog's ``chars_per_token``, rounded up) are
+roles are in order; reasoning content (Nova 2 Lite) passes the same text checks and counts as output; the
+estimated tokens (characters / the catalog's ``chars_per_token``, rounded up) are
 within the model's limit, which for Titan depends on the batch size. Per file (:func:`check_files`): record
 counts and file sizes within the model's limits. Minimums are known only once everything is read; maximums
 (:class:`HardLimits`) can only be passed more as records are added, so once one is passed the verdict is
@@ -119,6 +120,9 @@ class RecordValidator:
                 prompt_chars += len(text.value)
             else:
                 answer_chars += len(text.value)
+        for thought in record.reasoning.values():  # reasoning is generated text: it counts as output
+            check(thought)
+            answer_chars += len(thought.value)
         return self._tokens(prompt_chars + answer_chars, prompt_chars, answer_chars)
 
     def _tokens(self, chars: int, prompt_chars: int | None, answer_chars: int | None) -> int:

@@ -167,7 +167,8 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
         customize further. (templated)
     :param training_data_uri: ``s3://`` URI of the training JSON Lines file. (templated)
     :param output_data_uri: ``s3://`` folder for the job's output and metrics. (templated)
-    :param validation_data_uri: ``s3://`` URI of the validation file, or a list of up to 10. Default none.
+    :param validation_data_uri: ``s3://`` URI of the validation file, or a list of up to 10. Default none. Not
+        passed to the job when the catalog says the model takes no validation set (Nova 2 Lite fine-tuning).
         (templated)
     :param job_name: Prefix of the job name; the digest of the task instance is always appended. Default
         ``<dag_id>-<task_id>``. (templated)
@@ -451,6 +452,15 @@ class BedrockVpcCustomizeModelOperator(amazon_bedrock.BedrockCustomizeModelOpera
             raise BedrockCustomizationError(
                 f"validation_data_uri: {len(validators)} files given; Bedrock accepts at most 10 validators"
             )
+        if validators and not catalog.validation_set_supported(model_id, ctype):
+            self.log.warning(
+                "%s takes no validation set for %s (the catalog's customization_options): not passing %s to the "
+                "job; it stays available for evaluation.",
+                model_id,
+                ctype,
+                ", ".join(validators),
+            )
+            validators = []
         if validators:
             request["validationDataConfig"] = {"validators": [{"s3Uri": uri} for uri in validators]}
         vpc = _vpc_config(self.subnet_ids, self.security_group_ids)

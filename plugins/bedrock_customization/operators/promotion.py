@@ -10,7 +10,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Asset
 
-from bedrock_customization import promotion, tagging
+from bedrock_customization import catalog, promotion, tagging
 from bedrock_customization.exceptions import (
     BedrockCustomizationError,
     ChampionChangedError,
@@ -568,7 +568,11 @@ def select_baseline(
     registry, _ = load_settled_registry(
         hook.conn, s3, bucket, registry_name, settle=waiter_settle(hook), log=log
     )
-    baseline = promotion.choose_baseline(registry, base_model_id, base_inference_id)
+    # Llama 3.2 and Nova 2 Lite are invoked on demand through an inference profile, not their bare id.
+    inference_id = catalog.resolve_inference_id(base_model_id, base_inference_id)
+    if inference_id != base_inference_id:
+        log.info("Invoking base model %s through inference profile %s.", base_model_id, inference_id)
+    baseline = promotion.choose_baseline(registry, base_model_id, inference_id)
     if baseline.get("other_base_model_id"):
         log.info(
             "The champion is a %s model; comparing with the base model instead.",
