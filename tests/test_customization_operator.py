@@ -10,14 +10,12 @@ import pytest
 
 from bedrock_customization import catalog
 from bedrock_customization.exceptions import BedrockCustomizationError, HyperparameterError
-from bedrock_customization.operators.customization import (
-    DAG_ID_TAG,
-    MANAGED_BY_TAG,
-    RUN_ID_TAG,
-    TASK_ID_TAG,
-    BedrockVpcCustomizeModelOperator,
-    JobIdentity,
-)
+from bedrock_customization.lifecycle import ResourceIdentity
+from bedrock_customization.operators.customization import BedrockVpcCustomizeModelOperator
+from bedrock_customization.tagging import DAG_ID as DAG_ID_TAG
+from bedrock_customization.tagging import MANAGED_BY as MANAGED_BY_TAG
+from bedrock_customization.tagging import RUN_ID as RUN_ID_TAG
+from bedrock_customization.tagging import TASK_ID as TASK_ID_TAG
 from tests.records import conversation_jsonl
 
 REGION = "us-east-1"
@@ -26,6 +24,7 @@ BUCKET = "landing"
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"  # FINE_TUNING only
 RUN_ID = "manual__2026-03-01T00:00:00+00:00"
+JOB_TOKEN = "model-customization-job"  # the token kind of the job's clientRequestToken
 FAIL_MESSAGE = (
     "Training data s3://landing/train.jsonl line 7: the completion is empty. Fix the record and retry."
 )
@@ -116,35 +115,35 @@ def tags_of(bedrock, arn: str) -> dict[str, str]:
 
 
 def test_names_and_token_are_deterministic_and_valid():
-    identity = JobIdentity("bedrock_retraining", RUN_ID, "customize_model")
-    again = JobIdentity("bedrock_retraining", RUN_ID, "customize_model")
-    assert (identity.job_name(), identity.model_name(), identity.token) == (
-        again.job_name(),
-        again.model_name(),
-        again.token,
+    identity = ResourceIdentity("bedrock_retraining", RUN_ID, "customize_model")
+    again = ResourceIdentity("bedrock_retraining", RUN_ID, "customize_model")
+    assert (identity.name("job"), identity.name("model"), identity.token(JOB_TOKEN)) == (
+        again.name("job"),
+        again.name("model"),
+        again.token(JOB_TOKEN),
     )
-    assert identity.job_name().startswith("bedrock-retraining-customize-model-")
-    for name in (identity.job_name(), identity.model_name(), identity.job_name("x" * 100)):
+    assert identity.name("job").startswith("bedrock-retraining-customize-model-")
+    for name in (identity.name("job"), identity.name("model"), identity.name("job", "x" * 100)):
         assert len(name) <= 63
         assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*", name)
         assert re.fullmatch(r"([0-9a-zA-Z][_-]?){1,63}", name)
-    assert identity.job_name("nightly.ft").startswith("nightly-ft-")
+    assert identity.name("job", "nightly.ft").startswith("nightly-ft-")
     others = [
-        JobIdentity("bedrock_retraining", RUN_ID, "customize_model", map_index=0),
-        JobIdentity("bedrock_retraining", "manual__2026-03-02", "customize_model"),
-        JobIdentity("bedrock_retraining", RUN_ID, "other_task"),
+        ResourceIdentity("bedrock_retraining", RUN_ID, "customize_model", map_index=0),
+        ResourceIdentity("bedrock_retraining", "manual__2026-03-02", "customize_model"),
+        ResourceIdentity("bedrock_retraining", RUN_ID, "other_task"),
     ]
-    assert len({identity.job_name(), *(o.job_name() for o in others)}) == 4
-    assert len({identity.token, *(o.token for o in others)}) == 4
+    assert len({identity.name("job"), *(o.name("job") for o in others)}) == 4
+    assert len({identity.token(JOB_TOKEN), *(o.token(JOB_TOKEN) for o in others)}) == 4
 
 
 def test_ownership_by_token_or_by_tags():
-    identity = JobIdentity("dag", "run~1", "task")
+    identity = ResourceIdentity("dag", "run~1", "task")
     assert identity.tags()[RUN_ID_TAG] == "run_1"  # "~" is not allowed in Bedrock tag values
-    assert identity.owns({"clientRequestToken": identity.token})
-    assert not identity.owns({"clientRequestToken": "other"})
-    assert identity.owns({"clientRequestToken": "other"}, identity.tags())
-    assert not identity.owns({}, {**identity.tags(), RUN_ID_TAG: "run_2"})
+    assert identity.owns(identity.token(JOB_TOKEN), None, JOB_TOKEN)
+    assert not identity.owns("other", None, JOB_TOKEN)
+    assert identity.owns("other", identity.tags(), JOB_TOKEN)
+    assert not identity.owns(None, {**identity.tags(), RUN_ID_TAG: "run_2"}, JOB_TOKEN)
 
 
 def test_invalid_hyperparameters_fail_before_any_aws_call(no_aws):
@@ -183,7 +182,7 @@ def test_bad_settings_fail_before_any_aws_call(no_aws, kwargs, message):
 
 def test_request_from_a_custom_model_arn_is_checked_against_its_base_model():
     base = f"arn:aws:bedrock:{REGION}:123456789012:custom-model/{NOVA_MICRO}/abcdef123456"
-    request = operator(base_model_id=base).build_request(JobIdentity("d", "r", "t"))
+    request = operator(base_model_id=base).build_request(ResourceIdentity("d", "r", "t"))
     assert request["baseModelIdentifier"] == base
     assert request["hyperParameters"] == {"epochCount": "2"}
 
@@ -205,17 +204,17 @@ def test_vpc_kms_key_and_tags_reach_the_api(aws):
     result = op.execute(ctx)
 
     job = aws["bedrock"].get_model_customization_job(jobIdentifier=result["job_arn"])
-    identity = JobIdentity("retrain", RUN_ID, "customize")
+    identity = ResourceIdentity("retrain", RUN_ID, "customize")
     assert job["vpcConfig"] == {"subnetIds": ["subnet-aaa", "subnet-bbb"], "securityGroupIds": ["sg-123"]}
     assert job["outputModelKmsKeyArn"] == key_arn
     assert job["hyperParameters"] == {"epochCount": "2"}
-    assert job["clientRequestToken"] == identity.token
+    assert job["clientRequestToken"] == identity.token(JOB_TOKEN)
     assert job["validationDataConfig"] == {"validators": [{"s3Uri": f"s3://{BUCKET}/validation.jsonl"}]}
     assert result == {
         "job_arn": job["jobArn"],
-        "job_name": identity.job_name(),
+        "job_name": identity.name("job"),
         "model_arn": None,
-        "model_name": identity.model_name(),
+        "model_name": identity.name("model"),
     }
     assert tags_of(aws["bedrock"], job["jobArn"]) == {
         "team": "ml",
@@ -301,9 +300,10 @@ def test_a_completed_job_links_its_custom_model_and_a_running_one_only_the_job(a
     assert "bedrock_custom_model" not in running["ti"].xcom
 
 
-def test_a_killed_task_stops_its_job(aws):
+def test_a_killed_task_stops_its_job(aws, emulator_config):
     from airflow.providers.common.compat.sdk import AirflowFailException
 
+    emulator_config.update(job_seconds=60)  # still InProgress when the kill comes, also under load
     op = operator(wait_for_completion=False)
     result = op.execute(context())
     op.on_kill()
@@ -335,9 +335,9 @@ def test_a_failed_job_fails_the_task_with_its_failure_message(aws, emulator_conf
 def test_a_job_of_another_run_under_the_same_name_is_not_adopted(aws):
     from airflow.providers.common.compat.sdk import AirflowFailException
 
-    identity = JobIdentity("retrain", RUN_ID, "customize")
+    identity = ResourceIdentity("retrain", RUN_ID, "customize")
     aws["bedrock"].create_model_customization_job(
-        jobName=identity.job_name(),
+        jobName=identity.name("job"),
         customModelName="someone-elses-model",
         roleArn=ROLE,
         baseModelIdentifier=NOVA_MICRO,

@@ -156,18 +156,6 @@ def test_a_model_with_no_decision_goes_retention_days_after_its_job_completed():
     assert "no model registry was read" in {s.arn: s.reason for s in blind.spared}["m/old"]
 
 
-def test_protected_arns_are_the_champion_the_previous_one_and_a_pending_switch():
-    registry = {
-        "serving_throughput_arn": "tp/serving",
-        "serving_model_arn": "m/champion",
-        "previous": {"serving_throughput_arn": "tp/old-base-model", "serving_model_arn": "m/previous"},
-        "pending": {"throughput": "tp/serving", "from_model": "m/champion", "to_model": "m/candidate"},
-    }
-    assert janitor.protected_arns(registry) == {"tp/serving", "m/champion", "m/previous", "m/candidate"}
-    assert janitor.protected_arns({"serving_throughput_arn": "tp/x", "previous": None}) == {"tp/x"}
-    assert janitor.protected_arns(None) == set()
-
-
 def deployment(arn: str, hours_old: float, tags: dict, model: str = "m") -> dict:
     return {
         "arn": arn,
@@ -409,7 +397,7 @@ class _TI:
 
 
 def test_run_teardown_deletes_what_the_run_did_not_promote_and_spares_the_rest(monkeypatch):
-    from bedrock_customization.operators.bedrock import (
+    from bedrock_customization.operators.teardown import (
         BedrockDeleteRunModelsOperator,
         BedrockDeleteRunThroughputsOperator,
     )
@@ -485,7 +473,7 @@ def test_run_teardown_deletes_what_the_run_did_not_promote_and_spares_the_rest(m
 
 
 def test_run_teardown_with_retention_keep_tags_and_a_successful_run_keeps_its_undecided_models(monkeypatch):
-    from bedrock_customization.operators.bedrock import BedrockDeleteRunModelsOperator
+    from bedrock_customization.operators.teardown import BedrockDeleteRunModelsOperator
     from tests.serving_helpers import emulator, make_context, trained_model
 
     with emulator(monkeypatch) as aws:

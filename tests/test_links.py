@@ -217,7 +217,7 @@ def _assert_links_to(ctx: dict[str, Any], link: type, arn: str) -> None:
 def test_throughput_create_and_update_store_the_throughput_link_before_waiting(aws):
     from airflow.providers.common.compat.sdk import TaskDeferred
 
-    from bedrock_customization.operators.bedrock import (
+    from bedrock_customization.operators.throughput import (
         BedrockCreateProvisionedModelThroughputOperator,
         BedrockUpdateProvisionedThroughputOperator,
     )
@@ -248,7 +248,7 @@ def test_throughput_create_and_update_store_the_throughput_link_before_waiting(a
 
 
 def test_deployment_stores_the_deployment_link(aws):
-    from bedrock_customization.operators.bedrock import BedrockCreateCustomModelDeploymentOperator
+    from bedrock_customization.operators.deployment import BedrockCreateCustomModelDeploymentOperator
 
     nova = trained_model(aws, "links-nova", base=NOVA)
     ctx = context("deploy")
@@ -258,18 +258,19 @@ def test_deployment_stores_the_deployment_link(aws):
     _assert_links_to(ctx, BedrockCustomModelDeploymentLink, arn)
 
 
-def test_customization_upstream_operator_stores_the_job_link_before_deferring(aws):
+def test_customization_stores_the_job_link_before_deferring(aws):
     from airflow.providers.common.compat.sdk import TaskDeferred
 
-    from bedrock_customization.operators.bedrock import BedrockCustomizeModelOperator
+    from bedrock_customization.operators.customization import BedrockVpcCustomizeModelOperator
+    from include.local_aws import CONFIG
     from tests.local_aws.helpers import BUCKET, put_jsonl
     from tests.serving_helpers import qa_conversations
 
+    CONFIG.update(job_seconds=60)  # still InProgress when the operator defers
     training = put_jsonl(aws.s3, "links/train.jsonl", qa_conversations(20))
-    op = BedrockCustomizeModelOperator(
+    op = BedrockVpcCustomizeModelOperator(
         task_id="customize",
-        job_name="links-upstream",
-        custom_model_name="links-upstream-model",
+        job_name="links-customize",
         role_arn=f"arn:aws:iam::{ACCOUNT}:role/BedrockCustomization",
         base_model_id=NOVA_MICRO,
         training_data_uri=training,
@@ -278,12 +279,9 @@ def test_customization_upstream_operator_stores_the_job_link_before_deferring(aw
         deferrable=True,
     )
     ctx = context("customize")
-    with pytest.raises(TaskDeferred):
+    with pytest.raises(TaskDeferred) as deferred:
         op.execute(ctx)
-    [job] = aws.bedrock.list_model_customization_jobs(nameContains="links-upstream")[
-        "modelCustomizationJobSummaries"
-    ]
-    _assert_links_to(ctx, BedrockCustomizationJobLink, job["jobArn"])
+    _assert_links_to(ctx, BedrockCustomizationJobLink, deferred.value.trigger.serialize()[1]["job_name"])
 
 
 def test_training_metrics_store_the_job_link(aws):
@@ -334,8 +332,8 @@ def test_model_import_stores_the_job_and_model_links_and_the_smoke_test_the_mode
 
 
 def test_promotion_stores_the_serving_throughput_link(aws):
-    from bedrock_customization.operators.bedrock import BedrockCreateProvisionedModelThroughputOperator
     from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
+    from bedrock_customization.operators.throughput import BedrockCreateProvisionedModelThroughputOperator
 
     aws.s3.create_bucket(Bucket="models")
     model = trained_model(aws, "links-promote")

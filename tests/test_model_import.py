@@ -271,17 +271,17 @@ def test_import_refuses_names_taken_by_others(aws):
         import_op(uri, imported_model_name="shared-name").execute(make_context(run_id="manual__b"))
 
     # A job under this task's derived name that someone else created is not adopted.
-    from bedrock_customization.operators.model_import import import_job_names
+    from bedrock_customization.lifecycle import ResourceIdentity
 
     context = make_context("import_model", run_id="manual__c")
-    job_name, _, _ = import_job_names("bedrock_retraining", "manual__c", "import_model")
+    job_name = ResourceIdentity("bedrock_retraining", "manual__c", "import_model").name("model-import-job")
     aws.bedrock.create_model_import_job(
         jobName=job_name,
         importedModelName="squatter",
         roleArn=ROLE,
         modelDataSource={"s3DataSource": {"s3Uri": uri}},
     )
-    with pytest.raises(AirflowFailException, match="was not created by this task"):
+    with pytest.raises(AirflowFailException, match="was not created by this DAG run"):
         import_op(uri).execute(context)
 
 

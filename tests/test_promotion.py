@@ -8,8 +8,8 @@ import pytest
 
 from bedrock_customization import promotion, tagging
 from bedrock_customization.exceptions import BedrockCustomizationError, RegistryConflictError
-from bedrock_customization.operators.bedrock import BedrockCreateProvisionedModelThroughputOperator
 from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
+from bedrock_customization.operators.throughput import BedrockCreateProvisionedModelThroughputOperator
 from tests.serving_helpers import QUICK, alive_throughputs, emulator, make_context, tags_of, trained_model
 
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
@@ -272,6 +272,7 @@ def test_promotion_defers_for_the_in_place_update(aws):
         op.execute(context)
     serving = deferred.value.trigger.serialize()[1]["provisioned_model_id"]
     kwargs = deferred.value.kwargs
+    wait_in_service(aws, serving)  # the trigger fires once the switch is done
     result = op.resume(context, event={"status": "success", "provisioned_model_id": serving}, **kwargs)
     assert result["outcome"] == "updated_in_place" and result["deleted_throughputs"] == [second_tp]
     assert context["outlet_events"][op.asset].extra["registry_version"] == 2

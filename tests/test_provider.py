@@ -68,3 +68,26 @@ def test_plugin_loader_does_not_import_the_package_by_path():
 
     files = [Path(f) for f in find_path_from_directory(str(PLUGINS), ".airflowignore", "glob")]
     assert not [f for f in files if "bedrock_customization" in f.parts]
+
+
+def test_provider_info_lists_every_operator_sensor_hook_and_trigger_module_and_follows_the_schema():
+    import importlib
+    import json
+
+    import jsonschema
+    from airflow import __file__ as airflow_init
+
+    info = get_provider_info()
+    for role in ("operators", "sensors", "hooks", "triggers"):
+        [entry] = info[role]
+        assert entry["integration-name"] == info["integrations"][0]["integration-name"]
+        folder = PLUGINS / "bedrock_customization" / role
+        on_disk = {
+            f"bedrock_customization.{role}.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"
+        }
+        assert set(entry["python-modules"]) == on_disk
+        for module in entry["python-modules"]:
+            importlib.import_module(module)
+    assert "bedrock_customization.operators.throughput" in info["operators"][0]["python-modules"]
+    schema = json.loads((Path(airflow_init).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(info, schema)

@@ -14,13 +14,15 @@ from bedrock_customization.exceptions import (
     ResourceFailedError,
     ResourceInUseError,
 )
-from bedrock_customization.operators.bedrock import (
+from bedrock_customization.operators.custom_model import BedrockDeleteCustomModelOperator
+from bedrock_customization.operators.deployment import (
     BedrockCreateCustomModelDeploymentOperator,
-    BedrockCreateProvisionedModelThroughputOperator,
     BedrockDeleteCustomModelDeploymentOperator,
-    BedrockDeleteCustomModelOperator,
+)
+from bedrock_customization.operators.teardown import BedrockDeleteRunThroughputsOperator
+from bedrock_customization.operators.throughput import (
+    BedrockCreateProvisionedModelThroughputOperator,
     BedrockDeleteProvisionedThroughputOperator,
-    BedrockDeleteRunThroughputsOperator,
     BedrockUpdateProvisionedThroughputOperator,
 )
 from tests.records import NOVA_2_LITE
@@ -115,6 +117,7 @@ def test_create_defers_to_our_trigger(aws):
     from airflow.providers.common.compat.sdk import TaskDeferred
 
     from bedrock_customization.triggers.bedrock import BedrockProvisionedThroughputInServiceTrigger
+    from tests.local_aws.helpers import wait_for
 
     model = trained_model(aws, "defer")
     op = create_op(model, deferrable=True)
@@ -123,6 +126,11 @@ def test_create_defers_to_our_trigger(aws):
     trigger = deferred.value.trigger
     assert isinstance(trigger, BedrockProvisionedThroughputInServiceTrigger)
     arn = trigger.serialize()[1]["provisioned_model_id"]
+    # The trigger fires once the throughput is InService; the operator then reads its status.
+    wait_for(
+        lambda: aws.bedrock.get_provisioned_model_throughput(provisionedModelId=arn)["status"],
+        lambda status: status == "InService",
+    )
     assert op.execute_complete({}, {"status": "success", "provisioned_model_id": arn}) == arn
 
 
@@ -310,7 +318,7 @@ def test_delete_waits_for_a_throughput_that_refuses_deletion_while_creating():
     """Real Bedrock may refuse to delete a Creating throughput: wait for it to settle, then delete."""
     from types import SimpleNamespace
 
-    from bedrock_customization.operators.bedrock import delete_throughput
+    from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
 
     class Refused(Exception):
         pass
@@ -333,5 +341,5 @@ def test_delete_waits_for_a_throughput_that_refuses_deletion_while_creating():
         delete_provisioned_model_throughput=delete,
         get_provisioned_model_throughput=lambda provisionedModelId: {"status": next(statuses)},
     )
-    assert delete_throughput(conn, "tp", wait=(0, 10)) is True
+    assert BedrockCustomizationHook.for_client(conn).delete_throughput("tp", wait=(0, 10)) is True
     assert calls == ["delete", "delete"]

@@ -6,7 +6,8 @@ from typing import Any
 from unittest import mock
 
 from bedrock_customization import catalog
-from bedrock_customization.operators.customization import BedrockVpcCustomizeModelOperator, JobIdentity
+from bedrock_customization.lifecycle import ResourceIdentity
+from bedrock_customization.operators.customization import BedrockVpcCustomizeModelOperator
 from bedrock_customization.preflight import Check, PreflightSpec, _note_ignored, _required_statements
 
 ROLE = "arn:aws:iam::123456789012:role/BedrockCustomization"
@@ -28,9 +29,9 @@ def _request(base_model_id: str, log: Any = None, **kwargs) -> dict:
         **kwargs,
     )
     if log is None:
-        return operator.build_request(JobIdentity("dag", "run", "task"))
+        return operator.build_request(ResourceIdentity("dag", "run", "task"))
     with mock.patch.object(type(operator), "log", new_callable=mock.PropertyMock, return_value=log):
-        return operator.build_request(JobIdentity("dag", "run", "task"))
+        return operator.build_request(ResourceIdentity("dag", "run", "task"))
 
 
 def test_the_job_is_not_given_a_validation_set_nova_2_lite_does_not_take():

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from bedrock_customization import iam
+from bedrock_customization.artifacts import SCHEME, parse_s3_uri
 from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.preflight import split_list
 
@@ -110,14 +111,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bucket(value: str) -> str:
-    return value.removeprefix("s3://").rstrip("/")
+    return value.removeprefix(SCHEME).rstrip("/")
 
 
 def _key(bucket: str, prefix: str) -> str:
     """A key prefix given bare (``data/``) or as ``s3://bucket/data/`` of the same bucket."""
-    if not prefix.startswith("s3://"):
+    if not prefix.startswith(SCHEME):
         return prefix
-    name, _, key = prefix.removeprefix("s3://").partition("/")
+    name, key = parse_s3_uri(prefix)
     if name != bucket:
         raise BedrockCustomizationError(f"{prefix} is not in bucket {bucket}; the policy covers one bucket")
     return key

@@ -13,8 +13,9 @@ import json
 import os
 import sys
 
+from bedrock_customization.artifacts import parse_s3_uri
 from bedrock_customization.exceptions import BedrockCustomizationError
-from bedrock_customization.preflight import Clients, PreflightSpec, parse_s3_uri, run_preflight, split_list
+from bedrock_customization.preflight import Clients, PreflightSpec, run_preflight, split_list
 
 NAME = "preflight"
 HELP = (

@@ -93,6 +93,23 @@ class InvalidDatasetError(DatasetError):
         return type(self), (str(self), self.report)
 
 
+class S3UriError(BedrockCustomizationError, ValueError):
+    """A value that should be an ``s3://bucket/key`` URI is not one (the message names the value)."""
+
+
+class LandingZoneError(BedrockCustomizationError, ValueError):
+    """The landing zone (the Airflow Variable ``bedrock_customization``) is missing or has missing or invalid
+    keys; ``problems`` lists each one as a sentence, and the message says how to set the Variable."""
+
+    def __init__(self, message: str, variable: str, problems: Sequence[str]) -> None:
+        self.variable = variable
+        self.problems = list(problems)
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (str(self), self.variable, self.problems)
+
+
 class ResourceFailedError(BedrockCustomizationError):
     """A Bedrock resource (provisioned throughput, custom model deployment) ended in status Failed."""
 

@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bedrock_customization.artifacts import is_bucket_name
 from bedrock_customization.exceptions import BedrockCustomizationError
 
 __all__ = [
@@ -88,11 +89,12 @@ VPC_SIDS = (SID_DESCRIBE_NETWORK, SID_CREATE_ENI, SID_ENI_IN_SUBNETS, SID_MANAGE
 
 _VERSION = "2012-10-17"
 _ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
-_SUBNET = re.compile(r"^subnet-[0-9a-f]+$")
-_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]+$")
+#: What the policy's inputs look like (the landing zone and preflight check the same).
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]+$")
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]+$")
 
 
 def partition_for(region: str) -> str:
@@ -293,7 +295,8 @@ def _vpc(subnet_ids: Sequence[str], security_group_ids: Sequence[str]) -> tuple[
             "A VPC configuration needs both subnets and security groups: "
             + ("add --security-group-ids" if subnets else "add --subnet-ids")
         )
-    bad = [s for s in subnets if not _SUBNET.match(s)] + [g for g in groups if not _SECURITY_GROUP.match(g)]
+    bad = [s for s in subnets if not SUBNET_ID.match(s)]
+    bad += [g for g in groups if not SECURITY_GROUP_ID.match(g)]
     if bad:
         raise BedrockCustomizationError(
             f"Not a subnet or security group id: {', '.join(bad)} (expected subnet-… and sg-…)"
@@ -303,13 +306,13 @@ def _vpc(subnet_ids: Sequence[str], security_group_ids: Sequence[str]) -> tuple[
 
 def _check(*, region: str, account: str, bucket: str | None = None, kms_key_arn: str | None = None) -> None:
     problems = []
-    if not _REGION.match(region or ""):
+    if not REGION.match(region or ""):
         problems.append(f"region {region!r} is not an AWS region name such as us-east-1")
     if not _ACCOUNT.match(account or ""):
         problems.append(f"account {account!r} is not a 12-digit AWS account id")
-    if bucket is not None and not _BUCKET.match(bucket):
+    if bucket is not None and not is_bucket_name(bucket):
         problems.append(f"bucket {bucket!r} is not an S3 bucket name (give the name, not s3://…)")
-    if kms_key_arn and not _KMS_KEY_ARN.match(kms_key_arn):
+    if kms_key_arn and not KMS_KEY_ARN.match(kms_key_arn):
         problems.append(f"KMS key {kms_key_arn!r} is not a key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
     if problems:
         raise BedrockCustomizationError("; ".join(problems))

@@ -7,8 +7,8 @@ over XCom):
 * custom model deployments: ``{"arn", "name", "status", "created", "tags", "model_arn"}``
 * custom models and imported models: ``{"arn", "name", "created", "tags"}``
 * customization jobs: ``{"arn", "name", "status", "created", "tags", "model_arn", "ended"}``
-* protected ARNs: every ARN a model registry names (:func:`protected_arns`: the champion's throughput and
-  model, the previous champion's model, both sides of a pending in-place switch)
+* protected ARNs: every ARN a model registry names (:func:`bedrock_customization.protection.protected_arns`:
+  the champion's throughput and model, the previous champion's model, both sides of a pending in-place switch)
 
 ``created`` and ``ended`` are timezone-aware datetimes or ISO 8601 strings. The janitor's rules
 (:func:`plan`):
@@ -87,24 +87,6 @@ class JanitorPlan:
         }
 
 
-def protected_arns(registry: Mapping[str, Any] | None) -> set[str]:
-    """Every ARN a registry names, which no cleanup may delete: the champion's throughput and model, the
-    previous champion's model (kept on purpose with ``champion_retention=keep``; not its throughput, which
-    the promotion deletes when it is not the champion's), and both models and the throughput of a pending
-    in-place switch."""
-    if not registry:
-        return set()
-    previous = registry.get("previous") or {}
-    pending = registry.get("pending") or {}
-    named = {
-        previous.get("serving_model_arn"),
-        pending.get("throughput"),
-        pending.get("from_model"),
-        pending.get("to_model"),
-    }
-    return promotion.serving_arns(registry) | {arn for arn in named if arn}
-
-
 def _when(value: datetime | str) -> datetime:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
@@ -146,8 +128,9 @@ def plan(
 ) -> JanitorPlan:
     """Decide what to clean up; see the module docstring for the rules.
 
-    ``serving_arns`` are the ARNs the registries name (:func:`protected_arns`); ``registries_read`` is False
-    when no registry could be read, and then models whose deletion depends on "no registry names it" are kept.
+    ``serving_arns`` are the ARNs the registries name (:func:`bedrock_customization.protection.protected_arns`);
+    ``registries_read`` is False when no registry could be read, and then models whose deletion depends on
+    "no registry names it" are kept.
     """
     if min(ttl_hours, retention_days, max_job_hours) < 0:
         raise ValueError("ttl_hours, retention_days and max_job_hours must not be negative")
@@ -408,7 +391,7 @@ def teardown_fate(
     """
     The teardown's rule for a custom model created by its run (see the module docstring).
 
-    :param protected: The ARNs the registry names (:func:`protected_arns`).
+    :param protected: The ARNs the registry names (:func:`.protection.protected_arns`).
     :param retention: ``delete`` or ``keep``: the fate of a model the run did not promote.
     :param run_failed: Whether a task of the run failed; None when that could not be found out (then nothing
         is deleted or kept for good: the model is tagged ``decision=failed`` for the janitor).

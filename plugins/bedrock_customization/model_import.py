@@ -35,8 +35,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bedrock_customization.artifacts import parse_s3_folder, parse_s3_uri, s3_uri
 from bedrock_customization.exceptions import BedrockCustomizationError
-from bedrock_customization.preflight import Check, PreflightReport, _guarded, parse_s3_uri
+from bedrock_customization.preflight import Check, PreflightReport, _guarded
 
 __all__ = [
     "BEDROCK_COMPLETION",
@@ -118,9 +119,7 @@ _STOP_REASONS = ("stop", "stop_sequence", "end_turn")
 
 def folder_uri(uri: str) -> str:
     """``uri`` as a folder URI (ending in ``/``); raises :class:`BedrockCustomizationError` if not ``s3://``."""
-    bucket, key = parse_s3_uri(str(uri or "").strip())
-    key = key.strip("/")
-    return f"s3://{bucket}/{key}/" if key else f"s3://{bucket}/"
+    return s3_uri(*parse_s3_folder(str(uri or "").strip()))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Any
 
 from bedrock_customization import catalog
 from bedrock_customization import iam as iam_policy
+from bedrock_customization.artifacts import parse_s3_uri
 from bedrock_customization.exceptions import (
     BedrockCustomizationError,
     HyperparameterError,
@@ -61,7 +62,6 @@ __all__ = [
     "split_list",
 ]
 
-_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 _GONE = ("deleted", "deleting", "failed", "rejected", "expired")
 
 
@@ -168,7 +168,7 @@ class PreflightSpec:
                 "a VPC configuration needs both subnet ids and security group ids "
                 f"(got {len(self.subnet_ids)} subnets, {len(self.security_group_ids)} security groups)"
             )
-        if not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$", self.role_arn or ""):
+        if not iam_policy.ROLE_ARN.match(self.role_arn or ""):
             problems.append(
                 f"role {self.role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
             )
@@ -450,14 +450,6 @@ def check_hyperparameters(
 
 
 # ------------------------------------------------------------------------------------------- S3 checks
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> ``(bucket, key)``; raises :class:`BedrockCustomizationError` otherwise."""
-    match = _S3_URI.match(uri or "")
-    if not match:
-        raise BedrockCustomizationError(f"{uri!r} is not an S3 URI (s3://bucket/key)")
-    return match["bucket"], match["key"] or ""
 
 
 def check_training_data(s3: Any, training_uri: str, validation_uris: Sequence[str] = ()) -> Check:

@@ -41,9 +41,10 @@ OPTIONS: dict[str, dict[str, str]] = {
         "default": "7200",
     },
     "deferrable": {
-        "description": "Whether the DAGs wait for Bedrock jobs and throughputs deferred, in the triggerer "
-        "(True), or in the task's worker slot (False, e.g. for a deployment without a triggerer). Read when "
-        "the DAG files are parsed.",
+        "description": "Whether the provider's operators and sensors wait for Bedrock jobs, throughputs and "
+        "deployments deferred, in the triggerer (True), or in the task's worker slot (False, e.g. for a "
+        "deployment without a triggerer): the default of their deferrable argument. Read when the DAG files "
+        "are parsed.",
         "type": "boolean",
         "example": "False",
         "default": "True",
@@ -75,13 +76,15 @@ def poll_interval() -> int:
 
 
 def deferrable() -> bool:
-    """Whether the DAGs' long Bedrock waits are deferred to the triggerer (the default) or block a worker.
+    """Whether long Bedrock waits are deferred to the triggerer (the default) or block a worker.
 
-    Deferred waits free the worker slot for the hours a customization job or a throughput takes, but need a
-    running triggerer; set ``AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE=False`` on a deployment without one,
-    and every wait of the bundled DAGs (customization and import jobs, provisioned throughputs, promotion)
-    polls from its worker instead. The DAG files read this when they are parsed, so a change takes effect on
-    the next parse. Operators used directly keep their own ``deferrable`` argument.
+    The default of the ``deferrable`` argument of every operator and sensor of this provider (an argument
+    given wins; Airflow's ``[operators] default_deferrable`` is not read). Deferred waits free the worker slot
+    for the hours a customization job or a throughput takes, but need a running triggerer; set
+    ``AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE=False`` on a deployment without one, and every wait
+    (customization and import jobs, provisioned throughputs, deployments, promotion) polls from its worker
+    instead. Operators read this when they are created, i.e. when the DAG files are parsed, so a change takes
+    effect on the next parse.
     """
     from airflow.configuration import conf
 

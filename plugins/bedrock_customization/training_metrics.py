@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bedrock_customization.artifacts import parse_s3_folder
 from bedrock_customization.exceptions import BedrockCustomizationError
 
 TRAINING_CSV = "training_artifacts/step_wise_training_metrics.csv"
@@ -115,12 +116,8 @@ def job_id(job_arn: str) -> str:
 
 def job_folder(output_uri: str, job_arn: str) -> tuple[str, str]:
     """(bucket, key prefix ending in ``/``) of the job's metrics folder under its ``outputDataConfig`` URI."""
-    if not output_uri.startswith("s3://"):
-        raise MetricsError(f"outputDataConfig.s3Uri {output_uri!r} is not an s3:// URI")
-    bucket, _, prefix = output_uri[len("s3://") :].partition("/")
-    prefix = prefix.strip("/")
-    folder = f"model-customization-job-{job_id(job_arn)}/"
-    return bucket, f"{prefix}/{folder}" if prefix else folder
+    bucket, prefix = parse_s3_folder(output_uri, what="outputDataConfig.s3Uri", error=MetricsError)
+    return bucket, f"{prefix}model-customization-job-{job_id(job_arn)}/"
 
 
 # ------------------------------------------------------------------------------------------------ parsing

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from bedrock_customization.artifacts import SCHEME, parse_s3_uri
 from bedrock_customization.dataset.problems import FatalInputError, Problem
 from bedrock_customization.exceptions import DatasetConfigError
 
@@ -132,7 +133,7 @@ def open_source(source: str | os.PathLike[str], *, s3_client: Any = None) -> Sou
     :class:`DatasetConfigError`.
     """
     name = os.fspath(source)
-    if name.startswith("s3://"):
+    if name.startswith(SCHEME):
         return _open_s3(name, s3_client)
     try:
         stream = open(name, "rb", buffering=CHUNK_BYTES)  # closed by Source.close
@@ -146,8 +147,8 @@ def open_source(source: str | os.PathLike[str], *, s3_client: Any = None) -> Sou
 
 
 def _open_s3(uri: str, s3_client: Any) -> Source:
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    if not bucket or not key:
+    bucket, key = parse_s3_uri(uri, what="Input", error=DatasetConfigError)
+    if not key:
         raise DatasetConfigError(f"Input {uri!r} is not an S3 object URI; expected s3://bucket/key.")
     if s3_client is None:
         import boto3

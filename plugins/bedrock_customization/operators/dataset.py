@@ -14,6 +14,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.exceptions import AirflowFailException
 
+from bedrock_customization import artifacts
 from bedrock_customization.exceptions import DatasetConfigError, InvalidDatasetError
 
 if TYPE_CHECKING:
@@ -136,7 +137,9 @@ class PrepareBedrockDatasetOperator(AwsBaseOperator[S3Hook]):
         from bedrock_customization.dataset.mapping import FieldMapping
         from bedrock_customization.dataset.prepare import prepare
 
-        bucket, prefix = _split_output_uri(self.output_uri)
+        bucket, prefix = artifacts.parse_s3_folder(
+            self.output_uri, what="output_uri", error=DatasetConfigError
+        )
         hyperparameters = self.hyperparameters
         if isinstance(hyperparameters, str):
             hyperparameters = json.loads(hyperparameters) if hyperparameters.strip() else None
@@ -195,9 +198,7 @@ class PrepareBedrockDatasetOperator(AwsBaseOperator[S3Hook]):
         """Upload to temporary keys, copy to the final keys (report last), delete the temporaries."""
         from bedrock_customization.dataset.prepare import REPORT_FILE, VALIDATION_FILE
 
-        encryption = {"ServerSideEncryption": "aws:kms"}
-        if self.kms_key_id:
-            encryption["SSEKMSKeyId"] = self.kms_key_id
+        encryption = artifacts.sse_kms_args(self.kms_key_id)
         staging = f"{prefix}_partial/{uuid.uuid4().hex}/"
         outputs = [output for output in (report.train, report.validation) if output is not None]
         uris: dict[str, Any] = {"train_uri": None, "validation_uri": None, "report_uri": None}
@@ -215,19 +216,19 @@ class PrepareBedrockDatasetOperator(AwsBaseOperator[S3Hook]):
                 final = prefix + output.name
                 published.append(final)
                 s3.copy({"Bucket": bucket, "Key": temporary}, bucket, final, ExtraArgs=encryption)
-                output.uri = f"s3://{bucket}/{final}"
+                output.uri = artifacts.s3_uri(bucket, final)
                 uris[output.name.removesuffix(".jsonl") + "_uri"] = output.uri
             staged.append(f"{staging}{REPORT_FILE}.partial")
-            s3.put_object(
-                Bucket=bucket,
-                Key=staged[-1],
-                Body=report.to_json(),
-                ContentType="application/json",
-                **encryption,
+            artifacts.put_object(
+                s3,
+                artifacts.s3_uri(bucket, staged[-1]),
+                report.to_json(),
+                content_type="application/json",
+                kms_key_id=self.kms_key_id,
             )
             published.append(prefix + REPORT_FILE)
             s3.copy({"Bucket": bucket, "Key": staged[-1]}, bucket, prefix + REPORT_FILE, ExtraArgs=encryption)
-            uris["report_uri"] = f"s3://{bucket}/{prefix}{REPORT_FILE}"
+            uris["report_uri"] = artifacts.s3_uri(bucket, prefix + REPORT_FILE)
         except BaseException:
             for key in published:  # take back what this run published before the failure
                 _delete_quietly(s3, bucket, key)
@@ -236,17 +237,6 @@ class PrepareBedrockDatasetOperator(AwsBaseOperator[S3Hook]):
             for key in staged:
                 _delete_quietly(s3, bucket, key)
         return uris
-
-
-def _split_output_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/prefix`` -> ``("bucket", "prefix/")`` (an empty prefix is the bucket's root)."""
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise DatasetConfigError(f"output_uri must be s3://bucket/prefix, not {uri!r}.")
-    bucket, _, prefix = uri[len("s3://") :].partition("/")
-    if not bucket:
-        raise DatasetConfigError(f"output_uri {uri!r} names no bucket.")
-    prefix = prefix.strip("/")
-    return bucket, f"{prefix}/" if prefix else ""
 
 
 def _delete_quietly(s3: Any, bucket: str, key: str) -> None:

@@ -11,7 +11,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowException
 
-from bedrock_customization import catalog
+from bedrock_customization import artifacts, catalog
 from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.links.bedrock import BedrockCustomizationJobLink, BedrockRunResultsLink
 from bedrock_customization.training_metrics import (
@@ -38,15 +38,15 @@ class CollectTrainingMetricsOperator(AwsBaseOperator[BedrockHook]):
     Reads the job (its ``outputDataConfig`` and ``epochCount``), then
     ``model-customization-job-<id>/training_artifacts/step_wise_training_metrics.csv`` and, when present, the
     validation metrics CSV (with or without the inner ``validation/`` folder). Writes ``metrics_summary.json``
-    and ``loss_curve.png`` into ``model-customization-job-<id>/``, encrypted with the bucket's default
-    encryption or with ``kms_key_id``. Returns the summary (see
+    and ``loss_curve.png`` into ``model-customization-job-<id>/``, encrypted with SSE-KMS (``kms_key_id``,
+    else the AWS managed key ``aws/s3``). Returns the summary (see
     :meth:`bedrock_customization.training_metrics.MetricsSummary.to_dict`) plus ``job_arn``, ``job_name``,
     ``status``, ``training_metrics_uri``, ``validation_metrics_uri`` (None without validation metrics),
     ``summary_uri`` and ``loss_curve_uri``.
 
     :param job_arn: ARN (or name) of the model customization job. (templated)
-    :param kms_key_id: KMS key for SSE-KMS of the two files written. Default: the bucket's default
-        encryption. (templated)
+    :param kms_key_id: KMS key for SSE-KMS of the two files written. Default none: the AWS managed key
+        ``aws/s3``. (templated)
     """
 
     aws_hook_class = BedrockHook
@@ -107,13 +107,13 @@ class CollectTrainingMetricsOperator(AwsBaseOperator[BedrockHook]):
         }
         png = render_loss_curve(summary, f"Loss per epoch: {name}")
 
-        encryption = (
-            {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {}
-        )
-        summary_key, curve_key = folder + SUMMARY_FILE, folder + LOSS_CURVE_FILE
+        summary_uri = artifacts.s3_uri(bucket, folder + SUMMARY_FILE)
+        curve_uri = artifacts.s3_uri(bucket, folder + LOSS_CURVE_FILE)
         body = json.dumps(report, indent=2, allow_nan=False).encode()
-        s3.put_object(Bucket=bucket, Key=summary_key, Body=body, ContentType="application/json", **encryption)
-        s3.put_object(Bucket=bucket, Key=curve_key, Body=png, ContentType="image/png", **encryption)
+        artifacts.put_object(
+            s3, summary_uri, body, content_type="application/json", kms_key_id=self.kms_key_id
+        )
+        artifacts.put_object(s3, curve_uri, png, content_type="image/png", kms_key_id=self.kms_key_id)
         self.log.info(
             "Job %s: final training loss %s, final validation loss %s, best epoch %s, %d of %s epochs%s%s.",
             name,
@@ -125,11 +125,7 @@ class CollectTrainingMetricsOperator(AwsBaseOperator[BedrockHook]):
             "; stopped early" if report["early_stopping_detected"] else "",
             "; DIVERGED" if report["diverged"] else "",
         )
-        return {
-            **report,
-            "summary_uri": f"s3://{bucket}/{summary_key}",
-            "loss_curve_uri": f"s3://{bucket}/{curve_key}",
-        }
+        return {**report, "summary_uri": summary_uri, "loss_curve_uri": curve_uri}
 
 
 def _read(s3: Any, bucket: str, key: str) -> str | None:

@@ -16,48 +16,28 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.bedrock import BedrockRuntimeHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
-from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from bedrock_customization import model_import, tagging
-from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
 from bedrock_customization.links.bedrock import BedrockImportedModelLink, BedrockModelImportJobLink
-from bedrock_customization.naming import client_request_token, resource_name
-from bedrock_customization.operators.bedrock import WaitingMixin, run_identity
-from bedrock_customization.operators.customization import _vpc_config, deferral_timeout
+from bedrock_customization.operators.base import BedrockDeleteOperator, BedrockResourceOperator, error_code
 from bedrock_customization.preflight import PreflightFailed
 from bedrock_customization.triggers.bedrock import BedrockModelImportJobCompletedTrigger
+from bedrock_customization.vpc import vpc_config
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-IMPORT_WAITER = "model_import_job_complete"
+    from bedrock_customization.lifecycle import ResourceIdentity
+
 #: InvokeModel errors worth retrying in the smoke test: an imported model scaled to zero answers
 #: ``ModelNotReadyException`` while Bedrock loads it (a cold start can take minutes).
 _RETRYABLE_INVOKE = ("ModelNotReadyException", "ThrottlingException", "ServiceUnavailableException")
 
 
-def import_job_names(
-    dag_id: str, run_id: str, task_id: str, map_index: int = -1, job_prefix: str | None = None
-) -> tuple[str, str, str]:
-    """(jobName, default importedModelName, clientRequestToken) of the task instance's import job."""
-    parts = (dag_id, run_id, task_id, map_index)
-    prefix = f"{dag_id}-{task_id}"
-    return (
-        resource_name(job_prefix or prefix, *parts, "model-import-job"),
-        resource_name(prefix, *parts, "imported-model"),
-        client_request_token(*parts, "model-import-job"),
-    )
-
-
-def _error_code(error: BaseException) -> str | None:
-    response = getattr(error, "response", None)
-    return (response or {}).get("Error", {}).get("Code") if isinstance(response, Mapping) else None
-
-
-class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockCustomizationHook]):
+class BedrockCreateModelImportJobOperator(BedrockResourceOperator):
     """
     Import a Hugging Face model from S3 into Bedrock (Custom Model Import) and wait until it is imported.
 
@@ -90,16 +70,16 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
         VPC. (templated)
     :param security_group_ids: Security groups of ``vpcConfig`` (1-5); required with ``subnet_ids`` and only
         with it. (templated)
-    :param job_tags: Extra job tags ``{"key": "value"}``; the provider's tags win. (templated)
+    :param job_tags: Extra job tags, a mapping or ``[{"key", "value"}]``; the provider's tags win. (templated)
     :param model_tags: Extra imported model tags, as ``job_tags``. (templated)
     :param wait_for_completion: Wait for the job to finish. Default True.
     :param waiter_delay: Seconds between status checks. Default: the ``poll_interval`` setting.
     :param waiter_max_attempts: Status checks before giving up the wait (the job keeps running). Default:
         ``job_timeout`` / ``poll_interval``.
-    :param deferrable: Wait in the triggerer instead of a worker slot. Default True.
+    :param deferrable: Wait in the triggerer instead of a worker slot. (default:
+        ``[bedrock_customization] deferrable``)
     """
 
-    aws_hook_class = BedrockCustomizationHook
     template_fields: Sequence[str] = aws_template_fields(
         "model_data_uri",
         "role_arn",
@@ -114,6 +94,13 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
     ui_color = "#e8f0fb"
     operator_extra_links = (BedrockModelImportJobLink(), BedrockImportedModelLink())
 
+    resource_kind = "model import job"
+    arn_key = "jobArn"
+    trigger_class = BedrockModelImportJobCompletedTrigger
+    timeout_option = "job_timeout"
+    token_kind = "model-import-job"
+    name_parameter = "job_name"
+
     def __init__(
         self,
         *,
@@ -124,12 +111,8 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
         kms_key_id: str | None = None,
         subnet_ids: Sequence[str] | str | None = None,
         security_group_ids: Sequence[str] | str | None = None,
-        job_tags: Mapping[str, str] | None = None,
-        model_tags: Mapping[str, str] | None = None,
-        wait_for_completion: bool = True,
-        waiter_delay: int | None = None,
-        waiter_max_attempts: int | None = None,
-        deferrable: bool = True,
+        job_tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        model_tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -142,224 +125,112 @@ class BedrockCreateModelImportJobOperator(WaitingMixin, AwsBaseOperator[BedrockC
         self.security_group_ids = security_group_ids
         self.job_tags = job_tags
         self.model_tags = model_tags
-        self._init_wait(wait_for_completion, waiter_delay, waiter_max_attempts, deferrable, "job_timeout")
+        self._request: dict[str, Any] = {}
 
-    # ------------------------------------------------------------------------------------------- execution
+    # ------------------------------------------------------------------------------------------- the lifecycle
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        dag_id, run_id, task_id, map_index = run_identity(context)
-        request = self.build_request(dag_id, run_id, task_id, map_index)
-        conn = self.hook.conn
+    def prepare(self, identity: ResourceIdentity) -> None:
+        self._request = self.build_request(identity)
 
-        job = self._find_job(request["jobName"])
-        if job is None:
-            self._check_model_name_free(request["importedModelName"], dag_id, run_id)
-            self.log.info(
-                "Creating model import job %s: %s -> imported model %s.",
-                request["jobName"],
-                self.model_data_uri,
-                request["importedModelName"],
-            )
-            try:
-                job_arn = conn.create_model_import_job(**request)["jobArn"]
-            except conn.exceptions.ValidationException:
-                # Another try of this task may have created it between our look-up and our create.
-                job = self._find_job(request["jobName"])
-                if job is None:
-                    raise
-                job_arn = job["jobArn"]
-            job = self._describe(job_arn)
-        else:
-            self._check_owner(job, dag_id, run_id, task_id)
-            self.log.info(
-                "Re-attaching to model import job %s (%s), created by an earlier try of this run; status %s.",
-                job["jobName"],
-                job["jobArn"],
-                job["status"],
-            )
+    def resource_name(self, identity: ResourceIdentity) -> str:
+        return identity.name("model-import-job", self.job_name)
 
-        self._persist_links(context, job)
-        if job["status"] != "InProgress":
-            return self._finish(job)
-        if self.deferrable:
-            self.log.info("Deferring until model import job %s finishes.", job["jobName"])
-            self.defer(
-                trigger=BedrockModelImportJobCompletedTrigger(
-                    job_arn=job["jobArn"],
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
-                timeout=deferral_timeout(context, self.execution_timeout),
-            )
-        if not self.wait_for_completion:
-            return self._result(job)
-        from airflow.providers.amazon.aws.exceptions import WaiterMaxAttemptsError
+    def describe(self, identifier: str) -> dict[str, Any] | None:
+        return self.hook.describe("get_model_import_job", jobIdentifier=identifier)
 
-        self.log.info("Waiting for model import job %s to finish.", job["jobName"])
-        try:
-            self._sync_wait(IMPORT_WAITER, {"jobIdentifier": job["jobArn"]}, "model import job")
-        except WaiterMaxAttemptsError as error:  # the wait ran out; the job's status below says what to do
-            self.log.info("Waiter stopped: %s", error)
-        job = self._describe(job["jobArn"])
-        self._persist_links(context, job)
-        return self._finish(job)
+    def before_create(self, identity: ResourceIdentity) -> None:
+        """The imported model name must be free: Bedrock would fail the job only at its end."""
+        name = self._request["importedModelName"]
+        model = self.hook.describe("get_imported_model", modelIdentifier=name)
+        if model is None:
+            return
+        tags = self.tags_of(model["modelArn"]) or {}
+        ours = tagging.same_run(tags, identity.dag_id, identity.run_id)
+        created = "this DAG run" if ours else "another run"
+        raise AirflowFailException(
+            f"An imported model named {name} already exists ({model['modelArn']}, created by {created}). Choose "
+            "another imported_model_name, or delete that model first (BedrockDeleteImportedModelOperator)."
+        )
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger: the job's own status decides (with its failureMessage)."""
-        validated = validate_execute_complete_event(event)
-        if validated.get("status") != "success":
-            self.log.info("Trigger reported: %s", validated.get("message", validated))
-        job = self._describe(validated["job_arn"])
-        self._persist_links(context, job)
-        return self._finish(job)
+    def create(self, identity: ResourceIdentity, token: str) -> str:
+        request = {**self._request, "clientRequestToken": token}
+        self.log.info(
+            "Creating model import job %s: %s -> imported model %s.",
+            request["jobName"],
+            self.model_data_uri,
+            request["importedModelName"],
+        )
+        return self.hook.conn.create_model_import_job(**request)["jobArn"]
 
-    def on_kill(self) -> None:
+    def stop(self, arn: str) -> None:
         """Nothing to stop: Bedrock has no StopModelImportJob; the job runs on and a retry re-attaches."""
         self.log.info(
-            "Bedrock cannot stop a model import job; it runs to its end. A retry of this task re-attaches to "
-            "it; delete an unwanted imported model with BedrockDeleteImportedModelOperator."
+            "Bedrock cannot stop model import job %s; it runs to its end. A retry of this task re-attaches to "
+            "it; delete an unwanted imported model with BedrockDeleteImportedModelOperator.",
+            arn,
         )
+
+    def failure_message(self, resource: Mapping[str, Any]) -> str:
+        reason = resource.get("failureMessage") or "Bedrock gave no failureMessage"
+        source = resource.get("modelDataSource", {}).get("s3DataSource", {}).get("s3Uri")
+        return (
+            f"Bedrock model import job {resource['jobName']} failed: {reason} ({resource['jobArn']}, source "
+            f"{source}). Retrying re-attaches to the same failed job: fix the model folder "
+            "(BedrockModelImportPreflightOperator lists what Bedrock needs) and trigger a new DAG run."
+        )
+
+    def finish(self, resource: Mapping[str, Any]) -> Any:
+        """As the base; a completed job whose imported model was deleted since fails the task."""
+        if resource.get("status") == "Completed" and not self.hook.describe(
+            "get_imported_model", modelIdentifier=resource["importedModelArn"]
+        ):
+            raise AirflowFailException(
+                f"Model import job {resource['jobName']} completed, but its imported model "
+                f"{resource['importedModelArn']} has been deleted since. Trigger a new DAG run to import the "
+                "model again."
+            )
+        return super().finish(resource)
+
+    def result(self, resource: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "job_arn": resource["jobArn"],
+            "imported_model_arn": resource.get("importedModelArn"),
+            "imported_model_name": resource.get("importedModelName"),
+        }
+
+    def persist_links(self, context: Context, resource: Mapping[str, Any]) -> None:
+        """The links to the job and, once it has one, to its imported model."""
+        BedrockModelImportJobLink.persist_arn(context, self, resource["jobArn"])
+        BedrockImportedModelLink.persist_arn(context, self, resource.get("importedModelArn"))
 
     # ------------------------------------------------------------------------------------------- the request
 
-    def build_request(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> dict[str, Any]:
+    def build_request(self, identity: ResourceIdentity) -> dict[str, Any]:
         """CreateModelImportJob parameters; every check here runs before any AWS call."""
-        job_name, default_model, token = import_job_names(dag_id, run_id, task_id, map_index, self.job_name)
-        model_name = model_import.check_imported_model_name(self.imported_model_name or default_model)
-        uri = model_import.folder_uri(self.model_data_uri)
-        managed = tagging.run_tags(dag_id, run_id, task_id)
+        model_name = model_import.check_imported_model_name(
+            self.imported_model_name or identity.name("imported-model")
+        )
         request: dict[str, Any] = {
-            "jobName": job_name,
+            "jobName": self.resource_name(identity),
             "importedModelName": model_name,
             "roleArn": self.role_arn,
-            "modelDataSource": {"s3DataSource": {"s3Uri": uri}},
-            "clientRequestToken": token,
-            "jobTags": _aws_tags(self.job_tags, managed, "job_tags"),
-            "importedModelTags": _aws_tags(self.model_tags, managed, "model_tags"),
+            "modelDataSource": {"s3DataSource": {"s3Uri": model_import.folder_uri(self.model_data_uri)}},
+            "clientRequestToken": self.request_token(identity),
+            "jobTags": identity.aws_tags(self.job_tags, what="job_tags"),
+            "importedModelTags": identity.aws_tags(self.model_tags, what="model_tags"),
         }
-        vpc = _vpc_config(self.subnet_ids, self.security_group_ids)
+        vpc = vpc_config(self.subnet_ids, self.security_group_ids)
         if vpc:
             request["vpcConfig"] = vpc
         if self.kms_key_id:
             request["importedModelKmsKeyId"] = self.kms_key_id
         return request
 
-    # ------------------------------------------------------------------------------------------- helpers
-
-    def _describe(self, identifier: str) -> dict[str, Any]:
-        return self.hook.conn.get_model_import_job(jobIdentifier=identifier)
-
-    def _persist_links(self, context: Context, job: Mapping[str, Any]) -> None:
-        """Store the links to the job and, once it has one, to its imported model."""
-        BedrockModelImportJobLink.persist_arn(context, self, job["jobArn"])
-        BedrockImportedModelLink.persist_arn(context, self, job.get("importedModelArn"))
-
-    def _find_job(self, job_name: str) -> dict[str, Any] | None:
-        try:
-            return self._describe(job_name)
-        except self.hook.conn.exceptions.ResourceNotFoundException:
-            return None
-
-    def _tags(self, arn: str) -> dict[str, str]:
-        return tagging.from_aws(self.hook.conn.list_tags_for_resource(resourceARN=arn).get("tags"))
-
-    def _check_owner(self, job: Mapping[str, Any], dag_id: str, run_id: str, task_id: str) -> None:
-        tags = self._tags(job["jobArn"])
-        if tagging.same_run(tags, dag_id, run_id) and tags.get(tagging.TASK_ID) == tagging.clean_value(
-            task_id
-        ):
-            return
-        raise AirflowFailException(
-            f"A model import job named {job['jobName']} already exists ({job['jobArn']}, status {job['status']}) "
-            f"but was not created by this task: its {tagging.RUN_ID} / {tagging.TASK_ID} tags do not name "
-            f"dag_id={dag_id} run_id={run_id} task_id={task_id}. Give the task another job_name."
-        )
-
-    def _check_model_name_free(self, name: str, dag_id: str, run_id: str) -> None:
-        conn = self.hook.conn
-        try:
-            model = conn.get_imported_model(modelIdentifier=name)
-        except conn.exceptions.ResourceNotFoundException:
-            return
-        created = (
-            "this DAG run"
-            if tagging.same_run(self._tags(model["modelArn"]), dag_id, run_id)
-            else "another run"
-        )
-        raise AirflowFailException(
-            f"An imported model named {name} already exists ({model['modelArn']}, created by {created}). Choose "
-            "another imported_model_name, or delete that model first (BedrockDeleteImportedModelOperator)."
-        )
-
-    def _finish(self, job: Mapping[str, Any]) -> dict[str, Any]:
-        name, arn, status = job["jobName"], job["jobArn"], job["status"]
-        if status == "Completed":
-            self._check_model_exists(job)
-            self.log.info(
-                "Model import job %s completed: imported model %s.", name, job.get("importedModelArn")
-            )
-            return self._result(job)
-        if status == "Failed":
-            reason = job.get("failureMessage") or "Bedrock gave no failureMessage"
-            raise AirflowFailException(
-                f"Bedrock model import job {name} failed: {reason} ({arn}, source "
-                f"{job.get('modelDataSource', {}).get('s3DataSource', {}).get('s3Uri')}). Retrying re-attaches "
-                "to the same failed job: fix the model folder (BedrockModelImportPreflightOperator lists what "
-                "Bedrock needs) and trigger a new DAG run."
-            )
-        raise AirflowException(
-            f"Bedrock model import job {name} is still {status} after {self.waiter_max_attempts} status checks "
-            f"{self.waiter_delay} s apart; it keeps running in Bedrock ({arn}). A retry of this task re-attaches "
-            "to it; raise [bedrock_customization] job_timeout to wait longer."
-        )
-
-    def _check_model_exists(self, job: Mapping[str, Any]) -> None:
-        conn = self.hook.conn
-        try:
-            conn.get_imported_model(modelIdentifier=job["importedModelArn"])
-        except conn.exceptions.ResourceNotFoundException:
-            raise AirflowFailException(
-                f"Model import job {job['jobName']} completed, but its imported model {job['importedModelArn']} "
-                "has been deleted since. Trigger a new DAG run to import the model again."
-            ) from None
-
-    @staticmethod
-    def _result(job: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "job_arn": job["jobArn"],
-            "imported_model_arn": job.get("importedModelArn"),
-            "imported_model_name": job.get("importedModelName"),
-        }
-
-
-def _aws_tags(user: Mapping[str, str] | None, managed: Mapping[str, str], what: str) -> list[dict[str, str]]:
-    """User tags plus the provider's (which win), as Bedrock's key/value list of at most 200."""
-    merged = tagging.merge(user, managed)
-    if len(merged) > 200:
-        raise BedrockCustomizationError(
-            f"{what}: {len(merged)} tags including the provider's {len(managed)}; Bedrock allows 200"
-        )
-    return tagging.to_aws(merged)
-
 
 # --------------------------------------------------------------------------------------------- delete
 
 
-def delete_imported_model(conn: Any, model_id: str) -> bool:
-    """Delete an imported model: True if deleted, False if it was already gone."""
-    try:
-        conn.delete_imported_model(modelIdentifier=model_id)
-    except conn.exceptions.ResourceNotFoundException:
-        return False
-    return True
-
-
-class BedrockDeleteImportedModelOperator(AwsBaseOperator[BedrockCustomizationHook]):
+class BedrockDeleteImportedModelOperator(BedrockDeleteOperator):
     """
     Delete a model imported with Custom Model Import; a model that is already gone counts as deleted.
 
@@ -371,42 +242,40 @@ class BedrockDeleteImportedModelOperator(AwsBaseOperator[BedrockCustomizationHoo
         names the model before it exists never deletes someone else's model of that name. Default False.
     """
 
-    aws_hook_class = BedrockCustomizationHook
     template_fields: Sequence[str] = aws_template_fields("model_id")
+    resource_kind = "imported model"
+    id_parameter = "model_id"
 
     def __init__(self, *, model_id: str | None, only_this_run: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model_id = model_id
         self.only_this_run = only_this_run
 
+    def delete(self, identifier: str) -> bool:
+        return self.hook.delete_imported_model(identifier)
+
     def execute(self, context: Context) -> bool:
-        conn = self.hook.conn
-        if not self.model_id:
-            self.log.info("No imported model given; nothing to delete.")
+        if self.model_id and self.only_this_run and not self._of_this_run(context["ti"]):
             return False
-        if self.only_this_run:
-            dag_id, run_id, _, _ = run_identity(context)
-            try:
-                arn = conn.get_imported_model(modelIdentifier=self.model_id)["modelArn"]
-            except conn.exceptions.ResourceNotFoundException:
-                self.log.info("Imported model %s does not exist; nothing to delete.", self.model_id)
-                return False
-            tags = tagging.from_aws(conn.list_tags_for_resource(resourceARN=arn).get("tags"))
-            if not tagging.same_run(tags, dag_id, run_id):
-                self.log.warning(
-                    "Imported model %s (%s) was not created by run %s of %s (tags %s); leaving it alone.",
-                    self.model_id,
-                    arn,
-                    run_id,
-                    dag_id,
-                    tags,
-                )
-                return False
-        if not delete_imported_model(conn, self.model_id):
-            self.log.info("Imported model %s is already gone.", self.model_id)
+        return super().execute(context)
+
+    def _of_this_run(self, ti: Any) -> bool:
+        model = self.hook.describe("get_imported_model", modelIdentifier=self.model_id)
+        if model is None:
+            self.log.info("Imported model %s does not exist; nothing to delete.", self.model_id)
             return False
-        self.log.info("Deleted imported model %s.", self.model_id)
-        return True
+        tags = self.hook.resource_tags(model["modelArn"]) or {}
+        if tagging.same_run(tags, ti.dag_id, ti.run_id):
+            return True
+        self.log.warning(
+            "Imported model %s (%s) was not created by run %s of %s (tags %s); leaving it alone.",
+            self.model_id,
+            model["modelArn"],
+            ti.run_id,
+            ti.dag_id,
+            tags,
+        )
+        return False
 
 
 # --------------------------------------------------------------------------------------------- preflight
@@ -591,7 +460,7 @@ class BedrockImportedModelSmokeTestOperator(AwsBaseOperator[BedrockRuntimeHook])
                 )
                 return response["body"].read()
             except Exception as error:
-                code = _error_code(error)
+                code = error_code(error)
                 if code not in _RETRYABLE_INVOKE or time.monotonic() + delay > deadline:
                     raise
                 self.log.info("InvokeModel answered %s; retrying in %.0f s.", code, delay)

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Asset
 
@@ -16,29 +15,17 @@ from bedrock_customization.exceptions import (
     ChampionChangedError,
     PromotionRolledBackError,
     RegistryConflictError,
-    ResourceFailedError,
     ResourceInUseError,
 )
 from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
 from bedrock_customization.links.bedrock import BedrockProvisionedThroughputLink, BedrockRunResultsLink
-from bedrock_customization.operators.bedrock import (
-    DEFAULT_DEFERRABLE,
-    THROUGHPUT_WAITER,
-    ThroughputWaitMixin,
-    delete_custom_model,
-    delete_throughput,
-    get_throughput,
-    run_identity,
-    throughput_failure,
-    update_throughput_model,
-)
-from bedrock_customization.triggers.bedrock import BedrockProvisionedThroughputInServiceTrigger
+from bedrock_customization.operators.base import BedrockWaitOperator, ProvisionedThroughputWait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCustomizationHook]):
+class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator):
     """
     Promote or reject an evaluated custom model, and record the champion in the S3 model registry.
 
@@ -83,7 +70,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
     :param wait_for_completion: Wait for an in-place update to be InService. (default: True)
     :param waiter_delay: Seconds between status checks. (default: the provider's ``poll_interval``)
     :param waiter_max_attempts: Maximum status checks. (default: ``throughput_timeout`` / ``poll_interval``)
-    :param deferrable: Wait for the update in the triggerer. (default: ``[operators] default_deferrable``)
+    :param deferrable: Wait for the update in the triggerer. (default: ``[bedrock_customization] deferrable``)
     """
 
     aws_hook_class = BedrockCustomizationHook
@@ -115,10 +102,6 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         retention: str = "delete",
         champion_retention: str = "keep",
         registry_kms_key_id: str | None = None,
-        wait_for_completion: bool = True,
-        waiter_delay: int | None = None,
-        waiter_max_attempts: int | None = None,
-        deferrable: bool = DEFAULT_DEFERRABLE,
         **kwargs: Any,
     ) -> None:
         self.registry_name = promotion.check_name(registry_name)
@@ -135,9 +118,6 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         self.retention = retention
         self.champion_retention = champion_retention
         self.registry_kms_key_id = registry_kms_key_id
-        self._init_wait(
-            wait_for_completion, waiter_delay, waiter_max_attempts, deferrable, "throughput_timeout"
-        )
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -150,12 +130,11 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         ).get_conn()
 
     def execute(self, context: Context) -> dict[str, Any]:
-        conn = self.hook.conn
         decision = str(self.decision).strip().lower()
         registry, etag = self._registry_without_abandoned_intent(context)
         evaluation = None
         if self.evaluation_throughput_arn:
-            found = get_throughput(conn, self.evaluation_throughput_arn)
+            found = self.hook.get_throughput(self.evaluation_throughput_arn)
             evaluation = found["provisionedModelArn"] if found else None
             if found is None:
                 self.log.info("Evaluation throughput %s is already gone.", self.evaluation_throughput_arn)
@@ -167,7 +146,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
                 self.log.error("%s", changed)
                 decision = "reject"
         serving = (registry or {}).get("serving_throughput_arn")
-        serving_alive = bool(serving) and get_throughput(conn, serving) is not None
+        serving_alive = bool(serving) and self.hook.get_throughput(serving) is not None
         if serving and not serving_alive:
             self.log.warning("The registry's serving throughput %s no longer exists.", serving)
         plan = promotion.plan_promotion(
@@ -213,16 +192,16 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
     ) -> tuple[dict[str, Any] | None, str | None]:
         """The registry and its ETag, an abandoned in-place switch of another promotion rolled back first (an
         intent of this same task, from an earlier try, is carried on by the plan)."""
-        dag_id, run_id, _, _ = run_identity(context)
+        ti = context["ti"]
         return load_settled_registry(
             self.hook.conn,
             self.s3,
             self.registry_bucket,
             self.registry_name,
-            settle=self._settle,
+            settle=self.settle,
             log=self.log,
             max_age_seconds=self._intent_max_age(),
-            own_run=(dag_id, run_id),
+            own_run=(ti.dag_id, ti.run_id),
             kms_key_id=self.registry_kms_key_id,
         )
 
@@ -250,11 +229,9 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
 
     def _step(self, context: Context, step: Mapping[str, Any], state: dict[str, Any]) -> None:
         if step["action"] == "update_serving":
-            arn, status = update_throughput_model(
-                self.hook.conn, step["target"], step["model"], self.log, self._settle
-            )
-            if status != "InService":
-                self._wait_update(arn, status, state)
+            arn, _ = self.hook.update_throughput_model(step["target"], step["model"], settle=self.settle)
+            # Deferred, the plan goes on in ``resume`` with the state saved here.
+            self.wait(context, self.described(arn), method_name="resume", kwargs={"state": state})
         else:
             self._apply(context, step, state)
 
@@ -264,7 +241,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
         pending = state["intent"]
         what = f"Promotion of {pending['to_model']} failed at step {step['action']} ({type(error).__name__}: {error})"
         try:
-            undo_switch(self.hook.conn, pending, self._settle, self.log)
+            undo_switch(self.hook.conn, pending, self.settle, self.log)
             etag = promotion.save_registry(
                 self.s3,
                 self.registry_bucket,
@@ -284,35 +261,6 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
             f"{what}. Rolled back: throughput {pending['throughput']} serves {pending['from_model']} again and "
             f"the registry still names it (version {state['version']}); nothing was promoted."
         ) from error
-
-    def _wait_update(self, arn: str, status: str, state: dict[str, Any]) -> None:
-        if status == "Failed":
-            raise ResourceFailedError(
-                throughput_failure(self.hook.conn.get_provisioned_model_throughput(provisionedModelId=arn))
-            )
-        if self.deferrable:
-            self.log.info("Deferring until serving throughput %s is InService with the new model.", arn)
-            self.defer(
-                trigger=BedrockProvisionedThroughputInServiceTrigger(
-                    provisioned_model_id=arn,
-                    waiter_delay=self.waiter_delay,
-                    waiter_max_attempts=self.waiter_max_attempts,
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="resume",
-                kwargs={"state": state},
-            )
-        elif self.wait_for_completion:
-            self._settle(arn)
-
-    def _settle(self, arn: str) -> None:
-        if not self._sync_wait(THROUGHPUT_WAITER, {"provisionedModelId": arn}, "provisioned throughput"):
-            raise ResourceFailedError(
-                throughput_failure(self.hook.conn.get_provisioned_model_throughput(provisionedModelId=arn))
-            )
 
     def resume(
         self, context: Context, event: dict[str, Any] | None = None, state: dict[str, Any] | None = None
@@ -341,7 +289,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
             conn.tag_resource(resourceARN=target, tags=tagging.to_aws({tagging.ROLE: tagging.ROLE_SERVING}))
             self.log.info("Provisioned throughput %s is now tagged as serving.", target)
         elif action == "delete_throughput":
-            if delete_throughput(conn, target, self.log):
+            if self.hook.delete_throughput(target):
                 self.log.info("Deleted provisioned throughput %s (%s).", target, step["detail"])
                 done["deleted_throughputs"].append(target)
         elif action == "tag_decision":
@@ -350,7 +298,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
             except conn.exceptions.ResourceNotFoundException:
                 self.log.info("Custom model %s is already gone; not tagging it.", target)
         elif action == "record_intent":
-            dag_id, run_id, _, _ = run_identity(context)
+            dag_id, run_id = context["ti"].dag_id, context["ti"].run_id
             registry = promotion.with_intent(
                 promotion.without_intent(state["registry"]),
                 throughput=target,
@@ -371,7 +319,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
             state["registry"], state["intent"] = registry, registry["pending"]
             self.log.info("Recorded the intent to switch %s to %s in the registry.", target, step["model"])
         elif action == "write_registry":
-            dag_id, run_id, _, _ = run_identity(context)
+            dag_id, run_id = context["ti"].dag_id, context["ti"].run_id
             record = promotion.next_registry(
                 state["registry"],
                 name=self.registry_name,
@@ -415,7 +363,7 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
 
         for attempt in range(5):
             try:
-                return delete_custom_model(self.hook.conn, model_arn)
+                return self.hook.delete_custom_model(model_arn)
             except ResourceInUseError:
                 if attempt == 4:
                     raise
@@ -451,7 +399,8 @@ class BedrockPromoteModelOperator(ThroughputWaitMixin, AwsBaseOperator[BedrockCu
 
 def undo_switch(conn: Any, pending: Mapping[str, Any], settle: Any, log: Any) -> None:
     """Point the intent's throughput back at the model it served before (waiting until it is InService)."""
-    arn, status = update_throughput_model(conn, pending["throughput"], pending["from_model"], log, settle)
+    hook = BedrockCustomizationHook.for_client(conn)
+    arn, status = hook.update_throughput_model(pending["throughput"], pending["from_model"], settle)
     if status != "InService":
         settle(arn)
 
@@ -480,7 +429,7 @@ def repair_abandoned_intent(
         pending.get("throughput"),
         pending.get("from_model"),
     )
-    if get_throughput(conn, pending["throughput"]) is not None:
+    if BedrockCustomizationHook.for_client(conn).get_throughput(pending["throughput"]) is not None:
         undo_switch(conn, pending, settle, log)
     promotion.save_registry(s3, bucket, name, promotion.without_intent(registry), etag, kms_key_id)
     return True
@@ -542,7 +491,7 @@ def waiter_settle(hook: Any) -> Any:
     from bedrock_customization import settings
 
     def settle(arn: str) -> None:
-        hook.get_waiter(THROUGHPUT_WAITER).wait(
+        hook.get_waiter(ProvisionedThroughputWait.trigger_class.waiter_name).wait(
             provisionedModelId=arn,
             WaiterConfig={
                 "Delay": settings.poll_interval(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.amazon.aws.triggers import bedrock as amazon_triggers
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
@@ -70,6 +70,11 @@ class BedrockCustomizeModelCompletedTrigger(
     :param botocore_config: botocore client configuration (key-values).
     """
 
+    # What the upstream ``__init__`` passes, declared as on :class:`BedrockWaiterTrigger`.
+    waiter_name = "model_customization_job_complete"
+    waiter_arg = "jobIdentifier"
+    return_key = "job_name"
+
     async def stop_job(self, job_id: str) -> None:
         from botocore.exceptions import ClientError
 
@@ -84,95 +89,91 @@ class BedrockCustomizeModelCompletedTrigger(
         self.log.info("Stopped customization job %s: its task was killed.", job_id)
 
 
-class BedrockProvisionedThroughputInServiceTrigger(AwsBaseWaiterTrigger):
+class BedrockWaiterTrigger(AwsBaseWaiterTrigger):
+    """
+    A wait over one waiter of ``waiters/bedrock.json``, declared by class attributes: ``waiter_name``,
+    ``waiter_arg`` (the waiter's identifier argument), ``return_key`` (the parameter naming the resource, also
+    the key of the event) and ``resource_kind`` (for messages). Fires when the resource reaches a success
+    state; errors (with its ``failureMessage``) in a failure state.
+
+    :param <return_key>: Name or ARN of the resource, e.g. ``provisioned_model_id=...``.
+    :param waiter_delay: Seconds between status checks. (default: 60)
+    :param waiter_max_attempts: Maximum number of status checks. (default: ``default_max_attempts``)
+    :param aws_conn_id: The Airflow connection used for AWS credentials.
+    :param region_name: AWS region of the resource.
+    :param verify: Whether to verify SSL certificates.
+    :param botocore_config: botocore client configuration (key-values).
+    """
+
+    aws_hook_class = BedrockCustomizationHook
+    waiter_name: ClassVar[str]
+    waiter_arg: ClassVar[str]
+    return_key: ClassVar[str]
+    resource_kind: ClassVar[str]
+    default_max_attempts: ClassVar[int] = 120
+
+    def __init__(
+        self,
+        *,
+        waiter_delay: int = 60,
+        waiter_max_attempts: int | None = None,
+        aws_conn_id: str | None = None,
+        region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict | None = None,
+        **resource: str,
+    ) -> None:
+        if set(resource) != {self.return_key}:
+            raise TypeError(f"{type(self).__name__} takes {self.return_key}=..., not {', '.join(resource)}")
+        identifier = resource[self.return_key]
+        attempts = self.default_max_attempts if waiter_max_attempts is None else waiter_max_attempts
+        super().__init__(
+            serialized_fields={self.return_key: identifier},
+            waiter_name=self.waiter_name,
+            waiter_args={self.waiter_arg: identifier},
+            failure_message=f"Bedrock {self.resource_kind} failed.",
+            status_message=f"Status of Bedrock {self.resource_kind} is",
+            status_queries=["status", "failureMessage"],
+            return_key=self.return_key,
+            return_value=identifier,
+            waiter_delay=waiter_delay,
+            waiter_max_attempts=attempts,
+            aws_conn_id=aws_conn_id,
+            region_name=region_name,
+            verify=verify,
+            botocore_config=botocore_config,
+        )
+
+
+class BedrockProvisionedThroughputInServiceTrigger(BedrockWaiterTrigger):
     """
     Fire when a provisioned throughput is InService (after Creating or Updating); error when it is Failed.
 
-    :param provisioned_model_id: Name or ARN of the provisioned throughput.
-    :param waiter_delay: Seconds between status checks. (default: 60)
-    :param waiter_max_attempts: Maximum number of status checks. (default: 120)
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
-    :param region_name: AWS region of the throughput.
-    :param verify: Whether to verify SSL certificates.
-    :param botocore_config: botocore client configuration (key-values).
+    :param provisioned_model_id: Name or ARN of the provisioned throughput. Other parameters: see
+        :class:`BedrockWaiterTrigger` (``waiter_max_attempts`` default 120).
     """
 
-    aws_hook_class = BedrockCustomizationHook
-
-    def __init__(
-        self,
-        *,
-        provisioned_model_id: str,
-        waiter_delay: int = 60,
-        waiter_max_attempts: int = 120,
-        aws_conn_id: str | None = None,
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
-    ) -> None:
-        super().__init__(
-            serialized_fields={"provisioned_model_id": provisioned_model_id},
-            waiter_name="provisioned_model_throughput_in_service",
-            waiter_args={"provisionedModelId": provisioned_model_id},
-            failure_message="Bedrock provisioned throughput failed.",
-            status_message="Status of Bedrock provisioned throughput is",
-            status_queries=["status", "failureMessage"],
-            return_key="provisioned_model_id",
-            return_value=provisioned_model_id,
-            waiter_delay=waiter_delay,
-            waiter_max_attempts=waiter_max_attempts,
-            aws_conn_id=aws_conn_id,
-            region_name=region_name,
-            verify=verify,
-            botocore_config=botocore_config,
-        )
+    waiter_name = "provisioned_model_throughput_in_service"
+    waiter_arg = "provisionedModelId"
+    return_key = "provisioned_model_id"
+    resource_kind = "provisioned throughput"
 
 
-class BedrockCustomModelDeploymentActiveTrigger(AwsBaseWaiterTrigger):
+class BedrockCustomModelDeploymentActiveTrigger(BedrockWaiterTrigger):
     """
     Fire when an on-demand custom model deployment is Active; error when it is Failed.
 
-    :param deployment_id: Name or ARN of the custom model deployment.
-    :param waiter_delay: Seconds between status checks. (default: 60)
-    :param waiter_max_attempts: Maximum number of status checks. (default: 120)
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
-    :param region_name: AWS region of the deployment.
-    :param verify: Whether to verify SSL certificates.
-    :param botocore_config: botocore client configuration (key-values).
+    :param deployment_id: Name or ARN of the custom model deployment. Other parameters: see
+        :class:`BedrockWaiterTrigger` (``waiter_max_attempts`` default 120).
     """
 
-    aws_hook_class = BedrockCustomizationHook
-
-    def __init__(
-        self,
-        *,
-        deployment_id: str,
-        waiter_delay: int = 60,
-        waiter_max_attempts: int = 120,
-        aws_conn_id: str | None = None,
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
-    ) -> None:
-        super().__init__(
-            serialized_fields={"deployment_id": deployment_id},
-            waiter_name="custom_model_deployment_active",
-            waiter_args={"customModelDeploymentIdentifier": deployment_id},
-            failure_message="Bedrock custom model deployment failed.",
-            status_message="Status of Bedrock custom model deployment is",
-            status_queries=["status", "failureMessage"],
-            return_key="deployment_id",
-            return_value=deployment_id,
-            waiter_delay=waiter_delay,
-            waiter_max_attempts=waiter_max_attempts,
-            aws_conn_id=aws_conn_id,
-            region_name=region_name,
-            verify=verify,
-            botocore_config=botocore_config,
-        )
+    waiter_name = "custom_model_deployment_active"
+    waiter_arg = "customModelDeploymentIdentifier"
+    return_key = "deployment_id"
+    resource_kind = "custom model deployment"
 
 
-class BedrockModelImportJobCompletedTrigger(StopJobOnKillMixin, AwsBaseWaiterTrigger):
+class BedrockModelImportJobCompletedTrigger(StopJobOnKillMixin, BedrockWaiterTrigger):
     """
     Fire when a Custom Model Import job is Completed; error (with its failureMessage) when it is Failed.
 
@@ -180,44 +181,15 @@ class BedrockModelImportJobCompletedTrigger(StopJobOnKillMixin, AwsBaseWaiterTri
     deferred task, ``on_kill`` logs a warning naming the job, which runs to its end and leaves its imported
     model behind.
 
-    :param job_arn: ARN (or name) of the model import job.
-    :param waiter_delay: Seconds between status checks. (default: 60)
-    :param waiter_max_attempts: Maximum number of status checks. (default: 240)
-    :param aws_conn_id: The Airflow connection used for AWS credentials.
-    :param region_name: AWS region of the job.
-    :param verify: Whether to verify SSL certificates.
-    :param botocore_config: botocore client configuration (key-values).
+    :param job_arn: ARN (or name) of the model import job. Other parameters: see :class:`BedrockWaiterTrigger`
+        (``waiter_max_attempts`` default 240).
     """
 
-    aws_hook_class = BedrockCustomizationHook
-
-    def __init__(
-        self,
-        *,
-        job_arn: str,
-        waiter_delay: int = 60,
-        waiter_max_attempts: int = 240,
-        aws_conn_id: str | None = None,
-        region_name: str | None = None,
-        verify: bool | str | None = None,
-        botocore_config: dict | None = None,
-    ) -> None:
-        super().__init__(
-            serialized_fields={"job_arn": job_arn},
-            waiter_name="model_import_job_complete",
-            waiter_args={"jobIdentifier": job_arn},
-            failure_message="Bedrock model import job failed.",
-            status_message="Status of Bedrock model import job is",
-            status_queries=["status", "failureMessage"],
-            return_key="job_arn",
-            return_value=job_arn,
-            waiter_delay=waiter_delay,
-            waiter_max_attempts=waiter_max_attempts,
-            aws_conn_id=aws_conn_id,
-            region_name=region_name,
-            verify=verify,
-            botocore_config=botocore_config,
-        )
+    waiter_name = "model_import_job_complete"
+    waiter_arg = "jobIdentifier"
+    return_key = "job_arn"
+    resource_kind = "model import job"
+    default_max_attempts = 240
 
     async def stop_job(self, job_id: str) -> None:
         self.log.warning(
