@@ -23,198 +23,17 @@ age and the reason (each resource spared too); with `dry_run` the janitor only l
 report: counts per action planned, done and failed. The protected ARNs come from every `registry/*.json` in
 the landing-zone bucket (`registry_bucket`, default: the `bucket` of the Airflow Variable
 `bedrock_customization`); without a registry bucket, models whose deletion depends on "no registry names it"
-are kept. The rules live in `bedrock_customization.janitor` (pure, tested).
+are kept. The rules live in `bedrock_customization.janitor` (pure, tested); the task is
+`BedrockJanitorOperator` (`bedrock_customization.operators.janitor`).
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 
+from bedrock_customization.operators.janitor import BedrockJanitorOperator
 from bedrock_customization.retries import FAIL_FAST
-
-AWS_CONN_ID = "aws_default"
-
-
-@task
-def repair_promotions(params: dict | None = None) -> list:
-    """Roll back in-place promotions abandoned half-way (a registry intent older than the longest switch)."""
-    import logging
-
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-    from airflow.sdk import Variable
-
-    from bedrock_customization import promotion
-    from bedrock_customization.exceptions import RegistryConflictError
-    from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
-    from bedrock_customization.operators.promotion import load_settled_registry, waiter_settle
-
-    log = logging.getLogger(__name__)
-    bucket = params["registry_bucket"] or (
-        Variable.get("bedrock_customization", deserialize_json=True, default=None) or {}
-    ).get("bucket")
-    if not bucket:
-        return []
-    s3, hook = S3Hook(aws_conn_id=AWS_CONN_ID).get_conn(), BedrockCustomizationHook(aws_conn_id=AWS_CONN_ID)
-    repaired = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=promotion.REGISTRY_PREFIX):
-        for item in page.get("Contents", []):
-            name = item["Key"].removeprefix(promotion.REGISTRY_PREFIX).removesuffix(".json")
-            if not item["Key"].endswith(".json") or not promotion.is_valid_name(name):
-                continue
-            pending = (promotion.load_registry(s3, bucket, name)[0] or {}).get("pending")
-            if not pending:
-                continue
-            if params["dry_run"]:
-                log.info("Dry run: registry %s has a promotion intent %s; not repaired.", name, pending)
-                continue
-            try:
-                registry, _ = load_settled_registry(
-                    hook.conn, s3, bucket, name, settle=waiter_settle(hook), log=log
-                )
-            except RegistryConflictError as in_progress:
-                log.info("Registry %s: %s", name, in_progress)
-                continue
-            if "pending" not in (registry or {}):
-                repaired.append({"registry": name, "rolled_back": pending})
-    return repaired
-
-
-@task
-def take_inventory(params: dict | None = None) -> dict:
-    """List throughputs, deployments, custom and imported models and jobs with tags; the registries' ARNs."""
-    import logging
-
-    from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-    from airflow.sdk import Variable
-
-    from bedrock_customization import inventory
-
-    log = logging.getLogger(__name__)
-    bucket = params["registry_bucket"]
-    if not bucket:
-        landing_zone = Variable.get("bedrock_customization", deserialize_json=True, default=None) or {}
-        bucket = landing_zone.get("bucket")
-    resources = inventory.list_resources(BedrockHook(aws_conn_id=AWS_CONN_ID).conn)
-    registries = {}
-    if bucket:
-        registries = inventory.registry_protected_arns(S3Hook(aws_conn_id=AWS_CONN_ID).get_conn(), bucket)
-    else:
-        log.warning(
-            "No registry bucket: only the role=serving tag protects serving throughputs, and models with "
-            "decision=promote or no decision are kept."
-        )
-    log.info(
-        "Inventory: %d throughputs, %d deployments, %d custom models, %d imported models, %d jobs to "
-        "consider; registries: %s",
-        len(resources["throughputs"]),
-        len(resources["deployments"]),
-        len(resources["models"]),
-        len(resources["imported_models"]),
-        len(resources["jobs"]),
-        registries or "none",
-    )
-    return {**resources, "registries": registries, "registries_read": bool(bucket)}
-
-
-@task
-def plan_cleanup(found: dict, params: dict | None = None) -> dict:
-    """Decide what to delete or stop, with a reason for each action and each resource spared."""
-    import logging
-    from datetime import UTC, datetime
-
-    from bedrock_customization import janitor
-    from bedrock_customization.tables import text_table
-
-    serving = {arn for arns in found["registries"].values() for arn in arns}
-    cleanup = janitor.plan(
-        throughputs=found["throughputs"],
-        models=found["models"],
-        jobs=found["jobs"],
-        deployments=found.get("deployments", []),
-        imported_models=found.get("imported_models", []),
-        registries_read=found.get("registries_read", True),
-        serving_arns=serving,
-        now=datetime.now(UTC),
-        ttl_hours=params["ttl_hours"],
-        retention_days=params["retention_days"],
-        max_job_hours=params["max_job_hours"],
-    )
-    log = logging.getLogger(__name__)
-    columns = ("action", "kind", "name", "age", "arn", "reason")
-    if cleanup.actions:
-        rows = [[getattr(action, column) for column in columns] for action in cleanup.actions]
-        log.info("Planned actions:\n%s", text_table(rows, columns))
-    if cleanup.spared:
-        rows = [[getattr(spared, column) for column in columns[1:]] for spared in cleanup.spared]
-        log.info("Ours, kept:\n%s", text_table(rows, columns[1:]))
-    log.info(
-        "%d actions; %d of ours kept; %d not ours.",
-        len(cleanup.actions),
-        len(cleanup.spared),
-        cleanup.not_ours,
-    )
-    return cleanup.to_dict()
-
-
-@task
-def clean_up(cleanup: dict, params: dict | None = None) -> dict:
-    """Carry out the plan (or only log it when dry_run); fails at the end if any action failed."""
-    import logging
-
-    from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
-
-    from bedrock_customization import janitor
-    from bedrock_customization.operators.bedrock import (
-        delete_custom_model,
-        delete_deployment,
-        delete_throughput,
-    )
-    from bedrock_customization.operators.model_import import delete_imported_model
-    from bedrock_customization.tables import text_table
-
-    log = logging.getLogger(__name__)
-    columns = ("action", "kind", "name", "age", "arn", "reason")
-    counts = {"spared": len(cleanup["spared"]), "not_ours": cleanup["not_ours"]}
-    if params["dry_run"]:
-        rows = [[action.get(column, "") for column in columns] for action in cleanup["actions"]]
-        log.info("Dry run, %d actions not done:\n%s", len(rows), text_table(rows, columns))
-        report = janitor.report(cleanup["actions"], dry_run=True, **counts)
-        log.info("%s", janitor.summary_line(report))
-        return {"dry_run": True, "done": [], "failed": [], "planned": cleanup["actions"], "report": report}
-
-    conn = BedrockHook(aws_conn_id=AWS_CONN_ID).conn
-    done, failed = [], []
-    for action in cleanup["actions"]:
-        kind, arn = action["action"], action["arn"]
-        try:
-            if kind == janitor.DELETE_THROUGHPUT:
-                delete_throughput(conn, arn)
-            elif kind == janitor.DELETE_CUSTOM_MODEL:
-                delete_custom_model(conn, arn)
-            elif kind == janitor.DELETE_DEPLOYMENT:
-                delete_deployment(conn, arn)
-            elif kind == janitor.DELETE_IMPORTED_MODEL:
-                delete_imported_model(conn, arn)
-            elif kind == janitor.STOP_JOB:
-                try:
-                    conn.stop_model_customization_job(jobIdentifier=arn)
-                except conn.exceptions.ValidationException as error:
-                    log.info("Job %s is no longer running: %s", arn, error)
-        except Exception as error:  # one stubborn resource must not stop the rest; retried at the end
-            log.error("FAILED %s %s (%s): %s", kind, action["name"], arn, error)
-            failed.append({**action, "error": str(error)})
-            continue
-        done.append(action)
-    if done or failed:
-        rows = [[a["action"], a["name"], a["arn"], a.get("error", "done")] for a in [*done, *failed]]
-        log.info("Janitor actions:\n%s", text_table(rows, ("action", "name", "arn", "outcome")))
-    report = janitor.report(cleanup["actions"], done, failed, dry_run=False, **counts)
-    log.info("%s", janitor.summary_line(report))
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {len(cleanup['actions'])} janitor actions failed: {failed}")
-    return {"dry_run": False, "done": done, "failed": failed, "planned": cleanup["actions"], "report": report}
 
 
 @dag(
@@ -256,10 +75,15 @@ def clean_up(cleanup: dict, params: dict | None = None) -> dict:
     doc_md=__doc__,
 )
 def bedrock_janitor():
-    # A half-applied promotion is rolled back first: the inventory then sees what really serves.
-    inventory = take_inventory()
-    repair_promotions() >> inventory
-    clean_up(plan_cleanup(inventory))
+    BedrockJanitorOperator(
+        task_id="clean_up",
+        aws_conn_id="aws_default",
+        dry_run="{{ params.dry_run }}",
+        ttl_hours="{{ params.ttl_hours }}",
+        retention_days="{{ params.retention_days }}",
+        max_job_hours="{{ params.max_job_hours }}",
+        registry_bucket="{{ params.registry_bucket or '' }}",
+    )
 
 
 dag = bedrock_janitor()

@@ -31,9 +31,9 @@ The landing zone (bucket, role, KMS key, subnets, security group) comes from the
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag
 
-from bedrock_customization import settings, tagging
+from bedrock_customization import tagging
 from bedrock_customization.model_import import DEFAULT_SMOKE_PROMPT
 from bedrock_customization.operators.model_import import (
     BedrockCreateModelImportJobOperator,
@@ -41,60 +41,10 @@ from bedrock_customization.operators.model_import import (
     BedrockImportedModelSmokeTestOperator,
     BedrockModelImportPreflightOperator,
 )
+from bedrock_customization.pipeline.model_import import DEFAULT_MODEL_PREFIX, plan_import, summarize_import
 from bedrock_customization.retries import FAIL_FAST
 
 AWS_CONN_ID = "aws_default"
-#: Where the model is looked for when the ``model_data_uri`` param is empty.
-DEFAULT_MODEL_PREFIX = "models/import/"
-
-
-@task
-def plan(params: dict | None = None, dag_run=None) -> dict:
-    """Resolve the params against the landing zone: model folder, model name, KMS key and VPC."""
-    import logging
-
-    from airflow.sdk import Variable
-
-    from bedrock_customization.model_import import check_imported_model_name, folder_uri
-    from bedrock_customization.naming import resource_name
-    from bedrock_customization.tables import text_table
-
-    landing_zone = Variable.get("bedrock_customization", deserialize_json=True)
-    uri = folder_uri(params["model_data_uri"] or f"s3://{landing_zone['bucket']}/{DEFAULT_MODEL_PREFIX}")
-    name = check_imported_model_name(
-        params["imported_model_name"] or resource_name("imported", dag_run.dag_id, dag_run.run_id)
-    )
-    use_vpc = params["use_vpc"]
-    result = {
-        "model_data_uri": uri,
-        "imported_model_name": name,
-        "role_arn": landing_zone["role_arn"],
-        "kms_key_id": params["kms_key_id"] or landing_zone.get("kms_key_arn"),
-        "subnet_ids": landing_zone["subnet_ids"] if use_vpc else None,
-        "security_group_ids": landing_zone["security_group_ids"] if use_vpc else None,
-        # Empty: the teardown has nothing to delete and keeps the model.
-        "delete_model_id": name if params["delete_after_smoke_test"] else "",
-    }
-    logging.getLogger(__name__).info("Plan:\n%s", text_table(result.items(), ("field", "value")))
-    return result
-
-
-@task
-def summarize(imported: dict, smoke_test: dict, deleted: bool, params: dict | None = None) -> dict:
-    """The run's result: imported model, smoke test outcome, and whether it was deleted."""
-    import logging
-
-    from bedrock_customization.tables import text_table
-
-    summary = {
-        "imported_model_arn": imported["imported_model_arn"],
-        "imported_model_name": imported["imported_model_name"],
-        "smoke_test": {key: smoke_test[key] for key in ("ok", "stop_reason", "generation_token_count")},
-        "deleted": bool(deleted),
-        "kept": not params["delete_after_smoke_test"],
-    }
-    logging.getLogger(__name__).info("Summary:\n%s", text_table(summary.items(), ("field", "value")))
-    return summary
 
 
 @dag(
@@ -141,7 +91,7 @@ def summarize(imported: dict, smoke_test: dict, deleted: bool, params: dict | No
     doc_md=__doc__,
 )
 def bedrock_model_import():
-    run = plan()
+    run = plan_import()
 
     preflight = BedrockModelImportPreflightOperator(
         task_id="preflight", aws_conn_id=AWS_CONN_ID, model_data_uri=run["model_data_uri"]
@@ -157,8 +107,6 @@ def bedrock_model_import():
         kms_key_id=run["kms_key_id"],
         subnet_ids=run["subnet_ids"],
         security_group_ids=run["security_group_ids"],
-        deferrable=settings.deferrable(),
-        waiter_delay=settings.poll_interval(),
         # What the run means to do with the model, for the janitor should the teardown never run.
         model_tags={tagging.DECISION: "{{ 'delete' if params.delete_after_smoke_test else 'keep' }}"},
     )
@@ -182,7 +130,7 @@ def bedrock_model_import():
     smoke >> delete.as_teardown(setups=[run.operator, imported])
     # The run's outcome: fails when the smoke test or the delete failed (a teardown alone does not fail a
     # run, and one with on_failure_fail_dagrun would hide the smoke test's failure).
-    summarize(imported.output, smoke.output, delete.output)
+    summarize_import(imported.output, smoke.output, delete.output)
 
 
 dag = bedrock_model_import()

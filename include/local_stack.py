@@ -157,7 +157,7 @@ def retraining_summary(dag_run, landing_zone: dict) -> dict:
     values = xcom_values(dag_run)
     job = values.get("training.customize_model") or {}
     metrics = values.get("training.training_metrics") or {}
-    evaluation = values.get("evaluation.evaluate") or {}
+    evaluation = values.get("evaluation.choose_candidate") or {}
     promotion = values.get("release.promote_model") or {}
     serving = serving_throughput(landing_zone["bucket"])
     return {
@@ -172,7 +172,7 @@ def retraining_summary(dag_run, landing_zone: dict) -> dict:
             role: evaluation[role] for role in ("baseline", "candidate") if evaluation.get(role) is not None
         },
         "evaluation_samples": evaluation.get("samples"),
-        "evaluation_report": (evaluation.get("uris") or {}).get("report"),
+        "evaluation_report": (evaluation.get("evaluation_uris") or {}).get("report"),
         "decision": evaluation.get("decision"),
         "promotion": promotion.get("outcome"),
         "serving_throughput": serving,

@@ -65,14 +65,10 @@ def test_every_task_fails_at_once_on_errors_a_retry_cannot_fix(dagbag):
 DEFERRABLE_ENV = "AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE"
 #: The tasks that wait for Bedrock (jobs, throughputs); each must follow ``[bedrock_customization] deferrable``.
 WAITS = {
-    ("bedrock_retraining", "training.customize_model"),
-    ("bedrock_retraining", "evaluation.provision_throughput"),
-    ("bedrock_retraining", "release.promote_model"),
-    ("bedrock_hparam_sweep", "customize"),
-    ("bedrock_hparam_sweep", "provision_throughput"),
-    ("bedrock_hparam_sweep", "promote_model"),
-    ("bedrock_model_import", "import_model"),
-}
+    (dag_id, task_id)
+    for dag_id in ("bedrock_retraining", "bedrock_hparam_sweep")
+    for task_id in ("training.customize_model", "serving.provision_throughput", "release.promote_model")
+} | {("bedrock_model_import", "import_model")}
 
 
 def _parse(monkeypatch, deferrable: str | None, path: Path = DAGS):
@@ -89,18 +85,31 @@ def _parse(monkeypatch, deferrable: str | None, path: Path = DAGS):
 
 
 def _deferrable(task) -> bool | None:
-    """A task's ``deferrable`` (a mapped task's from its partial arguments); None when it has none."""
+    """A task's ``deferrable``; None when it has none. A mapped task's from its partial arguments, else what
+    its operator defaults to when a worker unmaps it (a default of None: ``[bedrock_customization]
+    deferrable``, read then)."""
+    import inspect
+
+    from bedrock_customization import settings
+
     partial_kwargs = getattr(task, "partial_kwargs", None)
-    if partial_kwargs is not None:
-        return partial_kwargs.get("deferrable")
-    return getattr(task, "deferrable", None)
+    if partial_kwargs is None:
+        return getattr(task, "deferrable", None)
+    if "deferrable" in partial_kwargs:
+        return partial_kwargs["deferrable"]
+    for klass in task.operator_class.__mro__:
+        if "__init__" in vars(klass):
+            parameter = inspect.signature(vars(klass)["__init__"]).parameters.get("deferrable")
+            if parameter is not None:
+                return settings.deferrable() if parameter.default is None else parameter.default
+    return None
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, True), ("True", True), ("False", False)])
 def test_retraining_waits_follow_the_deferrable_setting(monkeypatch, value, expected):
     dag = _parse(monkeypatch, value, DAGS / "bedrock_retraining.py").dags["bedrock_retraining"]
-    assert dag.get_task("training.customize_model").deferrable is expected
-    assert dag.get_task("evaluation.provision_throughput").deferrable is expected
+    assert _deferrable(dag.get_task("training.customize_model")) is expected
+    assert _deferrable(dag.get_task("serving.provision_throughput")) is expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, True), ("False", False)])

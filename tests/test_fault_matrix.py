@@ -146,7 +146,7 @@ def test_throughput_fails(zone):
     dag_run = run()
     seen = observe(zone, dag_run)
     record("throughput fails", "run failed; throughput and custom model deleted", seen)
-    assert seen["state"] == "failed" and seen["tasks"]["evaluation.provision_throughput"][0] == "failed"
+    assert seen["state"] == "failed" and seen["tasks"]["serving.provision_throughput"][0] == "failed"
     assert_clean(seen)
 
 
@@ -306,7 +306,7 @@ def test_the_janitor_rolls_back_an_abandoned_half_applied_promotion(zone, champi
 
     janitor = run_dag("bedrock_janitor", {"ttl_hours": 6}, pendulum.datetime(2026, 3, 3, 1, tz="UTC"))
     assert janitor.state == "success"
-    repaired = xcom_values(janitor)["repair_promotions"]
+    repaired = xcom_values(janitor)["clean_up"]["repaired"]
     after, _ = promotion.load_registry(s3, zone["bucket"], REGISTRY)
     served = wait_for(read, lambda t: t["status"] == "InService")["modelArn"]
     consistent = served == after["serving_model_arn"] and "pending" not in after

@@ -153,7 +153,7 @@ def test_dag_level_callback_publishes_through_dag_test(airflow_db, use_endpoint,
         url = subscribed_queue(sns, sqs, topic)
 
         # Parse the janitor DAG as if its file said @dag(..., on_success_callback=success_notifier(topic)).
-        notifier = success_notifier(topic, xcom_task_ids={"evaluation": "plan_cleanup"})
+        notifier = success_notifier(topic, xcom_task_ids={"evaluation": "clean_up"})
         original_dag = airflow.sdk.dag
 
         def dag_with_callback(*args, **kwargs):
@@ -166,4 +166,5 @@ def test_dag_level_callback_publishes_through_dag_test(airflow_db, use_endpoint,
     assert message["Subject"] == "Bedrock bedrock_janitor: success"
     summary = json.loads(message["Message"].partition("\n\n")[2])
     assert summary["run_id"] == run.run_id
-    assert summary["evaluation"] == {"actions": [], "spared": [], "not_ours": 0}
+    cleanup = summary["evaluation"]
+    assert (cleanup["planned"], cleanup["done"], cleanup["failed"]) == ([], [], [])

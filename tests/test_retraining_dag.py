@@ -220,9 +220,9 @@ def test_evaluation_crash_still_deletes_the_throughput_and_the_model(in_process_
     assert summary["state"] == "failed"
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
     assert (
-        states["evaluation.evaluate"] == "failed" and states["evaluation.provision_throughput"] == "success"
+        states["evaluation.evaluate"] == "failed" and states["serving.provision_throughput"] == "success"
     )
-    assert states["delete_throughputs"] == "success" and states["delete_models"] == "success"
+    assert states["teardown.delete_throughputs"] == "success" and states["teardown.delete_models"] == "success"
     assert _alive(bedrock) == []
     # The job completed, so the run made a custom model; it was never promoted: retention=delete removed it.
     assert summary["custom_model_arn"] and _run_models(bedrock, dag_run.run_id) == {}

@@ -12,16 +12,15 @@ import pytest
 
 from bedrock_customization import sweep
 from bedrock_customization.exceptions import HyperparameterError, UnknownModelError
-from bedrock_customization.operators.customization import (
-    IDEMPOTENCY_KEY_TAG,
-    RUN_ID_TAG,
-    BedrockVpcCustomizeModelOperator,
-    JobIdentity,
-)
+from bedrock_customization.lifecycle import ResourceIdentity
+from bedrock_customization.operators.customization import BedrockVpcCustomizeModelOperator
+from bedrock_customization.tagging import IDEMPOTENCY_KEY as IDEMPOTENCY_KEY_TAG
+from bedrock_customization.tagging import RUN_ID as RUN_ID_TAG
 from tests.records import conversation_jsonl
 
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 LLAMA = "meta.llama3-1-8b-instruct-v1:0:128k"
+JOB_TOKEN = "model-customization-job"  # the token kind of the customization job's clientRequestToken
 GRID = {"epochCount": [2, 4], "learningRate": [0.00001, 0.0001]}
 
 
@@ -252,17 +251,6 @@ def test_leaderboard_table_has_a_header_and_one_aligned_line_per_configuration_i
     assert "arn:model" not in header + "".join(rows)  # the ARNs and URIs stay in the JSON and CSV
 
 
-def _sweep_dag_module():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "dags" / "bedrock_hparam_sweep.py"
-    spec = importlib.util.spec_from_file_location("sweep_dag_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_leaderboard_task_logs_the_leaderboard_as_a_table_one_line_per_configuration(monkeypatch, caplog):
     import logging
     import types
@@ -289,7 +277,10 @@ def test_the_leaderboard_task_logs_the_leaderboard_as_a_table_one_line_per_confi
         run = {
             "configs": configs,
             "bucket": "landing",
-            "sweep_uri": "s3://landing/sweeps/2026-03-01/",
+            "scope": "date",
+            "top_k": 1,
+            "results_uri": "s3://landing/sweeps/2026-03-01/",
+            "leaderboard_uri": "s3://landing/sweeps/2026-03-01/leaderboard.json",
             "kms_key_arn": key,
             "logical_date": "2026-03-01",
             "base_model_id": NOVA_MICRO,
@@ -299,12 +290,10 @@ def test_the_leaderboard_task_logs_the_leaderboard_as_a_table_one_line_per_confi
             "data_uri": "s3://landing/data/",
         }
         caplog.set_level(logging.INFO)
-        document = _sweep_dag_module().leaderboard.function(
-            run,
-            jobs,
-            metrics,
-            params={"top_k": 1},
-            dag_run=types.SimpleNamespace(dag_id="sweep", run_id="r1"),
+        from bedrock_customization.pipeline import tasks
+
+        document = tasks.leaderboard.function(
+            run, jobs, metrics, dag_run=types.SimpleNamespace(dag_id="sweep", run_id="r1")
         )
 
     [logged] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Leaderboard of")]
@@ -319,27 +308,31 @@ def test_the_leaderboard_task_logs_the_leaderboard_as_a_table_one_line_per_confi
 
 
 def test_an_idempotency_key_replaces_run_id_and_map_index_in_names_and_token():
-    plain = JobIdentity("sweep", "manual__1", "customize", 0)
-    first = JobIdentity("sweep", "manual__1", "customize", 0, idempotency_key="sweep/2026-01-02/abc")
-    rerun = JobIdentity("sweep", "backfill__2", "customize", 3, idempotency_key="sweep/2026-01-02/abc")
-    other = JobIdentity("sweep", "manual__1", "customize", 0, idempotency_key="sweep/2026-01-03/abc")
-    assert (first.job_name(), first.model_name(), first.token) == (
-        rerun.job_name(),
-        rerun.model_name(),
-        rerun.token,
+    plain = ResourceIdentity("sweep", "manual__1", "customize", 0)
+    first = ResourceIdentity("sweep", "manual__1", "customize", 0, idempotency_key="sweep/2026-01-02/abc")
+    rerun = ResourceIdentity("sweep", "backfill__2", "customize", 3, idempotency_key="sweep/2026-01-02/abc")
+    other = ResourceIdentity("sweep", "manual__1", "customize", 0, idempotency_key="sweep/2026-01-03/abc")
+    assert (first.name("job"), first.name("model"), first.token(JOB_TOKEN)) == (
+        rerun.name("job"),
+        rerun.name("model"),
+        rerun.token(JOB_TOKEN),
     )
-    assert first.token != plain.token and first.token != other.token and first.job_name() != other.job_name()
+    assert (
+        first.token(JOB_TOKEN) != plain.token(JOB_TOKEN)
+        and first.token(JOB_TOKEN) != other.token(JOB_TOKEN)
+        and first.name("job") != other.name("job")
+    )
     # Without a key nothing changes: the names of existing runs stay the same.
-    assert plain.job_name() == JobIdentity("sweep", "manual__1", "customize", 0, None).job_name()
+    assert plain.name("job") == ResourceIdentity("sweep", "manual__1", "customize", 0, None).name("job")
     # Tags record the real run id and the key; another run with the same key owns the job by its tags.
     assert (
         first.tags()[RUN_ID_TAG] == "manual__1"
         and first.tags()[IDEMPOTENCY_KEY_TAG] == "sweep/2026-01-02/abc"
     )
-    assert rerun.owns({"clientRequestToken": "lost"}, first.tags())
-    assert not other.owns({"clientRequestToken": "lost"}, first.tags())
-    assert not rerun.owns({"clientRequestToken": "lost"}, plain.tags())
-    assert not plain.owns({"clientRequestToken": "lost"}, {**plain.tags(), RUN_ID_TAG: "manual__2"})
+    assert rerun.owns("lost", first.tags(), JOB_TOKEN)
+    assert not other.owns("lost", first.tags(), JOB_TOKEN)
+    assert not rerun.owns("lost", plain.tags(), JOB_TOKEN)
+    assert not plain.owns("lost", {**plain.tags(), RUN_ID_TAG: "manual__2"}, JOB_TOKEN)
 
 
 @pytest.fixture
@@ -407,9 +400,9 @@ def test_a_job_under_the_derived_name_with_another_key_is_not_adopted(aws):
     from airflow.providers.common.compat.sdk import AirflowFailException
 
     key = "sweep/2026-01-02/abc"
-    identity = JobIdentity("sweep", "whatever", "customize", idempotency_key=key)
+    identity = ResourceIdentity("sweep", "whatever", "customize", idempotency_key=key)
     aws.create_model_customization_job(
-        jobName=identity.job_name(),
+        jobName=identity.name("job"),
         customModelName="someone-elses-model",
         roleArn="arn:aws:iam::123456789012:role/BedrockCustomization",
         baseModelIdentifier=NOVA_MICRO,

@@ -101,11 +101,11 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
 
     assert str(dag_run.state) == "success", _states(dag_run)
     bedrock, s3 = _clients()
-    plan, board = values["plan"], values["leaderboard"]
+    plan, board = values["plan"], values["training.leaderboard"]
     assert plan["data_source"] == "dated" and plan["raw_uri"].endswith("raw/2026-03-01/qa_pairs.jsonl")
 
     # The expected winner, independently: the emulator's loss model on the prepared record counts.
-    dataset = values["prepare_dataset"]
+    dataset = values["data.prepare_dataset"]
     n_train, n_validation = _records(s3, dataset["train_uri"]), _records(s3, dataset["validation_uri"])
     expected = {
         config["config_hash"]: simulate(
@@ -134,7 +134,7 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
         job = bedrock.get_model_customization_job(jobIdentifier=entry["job_arn"])
         output = f"/runs/{DAG_ID}/2026-03-01/output/{entry['config_hash']}/"
         assert job["outputDataConfig"]["s3Uri"].endswith(output)
-    customize = [ti for ti in dag_run.get_task_instances() if ti.task_id == "customize"]
+    customize = [ti for ti in dag_run.get_task_instances() if ti.task_id == "training.customize_model"]
     assert {ti.pool for ti in customize} == {"bedrock_customization_jobs"}
     assert sorted(ti.rendered_map_index for ti in customize)[0] == (
         "epochCount=2 learningRate=0.00001 learningRateWarmupSteps=10"
@@ -153,7 +153,7 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
         assert check(obj["Body"].read()), suffix
 
     # The winner beat the base model and serves; the other three models are gone; one throughput is left.
-    chosen, promotion = values["choose_candidate"], values["promote_model"]
+    chosen, promotion = values["evaluation.choose_candidate"], values["release.promote_model"]
     assert chosen["config_hash"] == best and chosen["baseline"]["model_id"] == "amazon.nova-micro-v1:0"
     assert promotion["decision"] == "promote" and promotion["outcome"] == "evaluation_became_serving"
     serving = serving_throughput(landing_zone["bucket"])
@@ -162,7 +162,7 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
     assert [t["provisionedModelArn"] for t in alive] == [serving]
     models = {m["modelArn"] for m in bedrock.list_custom_models()["modelSummaries"]}
     assert models == {entries[0]["model_arn"]}
-    assert sorted(values["delete_models"]["deleted"]) == sorted(e["model_arn"] for e in entries[1:])
+    assert sorted(values["teardown.reject_losers"]["deleted"]) == sorted(e["model_arn"] for e in entries[1:])
 
 
 def test_a_backfill_sweeps_each_dates_snapshot_and_a_rerun_creates_no_job(landing_zone):
@@ -187,20 +187,20 @@ def test_a_backfill_sweeps_each_dates_snapshot_and_a_rerun_creates_no_job(landin
         dag_run, values = _run(conf, day)
         assert str(dag_run.state) == "success", _states(dag_run)
         assert values["plan"]["raw_uri"].endswith(f"raw/{day.isoformat()}/qa_pairs.jsonl")
-        assert values["prepare_dataset"]["summary"]["records_read"] == sizes[day]
+        assert values["data.prepare_dataset"]["summary"]["records_read"] == sizes[day]
         assert {ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "skipped"} >= {
-            "provision_throughput",
-            "evaluate",
-            "promote_model",
+            "serving.provision_throughput",
+            "evaluation.evaluate",
+            "release.promote_model",
         }
         first[day] = (dag_run.run_id, values)
     jobs = _jobs(bedrock)
     assert len(jobs) == 6  # two configurations x three dates
     # Without evaluation each date's winner is kept (the sweep's result) and the other model deleted.
-    winners = {first[day][1]["leaderboard"]["entries"][0]["model_arn"] for day in days}
+    winners = {first[day][1]["training.leaderboard"]["entries"][0]["model_arn"] for day in days}
     assert {m["modelArn"] for m in bedrock.list_custom_models()["modelSummaries"]} == winners
     # The same configurations on other data: the loss differs by date, so does each date's leaderboard.
-    losses = [first[day][1]["leaderboard"]["entries"][0]["final_validation_loss"] for day in days]
+    losses = [first[day][1]["training.leaderboard"]["entries"][0]["final_validation_loss"] for day in days]
     assert len(set(losses)) == 3
 
     # Re-run 2026-02-02. dag.test() replaces the earlier run of that logical date with a new run whose run id
@@ -210,7 +210,7 @@ def test_a_backfill_sweeps_each_dates_snapshot_and_a_rerun_creates_no_job(landin
     assert str(dag_run.state) == "success", _states(dag_run)
     assert dag_run.run_id != first[day][0]
     assert len(_jobs(bedrock)) == 6  # no new job
-    before, after = first[day][1]["leaderboard"], values["leaderboard"]
+    before, after = first[day][1]["training.leaderboard"], values["training.leaderboard"]
     jobs_of = lambda board: {e["config_hash"]: e["job_arn"] for e in board["entries"]}  # noqa: E731
     assert jobs_of(after) == jobs_of(before)  # re-attached to the same two jobs
     assert after["winner"] == before["winner"] and after["run_id"] == dag_run.run_id

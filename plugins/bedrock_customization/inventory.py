@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from bedrock_customization import janitor, promotion, tagging
+from bedrock_customization import promotion, protection, tagging
 
 #: Jobs in these states matter to the janitor whoever made them (to stop, or to mark their run as failed);
 #: a Completed job only for the custom model of ours it made (when that model was made).
@@ -114,14 +114,9 @@ def _models(bedrock: Any, operation: str) -> list[dict[str, Any]]:
 
 def registry_protected_arns(s3: Any, bucket: str) -> dict[str, list[str]]:
     """``{registry name: [ARNs it names]}`` for every ``registry/*.json`` in ``bucket``: the champion's
-    throughput and model, the previous champion's model and a pending switch's (``janitor.protected_arns``)."""
+    throughput and model, the previous champion's model and a pending switch's (``protection.protected_arns``)."""
     result: dict[str, list[str]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=promotion.REGISTRY_PREFIX):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            name = key.removeprefix(promotion.REGISTRY_PREFIX).removesuffix(".json")
-            if not key.endswith(".json") or not promotion.is_valid_name(name):
-                continue
-            registry, _ = promotion.load_registry(s3, bucket, name)
-            result[name] = sorted(janitor.protected_arns(registry))
+    for name in promotion.registry_names(s3, bucket):
+        registry, _ = promotion.load_registry(s3, bucket, name)
+        result[name] = sorted(protection.protected_arns(registry))
     return result

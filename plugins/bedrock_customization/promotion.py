@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bedrock_customization import artifacts, protection
 from bedrock_customization.exceptions import BedrockCustomizationError, RegistryConflictError
 
 SCHEMA = 1
@@ -85,7 +86,8 @@ def registry_key(name: str) -> str:
 
 
 def registry_uri(bucket: str, name: str) -> str:
-    return f"s3://{bucket}/{registry_key(name)}"
+    """``s3://<bucket>/registry/<name>.json``."""
+    return artifacts.s3_uri(bucket, registry_key(name))
 
 
 def asset_uri(name: str) -> str:
@@ -93,11 +95,8 @@ def asset_uri(name: str) -> str:
     return f"bedrock://registry/{check_name(name)}"
 
 
-def serving_arns(registry: Mapping[str, Any] | None) -> set[str]:
-    """The throughput and model ARNs the registry says are serving (empty for no registry)."""
-    if not registry:
-        return set()
-    return {arn for arn in (registry.get("serving_throughput_arn"), registry.get("serving_model_arn")) if arn}
+#: Kept until ``dags/bedrock_hparam_sweep.py`` uses :func:`.protection.protected_arns`, where the rule is.
+serving_arns = protection.serving_arns
 
 
 def read_champion(registry: Mapping[str, Any] | None, base_inference_id: str) -> dict[str, Any]:
@@ -392,6 +391,18 @@ def next_registry(
 # --------------------------------------------------------------------------------------------- S3 I/O
 
 
+def registry_names(s3: Any, bucket: str) -> list[str]:
+    """The names of the registries in ``bucket`` (every valid ``registry/<name>.json``)."""
+    names = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=REGISTRY_PREFIX):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            name = key.removeprefix(REGISTRY_PREFIX).removesuffix(".json")
+            if key.endswith(".json") and is_valid_name(name):
+                names.append(name)
+    return names
+
+
 def load_registry(s3: Any, bucket: str, name: str) -> tuple[dict[str, Any] | None, str | None]:
     """(registry, ETag) from ``s3://bucket/registry/<name>.json``; (None, None) when there is none yet."""
     from botocore.exceptions import ClientError
@@ -424,32 +435,30 @@ def save_registry(
     kms_key_id: str | None = None,
 ) -> str:
     """
-    Write the registry only if it is unchanged since it was read (``etag``; None: only if absent).
+    Write the registry only if it is unchanged since it was read (``etag``; None: only if absent), with SSE-KMS
+    (``kms_key_id``, else the AWS managed key ``aws/s3``).
 
     Returns the new ETag; raises ``RegistryConflictError`` when another writer got there first.
     """
     from botocore.exceptions import ClientError
 
-    key = registry_key(name)
-    request: dict[str, Any] = {
-        "Bucket": bucket,
-        "Key": key,
-        "Body": json.dumps(registry, indent=2, sort_keys=True).encode(),
-        "ContentType": "application/json",
-    }
-    if etag:
-        request["IfMatch"] = etag
-    else:
-        request["IfNoneMatch"] = "*"
-    if kms_key_id:
-        request.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_id)
+    uri = registry_uri(bucket, name)
     try:
-        return s3.put_object(**request).get("ETag", "")
+        response = artifacts.put_object(
+            s3,
+            uri,
+            json.dumps(registry, indent=2, sort_keys=True).encode(),
+            content_type="application/json",
+            kms_key_id=kms_key_id,
+            if_match=etag or None,
+            if_none_match=None if etag else "*",
+        )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
             raise RegistryConflictError(
-                f"The model registry s3://{bucket}/{key} changed while this promotion ran ({code}); another "
+                f"The model registry {uri} changed while this promotion ran ({code}); another "
                 "promotion won. Retry the task: it re-reads the registry and plans again."
             ) from error
         raise
+    return response.get("ETag", "")

@@ -21,6 +21,8 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ from bedrock_customization import catalog
 from bedrock_customization.exceptions import BedrockCustomizationError, HyperparameterError
 from bedrock_customization.naming import digest
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "LEADERBOARD_SCHEMA",
     "RANK_METRIC",
@@ -37,17 +41,20 @@ __all__ = [
     "InvalidSweepError",
     "SweepConfig",
     "SweepError",
+    "choose",
     "config_hash",
     "duplicates",
     "expand",
     "leaderboard",
     "leaderboard_csv",
     "leaderboard_table",
+    "losers",
     "merge_results",
     "rank",
     "render_chart",
     "strictest",
     "validate",
+    "write_leaderboard",
 ]
 
 LEADERBOARD_SCHEMA = 1
@@ -353,16 +360,24 @@ def leaderboard(
     entries: Sequence[Mapping[str, Any]],
     *,
     top_k: int = 1,
+    require_loss: bool = True,
     **context: Any,
 ) -> dict[str, Any]:
     """The leaderboard document: ``context`` (dag_id, logical date, model, dataset...) plus ranked entries.
 
     The first ``top_k`` entries with a finite validation loss are ``selected`` (``winner`` is the first).
+    With ``require_loss=False`` (a retraining's single configuration, or a model trained without a
+    validation set) an entry with a custom model is eligible without a loss; a diverged one never is.
     """
     ranked = rank(entries)
     if top_k < 1:
         raise SweepError(f"top_k must be at least 1, got {top_k}")
-    eligible = [entry for entry in ranked if _loss(entry) is not None and not entry.get("diverged")]
+    eligible = [
+        entry
+        for entry in ranked
+        if not entry.get("diverged")
+        and (_loss(entry) is not None if require_loss else bool(entry.get("model_arn")))
+    ]
     chosen = {entry["config_hash"] for entry in eligible[:top_k]}
     for entry in ranked:
         entry["selected"] = entry["config_hash"] in chosen
@@ -376,6 +391,71 @@ def leaderboard(
         "winner": eligible[0]["config_hash"] if eligible else None,
         "entries": ranked,
     }
+
+
+def write_leaderboard(s3: Any, document: Mapping[str, Any], folder_uri: str, kms_key_id: str | None) -> dict:
+    """Write ``leaderboard.json``, ``.csv`` and ``.png`` under ``folder_uri`` (SSE-KMS); returns their URIs."""
+    from bedrock_customization import artifacts
+
+    uris = {name: artifacts.join(folder_uri, f"leaderboard.{name}") for name in ("json", "csv", "png")}
+    full = {**document, "uris": uris}
+    bodies = {
+        "json": (json.dumps(full, indent=2).encode(), "application/json"),
+        "csv": (leaderboard_csv(full).encode(), "text/csv"),
+        "png": (render_chart(full), "image/png"),
+    }
+    for name, (body, content_type) in bodies.items():
+        artifacts.put_object(s3, uris[name], body, content_type, kms_key_id)
+    return uris
+
+
+def choose(
+    board: Mapping[str, Any],
+    candidates: Sequence[Mapping[str, Any]],
+    throughputs: Sequence[str],
+    evaluations: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The candidate to promote: the best-scoring one its evaluation says to promote, else the best-scoring
+    one (ties: the better rank); its evaluation summary plus its leaderboard entry and throughput."""
+    by_model = {e["model_arn"]: e for e in board["entries"]}
+    scored = []
+    for candidate, throughput_arn, summary in zip(candidates, throughputs, evaluations, strict=True):
+        entry = by_model[candidate["model_id"]]
+        metric = summary["primary_metric"]
+        wins = summary["decision"] == "promote"
+        scored.append((wins, summary["candidate"][metric], -entry["rank"], entry, throughput_arn, summary))
+    if not scored:
+        raise SweepError("No candidate was evaluated.")
+    _, _, _, entry, throughput_arn, summary = max(scored, key=lambda item: item[:3])
+    return {
+        **{key: value for key, value in summary.items() if key != "uris"},
+        "metric": summary["primary_metric"],
+        "evaluation_uris": summary.get("uris"),
+        "config_hash": entry["config_hash"],
+        "label": entry["label"],
+        "rank": entry["rank"],
+        "hyperparameters": entry["hyperparameters"],
+        "final_validation_loss": entry["final_validation_loss"],
+        "model_arn": entry["model_arn"],
+        "throughput_arn": throughput_arn,
+        "leaderboard_uri": (board.get("uris") or {}).get("json"),
+    }
+
+
+def losers(
+    board: Mapping[str, Any], chosen: Mapping[str, Any] | None, evaluated: bool
+) -> list[dict[str, Any]]:
+    """The entries that lost: not selected by the leaderboard, or evaluated and not chosen.
+
+    Without a ``chosen`` candidate (the evaluation did not finish) the selected entries are not losers.
+    """
+    entries = board["entries"]
+    lost = [dict(e) for e in entries if not e["selected"]]
+    if chosen:
+        lost += [dict(e) for e in entries if e["selected"] and e["config_hash"] != chosen["config_hash"]]
+    elif evaluated and any(e["selected"] for e in entries):
+        log.info("The evaluation did not finish: the selected models are kept.")
+    return lost
 
 
 def leaderboard_csv(document: Mapping[str, Any]) -> str:

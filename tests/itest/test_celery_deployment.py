@@ -37,8 +37,8 @@ pytestmark = [pytest.mark.itest, pytest.mark.slow]
 RETRAINING = "bedrock_retraining"
 SWEEP = "bedrock_hparam_sweep"
 CUSTOMIZE = "training.customize_model"
-PROVISION = "evaluation.provision_throughput"
-SWEEP_CUSTOMIZE = "customize"
+PROVISION = "serving.provision_throughput"
+SWEEP_CUSTOMIZE = "training.customize_model"
 POOL = "bedrock_customization_jobs"
 ADMIN = ("admin", "admin")
 # Long enough to observe the waits, and to keep clear of the Airflow 3.3.2 race where a trigger fires before
@@ -203,7 +203,7 @@ def watch_run(
             return samples
         if time.monotonic() > deadline:
             raise TimeoutError(f"{dag_id} {run_id}: still {state} after {RUN_TIMEOUT} s")
-        tis = {ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else ""): ti
+        tis = {ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] > 0 else ""): ti
                for ti in api.task_instances(dag_id, run_id) if ti["task_id"] in task_ids}  # fmt: skip
         jobs, throughputs = resources.jobs(), resources.throughputs()
         workloads = active_workloads(deployment)
@@ -509,15 +509,16 @@ class LongJobs:
         self.http.close()
 
 
-def ti_path(run_id: str, task_id: str = CUSTOMIZE) -> str:
-    return f"/api/v2/dags/{RETRAINING}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}"
+def ti_path(run_id: str, task_id: str = CUSTOMIZE, map_index: int = 0) -> str:
+    """The API path of a (mapped: the retraining maps its one configuration) task instance."""
+    return f"/api/v2/dags/{RETRAINING}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/{map_index}"
 
 
 def task_log(api, run_id: str, try_number: int = 1) -> str:
     """The task's log as the UI shows it (while deferred, with the trigger's lines from the triggerer)."""
     response = api.http.get(
-        f"{ti_path(run_id)}/logs/{try_number}",
-        params={"full_content": True},
+        f"{ti_path(run_id).rsplit('/', 1)[0]}/logs/{try_number}",
+        params={"full_content": True, "map_index": 0},
         headers={"Accept": "application/json"},
     )
     return response.text if response.status_code == 200 else ""

@@ -1,0 +1,71 @@
+"""The trigger-form params the training DAGs share, each defined once.
+
+A DAG builds its ``params`` from these groups and adds its own (retraining: one ``hyperparameters`` object;
+sweep: a ``search_space``). Reading the catalog is cheap and touches neither AWS nor the database.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from bedrock_customization import catalog
+
+DEFAULT_BASE_MODEL = "amazon.nova-micro-v1:0:128k"
+
+
+def model() -> dict[str, Param]:
+    return {
+        "base_model_id": Param(
+            DEFAULT_BASE_MODEL,
+            type="string",
+            enum=[m.id for m in catalog.list_models()],
+            description="The base model to customize (`bedrock-customize catalog` lists them).",
+        ),
+    }
+
+
+def data(fallback: bool = False) -> dict[str, Param]:
+    params = {
+        "dataset_key": Param(
+            "raw/{date}/qa_pairs.jsonl",
+            type="string",
+            description="Key of the raw data in the landing-zone bucket; {date} is the run's logical date "
+            "(YYYY-MM-DD).",
+        ),
+    }
+    if fallback:
+        params["fallback_dataset_key"] = Param(
+            None,
+            type=["null", "string"],
+            description="A fixed key used when the date has no data (demos, e.g. raw/qa_pairs.jsonl); "
+            "empty: fail.",
+        )
+    return params | {
+        "prompt_key": Param("question", type="string"),
+        "completion_key": Param("answer", type="string"),
+        "validation_fraction": Param(0.2, type="number", minimum=0.05, maximum=0.5),
+        "seed": Param(42, type="integer"),
+        "on_invalid": Param("fail", type="string", enum=["fail", "skip"]),
+        "use_vpc": Param(True, type="boolean", description="Run the jobs in the landing zone's subnets."),
+    }
+
+
+def evaluation(eval_samples: int) -> dict[str, Param]:
+    return {
+        "model_units": Param(1, type="integer", minimum=1),
+        "eval_samples": Param(eval_samples, type="integer", minimum=1),
+        "primary_metric": Param("chrf", type="string", enum=["chrf", "rouge_l", "exact_match"]),
+        "margin": Param(0.0, type="number", description="How much the candidate must beat the champion by."),
+    }
+
+
+def retention(what: str) -> dict[str, Param]:
+    return {
+        "retention": Param(
+            "delete",
+            type="string",
+            enum=["delete", "keep"],
+            description=f"{what}: deleted now, or kept (tagged, so the janitor deletes them after its "
+            "retention_days).",
+        ),
+    }

@@ -1,0 +1,164 @@
+"""The first step of every training DAG: validate the params once and derive everything the run needs.
+
+:func:`plan_run` is pure: it takes the params, the run's identity, the landing zone and a way to ask whether
+an S3 key exists, and returns the plan (a JSON-serialisable dict every later task reads instead of checking
+the params again). Two scopes:
+
+* ``"run"`` (retraining): one configuration from ``hyperparameters``; names, tokens and S3 prefixes derive
+  from the run, so every run trains anew (``runs/<dag_id>/<digest of the run>/``);
+* ``"date"`` (sweep): a grid or list from ``search_space``; names and prefixes derive from the logical date
+  and the configuration's hash, so a re-run or backfill of a date re-attaches to its jobs
+  (``runs/<dag_id>/<YYYY-MM-DD>/``; the leaderboard and evaluations under ``sweeps/<YYYY-MM-DD>/``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from bedrock_customization import artifacts, catalog, sweep
+from bedrock_customization.exceptions import BedrockCustomizationError
+from bedrock_customization.naming import digest, resource_name
+
+log = logging.getLogger(__name__)
+
+SCOPES = ("run", "date")
+
+
+class MissingDataError(BedrockCustomizationError):
+    """The raw data of the run's date is not in the bucket."""
+
+
+def configurations(
+    params: Mapping[str, Any], model_id: str, customization_type: str
+) -> list[sweep.SweepConfig]:
+    """The validated configurations: the sweep's ``search_space``, else the one ``hyperparameters``."""
+    space = params.get("search_space")
+    if space is None:
+        space = [dict(params.get("hyperparameters") or {})]
+    return sweep.validate(
+        model_id,
+        sweep.expand(space),
+        customization_type,
+        max_configurations=params.get("max_configurations"),
+    )
+
+
+def resolve_raw_key(
+    params: Mapping[str, Any], bucket: str, day: date, key_exists: Callable[[str], bool]
+) -> tuple[str, str]:
+    """(key, source) of the raw data: ``dataset_key`` with ``{date}`` filled (``dated``), else
+    ``fallback_dataset_key`` (``fallback``); :class:`MissingDataError` naming both when neither exists."""
+    dated = str(params["dataset_key"]).replace("{date}", day.isoformat()).strip("/")
+    fallback = str(params.get("fallback_dataset_key") or "").strip("/")
+    if key_exists(dated):
+        return dated, "dated"
+    if fallback and key_exists(fallback):
+        log.warning(
+            "No data snapshot s3://%s/%s; using the fallback s3://%s/%s.", bucket, dated, bucket, fallback
+        )
+        return fallback, "fallback"
+    also = f" nor the fallback s3://{bucket}/{fallback}" if fallback else ""
+    raise MissingDataError(
+        f"No data for {day.isoformat()}: neither s3://{bucket}/{dated}{also} exists. Upload the date's data "
+        "there" + (", or set fallback_dataset_key." if "fallback_dataset_key" in params else ".")
+    )
+
+
+def plan_run(
+    params: Mapping[str, Any],
+    *,
+    dag_id: str,
+    run_id: str,
+    day: date,
+    landing_zone: Callable[[], Any],
+    key_exists: Callable[[str, str], bool],
+    scope: str = "run",
+) -> dict[str, Any]:
+    """Validate the params against the catalog and derive the run's names, S3 locations and jobs.
+
+    ``landing_zone()`` gives the :class:`~bedrock_customization.landing_zone.LandingZone`, read only once
+    the params are valid; per-run params (``kms_key_id``, ``subnet_ids``, ``security_group_ids``) override
+    it where the DAG offers them. ``key_exists(bucket, key)`` tells whether an S3 object exists.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    model = catalog.get_model(params["base_model_id"])
+    customization_type = str(params.get("customization_type") or "FINE_TUNING").strip().upper()
+    configs = configurations(params, model.id, customization_type)
+    top_k = int(params.get("top_k") or 1)
+    if top_k > len(configs):
+        raise sweep.SweepError(
+            f"top_k={top_k} but the sweep has only {len(configs)} configurations; lower top_k."
+        )
+    warning = catalog.lifecycle_warning(model.id)
+    if warning:
+        log.warning("%s", warning)
+    for note in sweep.duplicates(configs):
+        log.info("%s", note)
+
+    landing_zone = landing_zone()
+    bucket = landing_zone.bucket
+    raw_key, data_source = resolve_raw_key(params, bucket, day, lambda key: key_exists(bucket, key))
+    ds = day.isoformat()
+    work = artifacts.s3_uri(bucket, f"runs/{dag_id}/" + (digest(dag_id, run_id) if scope == "run" else ds))
+    results = artifacts.s3_uri(bucket, f"sweeps/{ds}/") if scope == "date" else f"{work}/"
+    use_vpc = params.get("use_vpc", True)
+    jobs = []
+    for config in configs:
+        job: dict[str, Any] = {"hyperparameters": dict(config.hyperparameters)}
+        if scope == "date":
+            short = f"{dag_id}-{day:%Y%m%d}-{config.config_hash[:8]}"
+            job.update(
+                output_data_uri=f"{work}/output/{config.config_hash}/",
+                idempotency_key=f"{dag_id}/{ds}/{config.config_hash}",
+                job_name=short,
+                custom_model_name=short,
+            )
+        else:
+            job["output_data_uri"] = f"{work}/output/"
+        jobs.append(job)
+    return {
+        "scope": scope,
+        "bucket": bucket,
+        "role_arn": landing_zone.role_arn,
+        "kms_key_arn": params.get("kms_key_id") or landing_zone.kms_key_arn,
+        "subnet_ids": list(params.get("subnet_ids") or landing_zone.subnet_ids) if use_vpc else None,
+        "security_group_ids": list(params.get("security_group_ids") or landing_zone.security_group_ids)
+        if use_vpc
+        else None,
+        "base_model_id": model.id,
+        "base_inference_id": model.inference_id,
+        "customization_type": customization_type,
+        "logical_date": ds,
+        "raw_uri": artifacts.s3_uri(bucket, raw_key),
+        "data_source": data_source,
+        "data_uri": f"{work}/data/",
+        "output_uri": f"{work}/output/",
+        "results_uri": results,
+        "leaderboard_uri": f"{results}leaderboard.json" if scope == "date" else None,
+        "top_k": top_k,
+        "evaluate": bool(params.get("evaluate_top_k", True)),
+        "strictest_hyperparameters": dict(sweep.strictest(configs).hyperparameters),
+        "configs": [config.to_dict() for config in configs],
+        "jobs": jobs,
+        "throughput_names": [
+            throughput_name(dag_id, run_id, config.config_hash, scope) for config in configs
+        ],
+    }
+
+
+def throughput_name(dag_id: str, run_id: str, config_hash: str, scope: str) -> str:
+    """The evaluation throughput of one configuration in one run (per run even for a date-scoped sweep)."""
+    if scope == "run":
+        return resource_name("retraining-eval", dag_id, run_id, "throughput")
+    return resource_name("sweep-eval", dag_id, run_id, config_hash)
+
+
+def evaluation_uri(plan: Mapping[str, Any], config_hash: str) -> str:
+    """Where one candidate's evaluation is written."""
+    if plan["scope"] == "run":
+        return f"{plan['results_uri']}evaluation/"
+    return f"{plan['results_uri']}evaluation/{config_hash}/"

@@ -1,0 +1,210 @@
+"""Stage factories: the task groups both training DAGs compose, in the order of the data path.
+
+``run = plan(scope)`` -> :func:`data` -> :func:`training` -> :func:`serving` -> :func:`evaluation` ->
+:func:`release` -> :func:`teardown`. Every stage takes the plan (an XComArg) and what earlier stages returned,
+and returns what later ones need. The training, serving and evaluation stages are mapped over the plan's
+configurations: the retraining DAG is the sweep's single-configuration case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.sdk import TaskGroup
+
+from bedrock_customization.pipeline import tasks
+
+AWS_CONN_ID = tasks.AWS_CONN_ID
+#: The pool limiting concurrent customization jobs (create it with the account's quota as slots).
+JOB_POOL = "bedrock_customization_jobs"
+
+
+@dataclass
+class Data:
+    dataset: Any
+    preflight: Any
+
+
+@dataclass
+class Training:
+    customize: Any
+    metrics: Any
+    board: Any
+
+
+@dataclass
+class Serving:
+    candidates: Any
+    provision: Any
+
+
+@dataclass
+class Evaluation:
+    baseline: Any
+    evaluate: Any
+    chosen: Any
+
+
+def data(run: Any) -> Data:
+    """Convert, validate and split the raw data; check the account before anything billable."""
+    from bedrock_customization.operators.dataset import PrepareBedrockDatasetOperator
+    from bedrock_customization.operators.preflight import BedrockCustomizationPreflightOperator
+
+    with TaskGroup("data", tooltip="Convert, validate and split the data; check the account"):
+        dataset = PrepareBedrockDatasetOperator(
+            task_id="prepare_dataset",
+            multiple_outputs=True,
+            aws_conn_id=AWS_CONN_ID,
+            input_uri=run["raw_uri"],
+            output_uri=run["data_uri"],
+            base_model_id=run["base_model_id"],
+            customization_type=run["customization_type"],
+            prompt_key="{{ params.prompt_key }}",
+            completion_key="{{ params.completion_key }}",
+            validation_fraction="{{ params.validation_fraction }}",
+            seed="{{ params.seed }}",
+            hyperparameters=run["strictest_hyperparameters"],
+            kms_key_id=run["kms_key_arn"],
+            on_invalid="{{ params.on_invalid }}",
+        )
+        preflight = BedrockCustomizationPreflightOperator(
+            task_id="preflight",
+            aws_conn_id=AWS_CONN_ID,
+            base_model_id=run["base_model_id"],
+            role_arn=run["role_arn"],
+            training_data_uri=dataset.output["train_uri"],
+            validation_data_uris=dataset.output["validation_uri"],
+            output_data_uri=run["output_uri"],
+            customization_type=run["customization_type"],
+            hyperparameters=run["strictest_hyperparameters"],
+            kms_key_id=run["kms_key_arn"],
+            subnet_ids=run["subnet_ids"],
+            security_group_ids=run["security_group_ids"],
+        )
+    return Data(dataset, preflight)
+
+
+def training(run: Any, data: Data, pool: str | None = None) -> Training:
+    """One customization job per configuration (re-attached on retry), its metrics, and their ranking."""
+    from bedrock_customization.operators.customization import BedrockVpcCustomizeModelOperator
+    from bedrock_customization.operators.metrics import CollectTrainingMetricsOperator
+
+    with TaskGroup("training", tooltip="The customization jobs, their metrics and ranking"):
+        customize = BedrockVpcCustomizeModelOperator.partial(
+            task_id="customize_model",
+            **({"pool": pool} if pool else {}),
+            map_index_template="{{ task.hyperparameters | dictsort | map('join', '=') | join(' ') }}",
+            aws_conn_id=AWS_CONN_ID,
+            role_arn=run["role_arn"],
+            base_model_id=run["base_model_id"],
+            customization_type=run["customization_type"],
+            training_data_uri=data.dataset.output["train_uri"],
+            validation_data_uri=data.dataset.output["validation_uri"],
+            kms_key_id=run["kms_key_arn"],
+            subnet_ids=run["subnet_ids"],
+            security_group_ids=run["security_group_ids"],
+        ).expand_kwargs(tasks.configurations(run["jobs"]))
+        data.preflight >> customize
+        metrics = CollectTrainingMetricsOperator.partial(
+            task_id="training_metrics",
+            map_index_template="{{ task.job_arn.rsplit('/', 1)[-1] }}",
+            aws_conn_id=AWS_CONN_ID,
+            kms_key_id=run["kms_key_arn"],
+        ).expand(job_arn=customize.output.map(tasks.job_arn))
+        board = tasks.leaderboard(run, customize.output, metrics.output)
+    return Training(customize, metrics, board)
+
+
+def serving(run: Any, training: Training) -> Serving:
+    """An evaluation throughput for each selected configuration (deferred; retries re-attach)."""
+    from bedrock_customization.operators.throughput import BedrockCreateProvisionedModelThroughputOperator
+
+    with TaskGroup("serving", tooltip="Serve the selected candidates"):
+        candidates = tasks.select_candidates(run, training.board)
+        provision = BedrockCreateProvisionedModelThroughputOperator.partial(
+            task_id="provision_throughput",
+            aws_conn_id=AWS_CONN_ID,
+            model_units="{{ params.model_units }}",
+        ).expand_kwargs(candidates)
+    return Serving(candidates, provision)
+
+
+def evaluation(run: Any, data: Data, training: Training, serving: Serving, registry: str) -> Evaluation:
+    """Each candidate and the model it would replace answer the held-out prompts; choose the best."""
+    from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
+
+    with TaskGroup("evaluation", tooltip="Compare the candidates with the champion"):
+        baseline = tasks.select_baseline(run, registry)
+        evaluate = BedrockEvaluateModelsOperator.partial(
+            task_id="evaluate",
+            aws_conn_id=AWS_CONN_ID,
+            validation_data_uri=data.dataset.output["validation_uri"],
+            baseline_model_id=baseline["model_id"],
+            baseline_label=baseline["source"],
+            sample_size="{{ params.eval_samples }}",
+            primary_metric="{{ params.primary_metric }}",
+            margin="{{ params.margin }}",
+            kms_key_id=run["kms_key_arn"],
+        ).expand_kwargs(
+            tasks.evaluation_requests(run, training.board, serving.candidates, serving.provision.output)
+        )
+        chosen = tasks.choose_candidate(
+            training.board, serving.candidates, serving.provision.output, evaluate.output
+        )
+    return Evaluation(baseline, evaluate, chosen)
+
+
+def release(run: Any, evaluation: Evaluation, registry: str) -> Any:
+    """Promote the chosen candidate (replace the champion in place, or its throughput becomes serving) or
+    reject it; the registry records the champion."""
+    from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
+
+    with TaskGroup("release", tooltip="Promote or reject"):
+        promote = BedrockPromoteModelOperator(
+            task_id="promote_model",
+            aws_conn_id=AWS_CONN_ID,
+            registry_name=registry,
+            registry_bucket=run["bucket"],
+            registry_kms_key_id=run["kms_key_arn"],
+            decision=evaluation.chosen["decision"],
+            candidate_model_arn=evaluation.chosen["model_arn"],
+            base_model_id=run["base_model_id"],
+            evaluation_throughput_arn=evaluation.chosen["throughput_arn"],
+            figures=evaluation.chosen,
+            baseline=evaluation.baseline,
+            retention="{{ params.retention }}",
+        )
+    return promote
+
+
+def teardown(
+    run: Any, training: Training, serving: Serving, promote: Any, registry: str, failed_retention: str
+):
+    """Whatever failed before: delete the run's throughputs that are not serving, reject the losers' models,
+    then decide on the run's models nothing decided on (``failed_retention`` for a failed run's)."""
+    from bedrock_customization.operators.teardown import (
+        BedrockDeleteRunModelsOperator,
+        BedrockDeleteRunThroughputsOperator,
+    )
+
+    with TaskGroup("teardown", tooltip="Leave nothing billable behind"):
+        throughputs = BedrockDeleteRunThroughputsOperator(
+            task_id="delete_throughputs",
+            aws_conn_id=AWS_CONN_ID,
+            provisioned_model_ids=run["throughput_names"],
+            registry_bucket=run["bucket"],
+            registry_name=registry,
+        )
+        losers = tasks.reject_losers(registry, "{{ params.retention }}")
+        undecided = BedrockDeleteRunModelsOperator(
+            task_id="delete_models",
+            aws_conn_id=AWS_CONN_ID,
+            retention=failed_retention,
+            registry_bucket=run["bucket"],
+            registry_name=registry,
+        )
+    # `plan` is a setup of every teardown, so they run whatever failed after it (and not when it failed).
+    promote >> throughputs.as_teardown(setups=[run.operator, serving.provision])
+    [training.board, throughputs] >> losers.as_teardown(setups=[run.operator])
+    losers >> undecided.as_teardown(setups=[run.operator])

@@ -1,0 +1,201 @@
+"""The TaskFlow glue between the pipeline's operators: plan, leaderboard, candidate choice, losers' cleanup.
+
+Each task is a few lines around a pure function of :mod:`~bedrock_customization.pipeline.plan`,
+:mod:`~bedrock_customization.sweep` or :mod:`~bedrock_customization.promotion`; heavy imports stay inside
+the task bodies so DAG files parse fast.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import task
+
+AWS_CONN_ID = "aws_default"
+
+#: Task ids the teardowns and the notifications read XComs from.
+PLAN = "plan"
+LEADERBOARD = "training.leaderboard"
+CHOSEN = "evaluation.choose_candidate"
+PROMOTION = "release.promote_model"
+
+
+@task(task_id=PLAN)
+def plan(scope: str = "run", params: dict | None = None, dag_run=None) -> dict:
+    """Validate the params against the model catalog (fail before any job) and derive the run's names."""
+    import pendulum
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from bedrock_customization.landing_zone import LandingZone
+    from bedrock_customization.pipeline.plan import plan_run
+
+    def landing_zone() -> LandingZone:
+        return LandingZone.from_variable(
+            require_vpc=params.get("use_vpc", True)
+            and not (params.get("subnet_ids") and params.get("security_group_ids"))
+        )
+
+    s3 = S3Hook(aws_conn_id=AWS_CONN_ID)
+    day = pendulum.instance(dag_run.logical_date or dag_run.run_after).in_timezone("UTC").date()
+    return plan_run(
+        params,
+        dag_id=dag_run.dag_id,
+        run_id=dag_run.run_id,
+        day=day,
+        landing_zone=landing_zone,
+        key_exists=lambda bucket, key: s3.check_for_key(key, bucket_name=bucket),
+        scope=scope,
+    )
+
+
+@task
+def configurations(jobs: list) -> list:
+    """The customization kwargs of each configuration (Airflow maps over a task's return value only)."""
+    return list(jobs)
+
+
+def job_arn(result: dict) -> str:
+    """The job ARN of one customization result (for mapping the metrics task over the jobs)."""
+    return result["job_arn"]
+
+
+@task
+def leaderboard(run: dict, jobs: list, metrics: list, dag_run=None) -> dict:
+    """Rank the configurations by final validation loss; a sweep writes the leaderboard JSON, CSV and chart."""
+    import logging
+
+    from bedrock_customization import sweep
+
+    log = logging.getLogger(__name__)
+    entries = sweep.merge_results(run["configs"], list(jobs), list(metrics))
+    document = sweep.leaderboard(
+        entries,
+        top_k=run["top_k"],
+        require_loss=run["scope"] == "date",
+        dag_id=dag_run.dag_id,
+        run_id=dag_run.run_id,
+        logical_date=run["logical_date"],
+        base_model_id=run["base_model_id"],
+        customization_type=run["customization_type"],
+        dataset={"raw_uri": run["raw_uri"], "source": run["data_source"], "data_uri": run["data_uri"]},
+    )
+    if run["leaderboard_uri"]:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        document["uris"] = sweep.write_leaderboard(
+            S3Hook(aws_conn_id=AWS_CONN_ID).get_conn(), document, run["results_uri"], run["kms_key_arn"]
+        )
+        log.info(
+            "Leaderboard of %d configurations, best %s first:\n%s",
+            len(document["entries"]),
+            document["metric"],
+            sweep.leaderboard_table(document),
+        )
+    if document["winner"] is None:
+        log.warning("No configuration has a model that may be evaluated; nothing is selected.")
+    return document
+
+
+@task
+def select_candidates(run: dict, board: dict, dag_run=None) -> list:
+    """The selected configurations whose models still exist, as throughput requests ([] without evaluation)."""
+    import logging
+
+    from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
+    from bedrock_customization.pipeline.plan import throughput_name
+
+    log = logging.getLogger(__name__)
+    if not run["evaluate"]:
+        log.info("evaluate_top_k is off: the leaderboard is the result; nothing is provisioned.")
+        return []
+    bedrock = BedrockCustomizationHook(aws_conn_id=AWS_CONN_ID).conn
+    requests = []
+    for entry in board["entries"]:
+        if not entry["selected"]:
+            continue
+        try:
+            bedrock.get_custom_model(modelIdentifier=entry["model_arn"])
+        except bedrock.exceptions.ResourceNotFoundException:  # an earlier run of this date deleted it
+            log.warning(
+                "The model of #%s %s (%s) was deleted.", entry["rank"], entry["label"], entry["model_arn"]
+            )
+            continue
+        name = throughput_name(dag_run.dag_id, dag_run.run_id, entry["config_hash"], run["scope"])
+        requests.append({"provisioned_model_name": name, "model_id": entry["model_arn"]})
+    return requests
+
+
+@task
+def select_baseline(run: dict, registry: str) -> dict:
+    """The model the candidates must beat: the registry's champion, else the base model."""
+    from bedrock_customization.operators import promotion
+
+    return promotion.select_baseline(
+        AWS_CONN_ID, run["bucket"], registry, run["base_model_id"], run["base_inference_id"]
+    )
+
+
+@task
+def evaluation_requests(run: dict, board: dict, candidates: list, throughputs: list) -> list:
+    """One evaluation per provisioned candidate: its throughput, label and output prefix."""
+    from bedrock_customization.pipeline.plan import evaluation_uri
+
+    by_model = {e["model_arn"]: e for e in board["entries"]}
+    requests = []
+    for candidate, throughput_arn in zip(candidates, throughputs, strict=True):
+        entry = by_model[candidate["model_id"]]
+        label = f"#{entry['rank']} {entry['label']}" if len(board["entries"]) > 1 else "candidate"
+        requests.append(
+            {
+                "candidate_model_id": throughput_arn,
+                "candidate_label": label,
+                "output_uri": evaluation_uri(run, entry["config_hash"]),
+            }
+        )
+    return requests
+
+
+@task
+def choose_candidate(board: dict, candidates: list, throughputs: list, evaluations: list) -> dict:
+    """The candidate to promote: the best-scoring one the evaluation says to promote, else the best one."""
+    import logging
+
+    from bedrock_customization import sweep
+
+    chosen = sweep.choose(board, candidates, throughputs, evaluations)
+    logging.getLogger(__name__).info(
+        "Chosen: #%s %s (%s %s), decision %s.",
+        chosen["rank"],
+        chosen["label"],
+        chosen["metric"],
+        chosen["candidate"][chosen["metric"]],
+        chosen["decision"],
+    )
+    return chosen
+
+
+@task
+def reject_losers(registry: str, retention: str = "delete", ti=None) -> dict:
+    """Tag every configuration that lost (to the leaderboard or the evaluation) ``decision=reject`` and,
+    with ``retention="delete"``, delete its model; the winner, the champion and its predecessor are kept."""
+    import logging
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from bedrock_customization import promotion, protection, sweep
+    from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
+    from bedrock_customization.operators.teardown import reject_models
+
+    board = ti.xcom_pull(task_ids=LEADERBOARD)
+    if not board:
+        return {"deleted": [], "kept": [], "already_gone": []}
+    run = ti.xcom_pull(task_ids=PLAN)
+    s3 = S3Hook(aws_conn_id=AWS_CONN_ID).get_conn()
+    protected = protection.protected_arns(
+        promotion.load_registry(s3, run["bucket"], registry)[0], ti.xcom_pull(task_ids=PROMOTION)
+    )
+    return reject_models(
+        BedrockCustomizationHook(aws_conn_id=AWS_CONN_ID),
+        sweep.losers(board, ti.xcom_pull(task_ids=CHOSEN), evaluated=run["evaluate"]),
+        protected,
+        delete=str(retention).strip().lower() == "delete",
+        log=logging.getLogger(__name__),
+    )

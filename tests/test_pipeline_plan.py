@@ -1,0 +1,110 @@
+"""The pure planner both training DAGs start with (bedrock_customization.pipeline.plan)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bedrock_customization import sweep
+from bedrock_customization.exceptions import BedrockCustomizationError, HyperparameterError
+from bedrock_customization.landing_zone import LandingZone
+from bedrock_customization.pipeline.plan import MissingDataError, plan_run
+
+ZONE = LandingZone.from_mapping(
+    {
+        "bucket": "landing-zone",
+        "role_arn": "arn:aws:iam::123456789012:role/bedrock",
+        "kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        "subnet_ids": ["subnet-0a", "subnet-0b"],
+        "security_group_ids": ["sg-0a"],
+    }
+)
+DAY = date(2026, 3, 1)
+BASE = {"base_model_id": "amazon.nova-micro-v1:0:128k", "dataset_key": "raw/{date}/qa_pairs.jsonl"}
+
+
+def _plan(params, scope="run", keys=("raw/2026-03-01/qa_pairs.jsonl",), run_id="manual__1"):
+    return plan_run(
+        {**BASE, **params},
+        dag_id="dag",
+        run_id=run_id,
+        day=DAY,
+        landing_zone=lambda: ZONE,
+        key_exists=lambda bucket, key: bucket == "landing-zone" and key in keys,
+        scope=scope,
+    )
+
+
+def test_a_retraining_plans_one_job_per_run_with_defaults_filled():
+    first = _plan({"hyperparameters": {"epochCount": 3}})
+    again = _plan({"hyperparameters": {"epochCount": 3}}, run_id="manual__2")
+    assert len(first["jobs"]) == 1 and first["jobs"][0]["hyperparameters"]["epochCount"] == "3"
+    assert "learningRate" in first["jobs"][0]["hyperparameters"]  # the catalog's default
+    assert "idempotency_key" not in first["jobs"][0]  # every run trains anew
+    assert first["data_uri"] != again["data_uri"] and first["throughput_names"] != again["throughput_names"]
+    assert first["raw_uri"] == "s3://landing-zone/raw/2026-03-01/qa_pairs.jsonl"
+    assert first["subnet_ids"] == ["subnet-0a", "subnet-0b"] and first["leaderboard_uri"] is None
+
+
+def test_a_sweep_plans_a_job_per_distinct_configuration_keyed_by_date():
+    space = {"epochCount": [2, 4], "learningRate": [0.00001, 0.0001]}
+    run = _plan({"search_space": space, "top_k": 2}, scope="date")
+    again = _plan({"search_space": space, "top_k": 2}, scope="date", run_id="backfill__x")
+    assert len(run["jobs"]) == 4 and run["top_k"] == 2
+    assert [j["idempotency_key"] for j in run["jobs"]] == [j["idempotency_key"] for j in again["jobs"]]
+    assert run["data_uri"] == "s3://landing-zone/runs/dag/2026-03-01/data/"
+    assert run["leaderboard_uri"] == "s3://landing-zone/sweeps/2026-03-01/leaderboard.json"
+
+
+def test_every_invalid_configuration_is_named_before_any_job():
+    with pytest.raises(HyperparameterError, match="configuration 2 of 2"):
+        _plan({"search_space": [{"epochCount": 2}, {"epochCount": 999}]}, scope="date")
+
+
+def test_missing_data_names_the_key_and_the_fallback_is_used_when_present():
+    with pytest.raises(MissingDataError, match="s3://landing-zone/raw/2026-03-01/qa_pairs.jsonl"):
+        _plan({}, keys=())
+    run = _plan({"fallback_dataset_key": "raw/qa_pairs.jsonl"}, keys=("raw/qa_pairs.jsonl",), scope="date")
+    assert run["data_source"] == "fallback" and run["raw_uri"].endswith("/raw/qa_pairs.jsonl")
+
+
+def test_top_k_larger_than_the_sweep_fails():
+    with pytest.raises(BedrockCustomizationError, match="top_k=3"):
+        _plan({"search_space": {"epochCount": [2, 4]}, "top_k": 3}, scope="date")
+
+
+def test_without_vpc_the_job_gets_no_subnets():
+    assert _plan({"use_vpc": False})["subnet_ids"] is None
+
+
+def _entry(config_hash, loss, model_arn="arn:m", diverged=False):
+    return {
+        "index": 0,
+        "config_hash": config_hash,
+        "label": config_hash,
+        "hyperparameters": {"epochCount": "2"},
+        "final_validation_loss": loss,
+        "diverged": diverged,
+        "model_arn": f"{model_arn}/{config_hash}",
+    }
+
+
+def test_a_single_model_without_validation_loss_is_still_evaluated_in_a_retraining():
+    entries = [_entry("a", None)]
+    assert sweep.leaderboard(entries, require_loss=True)["winner"] is None
+    assert sweep.leaderboard(entries, require_loss=False)["winner"] == "a"
+    assert sweep.leaderboard([_entry("a", 0.2, diverged=True)], require_loss=False)["winner"] is None
+
+
+def test_the_chosen_candidate_is_the_best_one_its_evaluation_promotes_and_the_rest_lose():
+    board = sweep.leaderboard([_entry("a", 0.2), _entry("b", 0.3), _entry("c", 0.4)], top_k=2)
+    candidates = [{"model_id": e["model_arn"]} for e in board["entries"] if e["selected"]]
+    summaries = [
+        {"primary_metric": "chrf", "decision": "reject", "candidate": {"chrf": 80.0}},
+        {"primary_metric": "chrf", "decision": "promote", "candidate": {"chrf": 70.0}},
+    ]
+    chosen = sweep.choose(board, candidates, ["arn:t/a", "arn:t/b"], summaries)
+    assert chosen["config_hash"] == "b" and chosen["throughput_arn"] == "arn:t/b"
+    assert sorted(e["config_hash"] for e in sweep.losers(board, chosen, evaluated=True)) == ["a", "c"]
+    assert [e["config_hash"] for e in sweep.losers(board, None, evaluated=True)] == ["c"]
