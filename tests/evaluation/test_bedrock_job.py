@@ -1,12 +1,11 @@
-"""Native Bedrock evaluation jobs: request building (checked against botocore's service model), result parsing,
-and the ``evaluation_job_complete`` waiter's acceptors. The emulator has no evaluation jobs, so nothing here
-runs one end to end."""
+"""Native Bedrock evaluation jobs, the pure side: request building (checked against botocore's service model),
+the dataset, result parsing, the summary of two jobs, and the ``evaluation_job_complete`` waiter's acceptors.
+The operators are tested in ``test_evaluation_job.py``."""
 
 from __future__ import annotations
 
 import json
 import re
-import types
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,14 @@ from bedrock_customization.evaluation.bedrock_job import (
     AUTOMATIC_METRICS,
     JUDGE_METRICS,
     dataset_jsonl,
+    dataset_uri,
     evaluation_job_name,
     evaluation_job_request,
+    job_facts,
     mean_results,
+    summarize_jobs,
 )
 from bedrock_customization.evaluation.samples import Sample
-from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
 
 from .conftest import JUDGE, ROLE
 
@@ -99,56 +100,88 @@ def test_judge_job_request():
             job_name="x",
             role_arn=ROLE,
             model_id="m",
-            dataset_uri="s3://b/d",
-            output_uri="s3://b/o",
+            dataset_uri="s3://bucket/d",
+            output_uri="s3://bucket/o",
             task_type="Chat",
         )
 
 
-def test_operator_builds_one_valid_request_per_model():
-    op = BedrockEvaluateModelsOperator(
-        task_id="evaluate",
-        validation_data_uri="s3://bucket/data/validation.jsonl",
-        output_uri="s3://bucket/runs/r1/evaluation/",
-        baseline_model_id="amazon.nova-micro-v1:0",
-        candidate_model_id=THROUGHPUT,
-        candidate_label="fine-tuned",
-        use_bedrock_evaluation_job=True,
-        evaluation_role_arn=ROLE,
-        kms_key_id=KMS,
-    )
-    requests = op.evaluation_job_requests(
-        "s3://bucket/runs/r1/evaluation/bedrock_evaluation/dataset.jsonl", 42, 12
-    )
-    assert set(requests) == {"baseline", "candidate"}
-    for role, request in requests.items():
-        assert_valid(request)
-        assert NAME_PATTERN.match(request["jobName"]) and request["jobName"].endswith(f"-{role}")
-        assert request["outputDataConfig"] == {"s3Uri": "s3://bucket/runs/r1/evaluation/bedrock_evaluation/"}
-    assert (
-        requests["candidate"]["inferenceConfig"]["models"][0]["bedrockModel"]["modelIdentifier"] == THROUGHPUT
-    )
-    assert requests["candidate"]["jobDescription"] == "candidate fine-tuned"
-    # Same inputs, same names and tokens: a retry re-attaches instead of creating twins.
-    again = op.evaluation_job_requests(
-        "s3://bucket/runs/r1/evaluation/bedrock_evaluation/dataset.jsonl", 42, 12
-    )
-    assert again == requests
-    assert requests["baseline"]["clientRequestToken"] != requests["candidate"]["clientRequestToken"]
+def test_job_facts_and_the_summary_of_two_jobs():
+    def job(role: str, judge: str | None = None) -> dict:
+        automated = {
+            "datasetMetricConfigs": [
+                {
+                    "taskType": "QuestionAndAnswer",
+                    "dataset": {
+                        "name": "validation",
+                        "datasetLocation": {"s3Uri": "s3://bucket/e/datasets/d.jsonl"},
+                    },
+                    "metricNames": list(JUDGE_METRICS if judge else AUTOMATIC_METRICS),
+                }
+            ]
+        }
+        if judge:
+            automated["evaluatorModelConfig"] = {"bedrockEvaluatorModels": [{"modelIdentifier": judge}]}
+        return {
+            "jobArn": f"arn:aws:bedrock:us-east-1:123456789012:evaluation-job/{role[:4]}00000000",
+            "jobName": f"eval-{role}",
+            "status": "Completed",
+            "evaluationConfig": {"automated": automated},
+            "inferenceConfig": {"models": [{"bedrockModel": {"modelIdentifier": f"model-{role}"}}]},
+            "outputDataConfig": {"s3Uri": "s3://bucket/e/"},
+        }
 
-    ti = types.SimpleNamespace(
-        dag_id="bedrock_retraining", run_id="manual__2026-03-01T00:00:00+00:00", task_id="evaluate"
-    )
-    tagged = op.evaluation_job_requests("s3://bucket/d.jsonl", 42, 12, op._run_tags({"ti": ti}))
-    assert_valid(tagged["candidate"])
-    tags = {t["key"]: t["value"] for t in tagged["candidate"]["jobTags"]}
-    assert tags["bedrock-customization:managed-by"] == "airflow"
-    assert tags["bedrock-customization:run-id"] == "manual__2026-03-01T00:00:00+00:00"
-    assert op._run_tags({}) is None
+    facts = job_facts(job("candidate", JUDGE))
+    assert facts["model_id"] == "model-candidate" and facts["judge_model_id"] == JUDGE
+    assert facts["output_folder"] == "s3://bucket/e/eval-candidate/"
+    assert facts["dataset_uri"] == "s3://bucket/e/datasets/d.jsonl"
 
-    op.evaluation_role_arn = None
-    with pytest.raises(EvaluationError, match="needs evaluation_role_arn"):
-        op.evaluation_job_requests("s3://b/d.jsonl", 42, 12)
+    def outputs(*scores: float) -> list[str]:
+        lines = [
+            json.dumps(
+                {
+                    "automatedEvaluationResult": {
+                        "scores": [{"metricName": "Builtin.Correctness", "result": s}]
+                    }
+                }
+            )
+            for s in scores
+        ]
+        return ["\n".join(lines) + "\n"]
+
+    both = {"baseline": job_facts(job("baseline", JUDGE)), "candidate": facts}
+    summary = summarize_jobs(
+        both,
+        {"baseline": outputs(0.5, 0.6), "candidate": outputs(0.7, 0.8)},
+        {"baseline": "base", "candidate": "tuned"},
+        None,
+        0.1,
+        uris={"summary": "s3://bucket/e/summary.json"},
+    )
+    assert summary["primary_metric"] == "Builtin.Correctness"  # judged jobs
+    assert summary["decision"] == "promote" and summary["samples"] == 2
+    assert summary["baseline"] == {"model_id": "model-baseline", "label": "base", "Builtin.Correctness": 0.55}
+    assert summary["metrics"] == {"Builtin.Correctness": {"label": "Correctness", "scale": 1.0}}
+    assert summary["judge_metrics"] == list(JUDGE_METRICS) and summary["uris"]["summary"].endswith(
+        "summary.json"
+    )
+    with pytest.raises(EvaluationError, match="Builtin.Accuracy is not in the evaluation jobs' results"):
+        summarize_jobs(
+            both,
+            {"baseline": outputs(0.5), "candidate": outputs(0.5)},
+            {"baseline": "b", "candidate": "c"},
+            "Builtin.Accuracy",
+            0.0,
+        )
+
+
+def test_the_dataset_location_depends_on_the_prompts_only():
+    text = dataset_jsonl([Sample(0, 1, "q", "a")])
+    uri = dataset_uri("s3://bucket/e", text)
+    assert uri == dataset_uri("s3://bucket/e/", text) and re.fullmatch(
+        r"s3://bucket/e/datasets/[0-9a-f]{16}\.jsonl", uri
+    )
+    assert uri != dataset_uri("s3://bucket/e", dataset_jsonl([Sample(0, 1, "q", "b")]))
 
 
 def test_job_names_are_valid():

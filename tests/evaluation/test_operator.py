@@ -7,6 +7,7 @@ import json
 import pytest
 
 from bedrock_customization.evaluation import EvaluationError
+from bedrock_customization.evaluation.samples import parse_sample_size
 from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
 
 from .conftest import BUCKET, JUDGE, NOVA_MICRO_ON_DEMAND, REGION
@@ -49,7 +50,6 @@ def test_template_fields_cover_every_uri_and_id():
         "candidate_model_id",
         "judge_model_id",
         "kms_key_id",
-        "evaluation_role_arn",
         "baseline_label",
         "candidate_label",
         "sample_size",
@@ -61,8 +61,8 @@ def test_template_fields_cover_every_uri_and_id():
 def test_botocore_retries_are_off_for_runtime_calls():
     op = BedrockEvaluateModelsOperator(
         task_id="t",
-        validation_data_uri="s3://b/v.jsonl",
-        output_uri="s3://b/out/",
+        validation_data_uri="s3://bucket/v.jsonl",
+        output_uri="s3://bucket/out/",
         baseline_model_id="a",
         candidate_model_id="b",
         botocore_config={"read_timeout": 300, "retries": {"max_attempts": 10}},
@@ -210,6 +210,10 @@ def test_bad_configuration_fails_before_any_model_call(fine_tuned, s3):
         operator(fine_tuned, metrics=["chrf", "llm_judge"]).execute({})
     with pytest.raises(EvaluationError, match="does not exist"):
         operator(fine_tuned, validation_data_uri=f"s3://{BUCKET}/nope.jsonl").execute({})
+    with pytest.raises(EvaluationError, match="output_uri 's3://b/out/' is not an S3 URI"):
+        operator(fine_tuned, output_uri="s3://b/out/").execute({})
+    with pytest.raises(EvaluationError, match="sample_size must be a number or 'all'"):
+        operator(fine_tuned, sample_size="a few").execute({})
 
 
 def test_uris_ids_and_options_render_from_templates():
@@ -243,7 +247,7 @@ def test_uris_ids_and_options_render_from_templates():
     assert op.output_uri == "s3://lz/runs/manual__1/evaluation/"
     assert (op.baseline_model_id, op.candidate_model_id) == (NOVA_MICRO_ON_DEMAND, context["ti_arn"])
     assert (op.kms_key_id, op.judge_model_id) == ("alias/lz", JUDGE)
-    assert op._sample_size() == 12 and float(op.margin) == 1.5
+    assert parse_sample_size(op.sample_size) == 12 and float(op.margin) == 1.5
     from bedrock_customization.operators.evaluation import _names
 
     assert _names(op.metrics) == ["chrf", "rouge_l"]

@@ -4,8 +4,9 @@ Pure modules, no Airflow or AWS imports: ``text`` (normalisation, CJK-aware toke
 exact match, BERTScore and the metric registry), ``judge`` (LLM-as-judge over a converse callable), ``samples``
 (validation records in any Bedrock training format, seeded sampling), ``invoke`` (Converse requests, retries),
 ``compare`` (per-sample scores, summary), ``aggregate`` (means, :func:`decide`), ``report`` (Markdown, chart) and
-``bedrock_job`` (native Bedrock evaluation jobs). The operator is
-``bedrock_customization.operators.evaluation.BedrockEvaluateModelsOperator``.
+``bedrock_job`` (native Bedrock evaluation jobs); ``storage`` reads the samples and writes the outputs through a
+given S3 client. The operators are ``bedrock_customization.operators.evaluation.BedrockEvaluateModelsOperator``
+(Converse scoring) and those of ``bedrock_customization.operators.evaluation_job`` (native evaluation jobs).
 """
 
 from __future__ import annotations

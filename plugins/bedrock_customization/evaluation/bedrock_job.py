@@ -6,6 +6,10 @@ Without a judge the job computes the built-in metrics ``Builtin.Accuracy``, ``Bu
 ``Builtin.Completeness`` and ``Builtin.Helpfulness``. Results land under
 ``<output>/<job name>/<job id>/models/<model>/taskTypes/<task>/datasets/<dataset>/<id>_output.jsonl``, one
 record per prompt with ``automatedEvaluationResult.scores`` = ``[{"metricName", "result"}, ...]``.
+
+The operators are ``bedrock_customization.operators.evaluation_job``: one job per model
+(``BedrockEvaluationJobOperator``), then the comparison of two finished jobs
+(``BedrockCompareEvaluationJobsOperator``, which :func:`summarize_jobs` serves).
 """
 
 from __future__ import annotations
@@ -15,17 +19,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from statistics import fmean
 from typing import Any
 
+from bedrock_customization import artifacts
+from bedrock_customization.evaluation.aggregate import decide
+from bedrock_customization.evaluation.compare import ROLES
 from bedrock_customization.evaluation.errors import EvaluationError
 from bedrock_customization.evaluation.samples import Sample
+from bedrock_customization.naming import digest
 
 __all__ = [
     "AUTOMATIC_METRICS",
     "JUDGE_METRICS",
+    "OUTPUT_SUFFIX",
     "TASK_TYPES",
+    "check_task_type",
     "dataset_jsonl",
+    "dataset_uri",
     "evaluation_job_name",
     "evaluation_job_request",
+    "job_facts",
     "mean_results",
+    "summarize_jobs",
 ]
 
 TASK_TYPES = ("Summarization", "Classification", "QuestionAndAnswer", "Generation", "Custom")
@@ -34,6 +47,15 @@ JUDGE_METRICS = ("Builtin.Correctness", "Builtin.Completeness", "Builtin.Helpful
 #: Metrics where a lower value is better; they cannot be the primary metric of a promote/reject decision.
 LOWER_IS_BETTER = frozenset({"Builtin.Toxicity", "Builtin.Harmfulness", "Builtin.Stereotyping"})
 _MAX_NAME = 63
+#: The per-prompt result files of a job, under its output folder.
+OUTPUT_SUFFIX = "_output.jsonl"
+
+
+def check_task_type(task_type: str) -> str:
+    """``task_type`` when Bedrock knows it; else an :class:`EvaluationError` listing the task types."""
+    if task_type not in TASK_TYPES:
+        raise EvaluationError(f"task_type {task_type!r} is not one of {', '.join(TASK_TYPES)}")
+    return task_type
 
 
 def dataset_jsonl(samples: Sequence[Sample], category: str | None = None) -> str:
@@ -48,6 +70,12 @@ def dataset_jsonl(samples: Sequence[Sample], category: str | None = None) -> str
             record["category"] = category
         lines.append(json.dumps(record, ensure_ascii=False))
     return "\n".join(lines) + "\n"
+
+
+def dataset_uri(folder_uri: str, dataset: str) -> str:
+    """Where the dataset text ``dataset`` goes under ``folder_uri``: ``datasets/<digest of the text>.jsonl``, so
+    jobs over the same samples share one object and a rewrite never changes what a running job reads."""
+    return artifacts.join(folder_uri, f"datasets/{digest(dataset, length=16)}.jsonl")
 
 
 def evaluation_job_name(base: str, role: str) -> str:
@@ -76,8 +104,7 @@ def evaluation_job_request(
     description: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for ``bedrock.create_evaluation_job`` evaluating ``model_id`` on one custom dataset."""
-    if task_type not in TASK_TYPES:
-        raise EvaluationError(f"task_type {task_type!r} is not one of {', '.join(TASK_TYPES)}")
+    check_task_type(task_type)
     metrics = list(metric_names or (JUDGE_METRICS if judge_model_id else AUTOMATIC_METRICS))
     automated: dict[str, Any] = {
         "datasetMetricConfigs": [
@@ -130,3 +157,65 @@ def mean_results(output_texts: Iterable[str]) -> dict[str, float]:
     if not values:
         raise EvaluationError("The evaluation job's output has no scores")
     return {name: round(fmean(scores), 4) for name, scores in values.items()}
+
+
+def job_facts(job: Mapping[str, Any]) -> dict[str, Any]:
+    """What a comparison needs from a GetEvaluationJob response: ``job_arn``, ``job_name``, ``status``,
+    ``model_id``, ``judge_model_id`` (None without a judge), ``dataset_uri`` and ``output_folder`` (where the
+    job's ``*_output.jsonl`` files are)."""
+    automated = job.get("evaluationConfig", {}).get("automated", {})
+    datasets = automated.get("datasetMetricConfigs") or [{}]
+    judges = automated.get("evaluatorModelConfig", {}).get("bedrockEvaluatorModels") or [{}]
+    models = job.get("inferenceConfig", {}).get("models") or [{}]
+    return {
+        "job_arn": job["jobArn"],
+        "job_name": job["jobName"],
+        "status": job.get("status"),
+        "model_id": models[0].get("bedrockModel", {}).get("modelIdentifier"),
+        "judge_model_id": judges[0].get("modelIdentifier"),
+        "dataset_uri": datasets[0].get("dataset", {}).get("datasetLocation", {}).get("s3Uri"),
+        "output_folder": artifacts.join(job["outputDataConfig"]["s3Uri"], job["jobName"]) + "/",
+    }
+
+
+def summarize_jobs(
+    facts: Mapping[str, Mapping[str, Any]],
+    outputs: Mapping[str, Sequence[str]],
+    labels: Mapping[str, str],
+    primary_metric: str | None,
+    margin: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The summary of a baseline job and a candidate job, in the shape of the Converse evaluation's.
+
+    ``facts[role]`` is :func:`job_facts` of the role's job, ``outputs[role]`` the texts of its
+    ``*_output.jsonl`` files, ``labels[role]`` its name in the report. ``primary_metric`` defaults to
+    ``Builtin.Correctness`` for judged jobs, else ``Builtin.Accuracy``; a lower-is-better metric cannot decide.
+    ``extra`` keys are added as they are.
+    """
+    judge = facts["candidate"].get("judge_model_id")
+    primary = primary_metric or ("Builtin.Correctness" if judge else "Builtin.Accuracy")
+    if primary in LOWER_IS_BETTER:
+        raise EvaluationError(f"primary_metric {primary} is lower-is-better; choose e.g. Builtin.Accuracy")
+    summary: dict[str, Any] = {
+        role: {"model_id": facts[role]["model_id"], "label": labels[role], **mean_results(outputs[role])}
+        for role in ROLES
+    }
+    names = sorted(set(summary["baseline"]) & set(summary["candidate"]) - {"model_id", "label"})
+    if primary not in names:
+        raise EvaluationError(f"primary_metric {primary} is not in the evaluation jobs' results {names}")
+    records = sum(1 for text in outputs["candidate"] for line in text.splitlines() if line.strip())
+    summary.update(
+        metrics={name: {"label": name.removeprefix("Builtin."), "scale": 1.0} for name in names},
+        primary_metric=primary,
+        margin=margin,
+        samples=records,
+        decision=decide(summary["baseline"], summary["candidate"], primary, margin),
+        mode="bedrock_evaluation_job",
+        evaluation_jobs={role: facts[role]["job_arn"] for role in ROLES},
+        judge_model_id=judge,
+        judge_metrics=list(JUDGE_METRICS) if judge else [],
+        dataset_uri=facts["candidate"].get("dataset_uri"),
+        **extra,
+    )
+    return summary

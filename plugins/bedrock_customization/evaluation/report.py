@@ -6,7 +6,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["CHART_NAME", "render_chart", "render_markdown"]
+__all__ = ["CHART_NAME", "render_chart", "render_markdown", "score_summary"]
 
 CHART_NAME = "metrics_chart.png"
 _EXCERPT = 400
@@ -126,6 +126,18 @@ def render_markdown(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]
                 _quote(row["candidate_response"]),
             ]
     return "\n".join(lines) + "\n"
+
+
+def score_summary(summary: Mapping[str, Any]) -> str:
+    """For the task log: both models' mean per metric as an aligned text table, then the decision."""
+    from bedrock_customization.tables import text_table
+
+    rows = [(name, summary["baseline"][name], summary["candidate"][name]) for name in summary["metrics"]]
+    table = text_table(rows, ("metric", "baseline", "candidate"), floatfmt=".4f")
+    return (
+        f"Mean scores:\n{table}\nDecision on {summary['primary_metric']} (margin {summary['margin']:g}): "
+        f"{summary['decision']}."
+    )
 
 
 def render_chart(summary: Mapping[str, Any]) -> bytes:

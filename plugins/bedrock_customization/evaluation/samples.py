@@ -21,7 +21,7 @@ from typing import Any
 
 from bedrock_customization.evaluation.errors import EvaluationError
 
-__all__ = ["Sample", "parse_record", "read_samples", "select_samples"]
+__all__ = ["Sample", "parse_record", "parse_sample_size", "read_samples", "select_samples"]
 
 
 @dataclass(frozen=True)
@@ -148,3 +148,17 @@ def select_samples(samples: Sequence[Sample], sample_size: int | None, seed: int
         return list(samples)
     chosen = random.Random(seed).sample(range(len(samples)), sample_size)
     return [samples[i] for i in sorted(chosen)]
+
+
+def parse_sample_size(value: object) -> int | None:
+    """A rendered ``sample_size``: None (all samples) for None, ``""``, ``"all"``, ``"none"`` or 0, else the
+    number; raises for anything else or a negative number."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "all", "none")):
+        return None
+    try:
+        size = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise EvaluationError(f"sample_size must be a number or 'all', got {value!r}") from None
+    if size < 0:
+        raise EvaluationError(f"sample_size must not be negative, got {size}")
+    return size or None
