@@ -530,7 +530,9 @@ def wait_until_the_trigger_polls(api, deployment, aws, run_id: str) -> dict:
     resources = RunResources(aws, RETRAINING, run_id)
 
     def polling():
-        state = api.get(ti_path(run_id))["state"]
+        # The mapped task instance exists once its configurations are known (404 until then).
+        response = api.http.get(ti_path(run_id))
+        state = response.json()["state"] if response.status_code == 200 else None
         assert state in (None, "scheduled", "queued", "running", "deferred"), diagnose(
             api, deployment, RETRAINING, run_id
         )
