@@ -60,7 +60,6 @@ from airflow.sdk import Param, dag
 from bedrock_customization import settings
 from bedrock_customization.notifications import TOPIC_FROM_VARIABLE, sns_notifiers
 from bedrock_customization.pipeline import params, stages, tasks
-from bedrock_customization.retries import FAIL_FAST
 
 #: The winner competes with, and replaces, the champion of the retraining DAG: one champion per use case.
 REGISTRY = "bedrock-retraining"
@@ -72,12 +71,7 @@ REGISTRY = "bedrock-retraining"
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["bedrock", "model-customization", "hyperparameter-sweep"],
-    default_args={
-        "owner": "ml-platform",
-        "retries": 2,
-        "retry_delay": pendulum.duration(seconds=30),
-        "retry_policy": FAIL_FAST,
-    },
+    default_args=params.default_args(),
     params={
         **params.model(),
         "search_space": Param(

@@ -33,7 +33,7 @@ import pendulum
 from airflow.sdk import Param, dag
 
 from bedrock_customization.operators.janitor import BedrockJanitorOperator
-from bedrock_customization.retries import FAIL_FAST
+from bedrock_customization.pipeline import params
 
 
 @dag(
@@ -43,12 +43,7 @@ from bedrock_customization.retries import FAIL_FAST
     catchup=False,
     max_active_runs=1,
     tags=["bedrock", "model-customization", "cleanup"],
-    default_args={
-        "owner": "ml-platform",
-        "retries": 2,
-        "retry_delay": pendulum.duration(minutes=2),
-        "retry_policy": FAIL_FAST,
-    },
+    default_args=params.default_args(retry_delay=pendulum.duration(minutes=2)),
     params={
         "dry_run": Param(False, type="boolean", description="Only log what would be done."),
         "ttl_hours": Param(

@@ -35,14 +35,16 @@ from airflow.sdk import Param, dag
 
 from bedrock_customization import tagging
 from bedrock_customization.model_import import DEFAULT_SMOKE_PROMPT
-from bedrock_customization.operators.model_import import (
-    BedrockCreateModelImportJobOperator,
+from bedrock_customization.operators.imported_model import (
     BedrockDeleteImportedModelOperator,
     BedrockImportedModelSmokeTestOperator,
+)
+from bedrock_customization.operators.model_import import (
+    BedrockCreateModelImportJobOperator,
     BedrockModelImportPreflightOperator,
 )
+from bedrock_customization.pipeline import params
 from bedrock_customization.pipeline.model_import import DEFAULT_MODEL_PREFIX, plan_import, summarize_import
-from bedrock_customization.retries import FAIL_FAST
 
 AWS_CONN_ID = "aws_default"
 
@@ -53,12 +55,7 @@ AWS_CONN_ID = "aws_default"
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["bedrock", "model-import"],
-    default_args={
-        "owner": "ml-platform",
-        "retries": 2,
-        "retry_delay": pendulum.duration(seconds=30),
-        "retry_policy": FAIL_FAST,
-    },
+    default_args=params.default_args(),
     params={
         "model_data_uri": Param(
             None,

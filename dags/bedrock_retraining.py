@@ -39,13 +39,11 @@ deployment without a triggerer) the tasks wait in their worker slots instead.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
 from bedrock_customization import settings
 from bedrock_customization.notifications import sns_notifiers
 from bedrock_customization.pipeline import params, stages, tasks
-from bedrock_customization.retries import FAIL_FAST
 
 REGISTRY = "bedrock-retraining"
 RAW_DATA = Asset(name="bedrock_retraining_raw_data", uri="bedrock-customization://raw-data")
@@ -65,12 +63,7 @@ TOPIC = "{{ params.notification_topic or var.json.get('bedrock_customization', {
     # the other's model without ever being compared with it (the registry's compare-and-swap stops that too).
     max_active_runs=1,
     tags=["bedrock", "model-customization", "retraining"],
-    default_args={
-        "owner": "ml-platform",
-        "retries": 2,
-        "retry_delay": pendulum.duration(seconds=30),
-        "retry_policy": FAIL_FAST,
-    },
+    default_args=params.default_args(),
     params={
         **params.model(),
         "customization_type": Param(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import subprocess
@@ -108,16 +107,11 @@ class _Terminal(io.StringIO):
 
 
 def _dag_params(*names: str) -> dict[str, object]:
-    """The defaults of the retraining DAG's ``Param(...)``s, read from its source (no Airflow import)."""
-    tree = ast.parse((Path(__file__).parents[1] / "dags" / "bedrock_retraining.py").read_text())
-    found = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values, strict=True):
-                if isinstance(key, ast.Constant) and key.value in names and isinstance(value, ast.Call):
-                    found[key.value] = ast.literal_eval(value.args[0])
-    assert set(found) == set(names)
-    return found
+    """The defaults of the training DAGs' data params (``bedrock_customization.pipeline.params``)."""
+    from bedrock_customization.pipeline import params
+
+    defaults = {name: param.value for name, param in params.data().items()}
+    return {name: defaults[name] for name in names}
 
 
 def test_prepare_defaults_are_the_retraining_dags(tmp_path, capsys):

@@ -318,7 +318,7 @@ def test_deferrable_defaults_to_the_one_setting(service, monkeypatch):
 def test_every_operator_and_sensor_of_ours_defaults_deferrable_to_the_setting():
     import inspect
 
-    from bedrock_customization.operators.base import BedrockWaitMixin
+    from bedrock_customization.operators.wait import BedrockWaitMixin
     from bedrock_customization.sensors import bedrock as sensors
     from tests.test_links import _operator_classes
 

@@ -143,12 +143,14 @@ def test_run_results_link_points_at_the_plugin_tab_of_the_run_with_the_run_id_es
 
 def test_result_producing_operators_have_the_run_results_link():
     from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
+    from bedrock_customization.operators.evaluation_job import BedrockCompareEvaluationJobsOperator
     from bedrock_customization.operators.metrics import CollectTrainingMetricsOperator
     from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
 
     for operator in (
         CollectTrainingMetricsOperator,
         BedrockEvaluateModelsOperator,
+        BedrockCompareEvaluationJobsOperator,
         BedrockPromoteModelOperator,
     ):
         links = operator.operator_extra_links
@@ -157,7 +159,8 @@ def test_result_producing_operators_have_the_run_results_link():
 
 # --------------------------------------------------------------------------------------------- every creator links
 
-_CREATE_CALL = re.compile(r"\.create_[a-z_]+\(")
+#: A create call, or a job operator's declared one (``create_job = "create_..."``, called by the base).
+_CREATE_CALL = re.compile(r"\.create_[a-z_]+\(|create_job = \"create_[a-z_]+\"")
 
 
 def _operator_classes() -> list[type]:
@@ -193,7 +196,7 @@ def test_every_operator_that_creates_a_bedrock_resource_declares_a_console_link(
         "BedrockCreateProvisionedModelThroughputOperator",
         "BedrockCreateCustomModelDeploymentOperator",
         "BedrockCreateModelImportJobOperator",
-        "BedrockEvaluateModelsOperator",
+        "BedrockEvaluationJobOperator",
     } <= names
     for cls in creators:
         links = [link for link in cls.operator_extra_links if isinstance(link, tuple(CONSOLE_LINKS))]
@@ -297,10 +300,8 @@ def test_training_metrics_store_the_job_link(aws):
 def test_model_import_stores_the_job_and_model_links_and_the_smoke_test_the_model_link(aws):
     from airflow.providers.common.compat.sdk import TaskDeferred
 
-    from bedrock_customization.operators.model_import import (
-        BedrockCreateModelImportJobOperator,
-        BedrockImportedModelSmokeTestOperator,
-    )
+    from bedrock_customization.operators.imported_model import BedrockImportedModelSmokeTestOperator
+    from bedrock_customization.operators.model_import import BedrockCreateModelImportJobOperator
     from include.local_aws import CONFIG
     from tests.test_model_import import ROLE, upload_model
 
@@ -359,24 +360,20 @@ def test_promotion_stores_the_serving_throughput_link(aws):
     _assert_links_to(ctx, BedrockProvisionedThroughputLink, throughput)
 
 
-def test_evaluation_stores_the_evaluation_job_link():
-    from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
+def test_evaluation_job_stores_the_evaluation_job_link():
+    from bedrock_customization.operators.evaluation_job import BedrockEvaluationJobOperator
 
-    op = BedrockEvaluateModelsOperator(
-        task_id="evaluate",
+    op = BedrockEvaluationJobOperator(
+        task_id="evaluate_candidate",
+        aws_conn_id=None,
+        region_name=REGION,
+        model_id=ARNS[BedrockProvisionedThroughputLink],
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/Evaluation",
         validation_data_uri="s3://bucket/validation.jsonl",
         output_uri="s3://bucket/evaluation/",
-        baseline_model_id="amazon.nova-micro-v1:0",
-        candidate_model_id=ARNS[BedrockProvisionedThroughputLink],
-        use_bedrock_evaluation_job=True,
-        evaluation_role_arn=f"arn:aws:iam::{ACCOUNT}:role/Evaluation",
     )
-    arns = {
-        "baseline": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/baseline0001",
-        "candidate": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/candidate001",
-    }
-    ctx = context("evaluate")
-    op._persist_job_link(ctx, arns, types.SimpleNamespace(conn_region_name=REGION, conn_partition="aws"))
-    stored = ctx["ti"].xcom[BedrockEvaluationJobLink.key]
-    assert stored["arn"] == quoted(arns["candidate"]) and stored["job_arns"] == arns
+    arn = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:evaluation-job/candidate001"
+    ctx = context("evaluate_candidate")
+    op.persist_links(ctx, {"jobArn": arn})
+    assert ctx["ti"].xcom[BedrockEvaluationJobLink.key]["arn"] == quoted(arn)
     assert stored_url(ctx, BedrockEvaluationJobLink) == CONSOLE.format(region=REGION) + "/model-evaluation"

@@ -17,10 +17,12 @@ import pendulum
 import pytest
 
 from bedrock_customization import model_import, tagging
-from bedrock_customization.operators.model_import import (
-    BedrockCreateModelImportJobOperator,
+from bedrock_customization.operators.imported_model import (
     BedrockDeleteImportedModelOperator,
     BedrockImportedModelSmokeTestOperator,
+)
+from bedrock_customization.operators.model_import import (
+    BedrockCreateModelImportJobOperator,
     BedrockModelImportPreflightOperator,
 )
 from bedrock_customization.preflight import PreflightFailed

@@ -459,7 +459,7 @@ def test_an_abandoned_half_applied_promotion_is_repaired_before_the_next_one(aws
     """The worker died between the switch and the commit (no roll-back ran): the registry keeps the intent and
     the throughput serves the uncommitted model. The next run's baseline choice sees the real champion, and its
     promotion builds on the champion, never on the uncommitted model."""
-    from bedrock_customization.operators.promotion import load_settled_registry
+    from bedrock_customization.operators.registry import load_settled_registry
 
     champion, challenger, serving, evaluation = champion_and_challenger(aws, "ab")
     failing_writes(monkeypatch, {2}, SystemExit("worker killed"))  # not an Exception: no roll-back runs

@@ -288,7 +288,7 @@ def test_a_deferral_timeout_stops_the_job_and_a_trigger_failure_does_not(bedrock
 
 
 def test_deferral_timeout_is_what_is_left_of_execution_timeout():
-    from bedrock_customization.operators.base import deferral_timeout
+    from bedrock_customization.operators.wait import deferral_timeout
 
     ctx = deferred_context(started_minutes_ago=10)
     assert deferral_timeout(ctx, None) is None

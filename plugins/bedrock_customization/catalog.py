@@ -24,7 +24,7 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -221,8 +221,21 @@ class Limits:
         }
 
 
+class _JsonFields:
+    """``to_dict``: a catalog entry's fields as ``data/models.json`` holds them (tuples as lists, dates in ISO
+    8601), for the entries whose fields are those of the file."""
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            if isinstance(value, tuple):
+                return list(value)
+            return value.isoformat() if isinstance(value, date) else value
+
+        return {item.name: plain(getattr(self, item.name)) for item in fields(self)}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class Lifecycle:
+class Lifecycle(_JsonFields):
     """Lifecycle state as recorded in the data file, plus the end-of-life date when known."""
 
     status: str
@@ -237,13 +250,6 @@ class Lifecycle:
             if self.status == "EOL":
                 return "LEGACY"
         return self.status
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "end_of_life": self.end_of_life.isoformat() if self.end_of_life else None,
-            "replacements": list(self.replacements),
-        }
 
 
 @dataclass(frozen=True)
@@ -277,25 +283,16 @@ _DEFAULT_OPTIONS = CustomizationOptions()
 
 
 @dataclass(frozen=True)
-class OnDemandDeployment:
+class OnDemandDeployment(_JsonFields):
     """Where and for which custom models CreateCustomModelDeployment (on-demand inference) is documented."""
 
     regions: tuple[str, ...]
     customized_on_or_after: date | None = None
     sources: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "regions": list(self.regions),
-            "customized_on_or_after": (
-                self.customized_on_or_after.isoformat() if self.customized_on_or_after else None
-            ),
-            "sources": list(self.sources),
-        }
-
 
 @dataclass(frozen=True)
-class WithdrawnModel:
+class WithdrawnModel(_JsonFields):
     """A base model AWS no longer offers for customization, kept so that asking for it explains why."""
 
     id: str
@@ -314,18 +311,6 @@ class WithdrawnModel:
             f"{self.id} ({self.provider} {self.name}) is no longer offered for customization: {self.reason} "
             f"(see {', '.join(self.sources)}). Choose {instead} instead."
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "on_demand_id": self.on_demand_id,
-            "name": self.name,
-            "provider": self.provider,
-            "reason": self.reason,
-            "sources": list(self.sources),
-            "replacements": list(self.replacements),
-            "reviewed": self.reviewed.isoformat() if self.reviewed else None,
-        }
 
 
 @dataclass(frozen=True)
@@ -466,14 +451,11 @@ def parse_withdrawn(document: Mapping[str, Any], models: Iterable[BaseModel]) ->
         model_id = entry.get("id", "<entry without id>")
         try:
             item = WithdrawnModel(
-                id=entry["id"],
-                on_demand_id=entry["on_demand_id"],
-                name=entry["name"],
-                provider=entry["provider"],
+                **_names(entry),
                 reason=entry["reason"],
                 sources=tuple(entry["sources"]),
                 replacements=tuple(entry["replacements"]),
-                reviewed=date.fromisoformat(entry["reviewed"]) if entry.get("reviewed") else None,
+                reviewed=_date(entry.get("reviewed")),
             )
             if not item.sources or not item.replacements:
                 raise ValueError("a withdrawn model needs at least one source and one replacement")
@@ -512,19 +494,14 @@ def _parse_model(entry: Mapping[str, Any]) -> BaseModel:
         lifecycle = entry["lifecycle"]
         if lifecycle["status"] not in LIFECYCLE_STATUSES:
             raise ValueError(f"unknown lifecycle status {lifecycle['status']!r}")
-        eol = lifecycle.get("end_of_life")
         deployment = entry.get("on_demand_deployment")
-        reviewed_on = entry.get("reviewed")
         return BaseModel(
-            id=entry["id"],
-            on_demand_id=entry["on_demand_id"],
-            name=entry["name"],
-            provider=entry["provider"],
+            **_names(entry),
             family=entry["family"],
             regions=tuple(entry["regions"]),
             lifecycle=Lifecycle(
                 status=lifecycle["status"],
-                end_of_life=date.fromisoformat(eol) if eol else None,
+                end_of_life=_date(lifecycle.get("end_of_life")),
                 replacements=tuple(lifecycle.get("replacements", ())),
             ),
             customization_types=types,
@@ -539,7 +516,7 @@ def _parse_model(entry: Mapping[str, Any]) -> BaseModel:
             on_demand_deployment=_parse_deployment(deployment) if deployment else None,
             customization_options=MappingProxyType(options),
             sources=tuple(entry.get("sources", ())),
-            reviewed=date.fromisoformat(reviewed_on) if reviewed_on else None,
+            reviewed=_date(entry.get("reviewed")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
@@ -560,14 +537,22 @@ def _parse_options(ctype: str, data: Mapping[str, Any]) -> CustomizationOptions:
     )
 
 
+def _names(entry: Mapping[str, Any]) -> dict[str, str]:
+    """What names a base model, customizable or withdrawn: ``id``, ``on_demand_id``, ``name``, ``provider``."""
+    return {key: entry[key] for key in ("id", "on_demand_id", "name", "provider")}
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
 def _parse_deployment(data: Mapping[str, Any]) -> OnDemandDeployment:
     regions = tuple(data["regions"])
     if not regions:
         raise ValueError("on_demand_deployment needs at least one region (or null when undocumented)")
-    since = data.get("customized_on_or_after")
     return OnDemandDeployment(
         regions=regions,
-        customized_on_or_after=date.fromisoformat(since) if since else None,
+        customized_on_or_after=_date(data.get("customized_on_or_after")),
         sources=tuple(data.get("sources", ())),
     )
 

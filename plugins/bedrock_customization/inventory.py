@@ -6,7 +6,7 @@ SDK and its output is JSON-ready (ISO 8601 times) for XCom.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -36,56 +36,44 @@ def _tags(conn: Any, arn: str) -> dict[str, str] | None:
 def list_resources(bedrock: Any) -> dict[str, list[dict[str, Any]]]:
     """``{"throughputs", "deployments", "models", "imported_models", "jobs"}``, each a list of resources with
     their tags and creation times (resources deleted while listing are left out)."""
-    throughputs = []
-    for tp in _pages(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"):
-        tag_set = _tags(bedrock, tp["provisionedModelArn"])
-        if tag_set is not None:
-            throughputs.append(
-                {
-                    "arn": tp["provisionedModelArn"],
-                    "name": tp["provisionedModelName"],
-                    "status": tp.get("status"),
-                    "created": _iso(tp.get("creationTime")),
-                    "model_arn": tp.get("modelArn"),
-                    "desired_model_arn": tp.get("desiredModelArn"),
-                    "tags": tag_set,
-                }
-            )
-    deployments = []
-    for deployment in _pages(bedrock, "list_custom_model_deployments", "modelDeploymentSummaries"):
-        tag_set = _tags(bedrock, deployment["customModelDeploymentArn"])
-        if tag_set is not None:
-            deployments.append(
-                {
-                    "arn": deployment["customModelDeploymentArn"],
-                    "name": deployment["customModelDeploymentName"],
-                    "status": deployment.get("status"),
-                    "created": _iso(deployment.get("createdAt")),
-                    "model_arn": deployment.get("modelArn"),
-                    "tags": tag_set,
-                }
-            )
+    throughputs = _tagged(
+        bedrock,
+        _pages(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"),
+        arn="provisionedModelArn",
+        name="provisionedModelName",
+        status="status",
+        created="creationTime",
+        model_arn="modelArn",
+        desired_model_arn="desiredModelArn",
+    )
+    deployments = _tagged(
+        bedrock,
+        _pages(bedrock, "list_custom_model_deployments", "modelDeploymentSummaries"),
+        arn="customModelDeploymentArn",
+        name="customModelDeploymentName",
+        status="status",
+        created="createdAt",
+        model_arn="modelArn",
+    )
     models = _models(bedrock, "list_custom_models")
     imported_models = _models(bedrock, "list_imported_models")
     ours = {model["arn"] for model in models if tagging.is_ours(model["tags"])}
-    jobs = []
-    for job in _pages(bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries"):
-        made_ours = job.get("status") == "Completed" and job.get("customModelArn") in ours
-        if job.get("status") not in RELEVANT_JOB_STATUSES and not made_ours:
-            continue
-        tag_set = _tags(bedrock, job["jobArn"])
-        if tag_set is not None:
-            jobs.append(
-                {
-                    "arn": job["jobArn"],
-                    "name": job["jobName"],
-                    "status": job.get("status"),
-                    "created": _iso(job.get("creationTime")),
-                    "ended": _iso(job.get("endTime")),
-                    "model_arn": job.get("customModelArn"),
-                    "tags": tag_set,
-                }
-            )
+    relevant_jobs = (
+        job
+        for job in _pages(bedrock, "list_model_customization_jobs", "modelCustomizationJobSummaries")
+        if job.get("status") in RELEVANT_JOB_STATUSES
+        or (job.get("status") == "Completed" and job.get("customModelArn") in ours)
+    )
+    jobs = _tagged(
+        bedrock,
+        relevant_jobs,
+        arn="jobArn",
+        name="jobName",
+        status="status",
+        created="creationTime",
+        ended="endTime",
+        model_arn="customModelArn",
+    )
     return {
         "throughputs": throughputs,
         "deployments": deployments,
@@ -97,19 +85,20 @@ def list_resources(bedrock: Any) -> dict[str, list[dict[str, Any]]]:
 
 def _models(bedrock: Any, operation: str) -> list[dict[str, Any]]:
     """Custom models (``list_custom_models``) or imported models (``list_imported_models``) with tags."""
-    models = []
-    for model in _pages(bedrock, operation, "modelSummaries"):
-        tag_set = _tags(bedrock, model["modelArn"])
+    summaries = _pages(bedrock, operation, "modelSummaries")
+    return _tagged(bedrock, summaries, arn="modelArn", name="modelName", created="creationTime")
+
+
+def _tagged(bedrock: Any, summaries: Iterable[dict], **fields: str) -> list[dict[str, Any]]:
+    """Each summary as ``{field: summary[its key]}`` (times in ISO 8601) plus its ``tags``; a resource
+    deleted while we listed is left out."""
+    resources = []
+    for summary in summaries:
+        tag_set = _tags(bedrock, summary[fields["arn"]])
         if tag_set is not None:
-            models.append(
-                {
-                    "arn": model["modelArn"],
-                    "name": model["modelName"],
-                    "created": _iso(model.get("creationTime")),
-                    "tags": tag_set,
-                }
-            )
-    return models
+            resource = {field: _iso(summary.get(key)) for field, key in fields.items()}
+            resources.append({**resource, "tags": tag_set})
+    return resources
 
 
 def registry_protected_arns(s3: Any, bucket: str) -> dict[str, list[str]]:

@@ -36,7 +36,7 @@ them after ``retention_days``); one the run finished without deciding on is kept
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -151,6 +151,16 @@ def plan(
     def act(action: str, kind: str, resource: Mapping[str, Any], reason: str, age: timedelta) -> None:
         actions.append(Action(action, kind, resource["arn"], resource.get("name", ""), reason, age_text(age)))
 
+    def ours(resources: Iterable[Mapping[str, Any]]) -> Iterator[tuple[Mapping[str, Any], dict[str, str]]]:
+        """The resources with our ``managed-by`` tag, each with its tags; the others are counted."""
+        nonlocal not_ours
+        for resource in resources:
+            tag_set = tagging.from_aws(resource.get("tags"))
+            if tagging.is_ours(tag_set):
+                yield resource, tag_set
+            else:
+                not_ours += 1
+
     # Throughputs (billed by the hour) and deployments first: a model they leave is free to go.
     remaining_models: set[str] = set()
     serving_kinds = (
@@ -214,11 +224,7 @@ def plan(
         return None
 
     unsure = "no model registry was read, so whether one names it is unknown"
-    for model in models:
-        tag_set = tagging.from_aws(model.get("tags"))
-        if not tagging.is_ours(tag_set):
-            not_ours += 1
-            continue
+    for model, tag_set in ours(models):
         reason = spared_model(model, tag_set)
         if reason:
             spare("custom_model", model, reason)
@@ -278,11 +284,7 @@ def plan(
             age,
         )
 
-    for model in imported_models:
-        tag_set = tagging.from_aws(model.get("tags"))
-        if not tagging.is_ours(tag_set):
-            not_ours += 1
-            continue
+    for model, tag_set in ours(imported_models):
         reason = spared_model(model, tag_set)
         if reason:
             spare("imported_model", model, reason)
@@ -304,11 +306,7 @@ def plan(
             age,
         )
 
-    for job in job_list:
-        tag_set = tagging.from_aws(job.get("tags"))
-        if not tagging.is_ours(tag_set):
-            not_ours += 1
-            continue
+    for job, _ in ours(job_list):
         if job.get("status") != "InProgress":
             continue
         age = _age(job, now)

@@ -130,6 +130,16 @@ class PreflightReport:
             "checks": [check.to_dict() for check in self.checks],
         }
 
+    def task_result(self, log: Any) -> dict[str, Any]:
+        """What a preflight task returns: the report logged line by line, :class:`PreflightFailed` unless every
+        check passed, else :meth:`to_dict` (for XCom)."""
+        for line in self.render().splitlines():
+            log.info("%s", line)
+        if not self.ok:
+            raise PreflightFailed(self)
+        log.info("%s", self.summary())
+        return self.to_dict()
+
 
 @dataclass(frozen=True)
 class PreflightSpec:
@@ -325,13 +335,9 @@ def check_base_model(model_id: str, region: str) -> Check:
         return Check(name, False, str(exc), "choose a model from `bedrock-customize catalog`")
     if region not in model.regions:
         here = [m.id for m in catalog.list_models(region=region)]
-        return Check(
-            name,
-            False,
-            f"{model.id} is customizable in {', '.join(model.regions)}, not in {region}",
-            f"run the job in {' or '.join(model.regions)}"
-            + (f", or choose a model customizable in {region}: {', '.join(here)}" if here else ""),
-        )
+        found = f"{model.id} is customizable in {', '.join(model.regions)}, not in {region}"
+        fix = f"run the job in {' or '.join(model.regions)}"
+        return Check(name, False, found, fix + _or_one_of(f"choose a model customizable in {region}", here))
     warning = catalog.lifecycle_warning(model.id)
     if warning and model.lifecycle.status_on(date.today()) == "EOL":
         return Check(name, False, warning, "choose an active model (`bedrock-customize catalog`)")
@@ -404,13 +410,14 @@ def check_customization_type(model_id: str, customization_type: str) -> Check:
         return Check(name, False, str(exc), f"use one of {', '.join(catalog.CUSTOMIZATION_TYPES)}")
     ctype = customization_type.upper().replace("-", "_")
     others = [m.id for m in catalog.list_models(customization_type=ctype)]
-    return Check(
-        name,
-        False,
-        f"{model.id} does not support {ctype}; it supports {', '.join(model.customization_types)}",
-        f"use customization type {' or '.join(model.customization_types)}"
-        + (f", or a base model that supports {ctype}: {', '.join(others)}" if others else ""),
-    )
+    found = f"{model.id} does not support {ctype}; it supports {', '.join(model.customization_types)}"
+    fix = f"use customization type {' or '.join(model.customization_types)}"
+    return Check(name, False, found, fix + _or_one_of(f"a base model that supports {ctype}", others))
+
+
+def _or_one_of(alternative: str, model_ids: Sequence[str]) -> str:
+    """``", or <alternative>: <model ids>"`` for a fix, or nothing when there are no such models."""
+    return f", or {alternative}: {', '.join(model_ids)}" if model_ids else ""
 
 
 def check_hyperparameters(
@@ -552,6 +559,18 @@ def _resolve_key(kms: Any, key: str) -> str:
         return key
 
 
+def _key_metadata(kms: Any, kms_key: str, name: str) -> dict[str, Any] | Check:
+    """DescribeKey's ``KeyMetadata``; the failed check ``name`` when there is no such key."""
+    try:
+        return kms.describe_key(KeyId=kms_key)["KeyMetadata"]
+    except kms.exceptions.NotFoundException:
+        return Check(name, False, f"KMS key {kms_key} not found", "create the key or fix the key id")
+
+
+def _key_failed(name: str, meta: Mapping[str, Any], problems: Sequence[str], fix: str) -> Check:
+    return Check(name, False, f"KMS key {meta['Arn']}: " + "; ".join(problems), fix)
+
+
 def _key_state_problems(meta: Mapping[str, Any]) -> list[str]:
     """Why a key cannot encrypt S3 objects (disabled, pending deletion, asymmetric); empty when it can."""
     problems = []
@@ -566,28 +585,22 @@ def check_key_can_encrypt(kms: Any, kms_key: str) -> Check:
     """The key exists, is enabled and symmetric: what an SSE-KMS write with it needs (checked before the
     dataset is written, so a disabled key fails with this message rather than S3's KMS.DisabledException)."""
     name = "kms-key-state"
-    try:
-        meta = kms.describe_key(KeyId=kms_key)["KeyMetadata"]
-    except kms.exceptions.NotFoundException:
-        return Check(name, False, f"KMS key {kms_key} not found", "create the key or fix the key id")
+    meta = _key_metadata(kms, kms_key, name)
+    if isinstance(meta, Check):
+        return meta
     problems = _key_state_problems(meta)
     if problems:
-        return Check(
-            name,
-            False,
-            f"KMS key {meta['Arn']}: " + "; ".join(problems),
-            "enable the key (aws kms enable-key / cancel-key-deletion) or configure another symmetric key",
-        )
+        fix = "enable the key (aws kms enable-key / cancel-key-deletion) or configure another symmetric key"
+        return _key_failed(name, meta, problems, fix)
     return Check(name, True, f"KMS key {meta['Arn']} is enabled")
 
 
 def check_kms_key(kms: Any, kms_key: str, role_arn: str) -> Check:
     """The key exists, is enabled, symmetric and customer managed, and its policy lets the role use it."""
     name = "kms-key"
-    try:
-        meta = kms.describe_key(KeyId=kms_key)["KeyMetadata"]
-    except kms.exceptions.NotFoundException:
-        return Check(name, False, f"KMS key {kms_key} not found", "create the key or fix the key id")
+    meta = _key_metadata(kms, kms_key, name)
+    if isinstance(meta, Check):
+        return meta
     problems = _key_state_problems(meta)
     if meta.get("KeyManager", "CUSTOMER") != "CUSTOMER":
         problems.append("it is an AWS managed key; Bedrock needs a customer-managed key")
@@ -606,13 +619,8 @@ def check_kms_key(kms: Any, kms_key: str, role_arn: str) -> Check:
         )
     if problems:
         statement = iam_policy.key_policy_statement(role_arn=role_arn, region=meta["Arn"].split(":")[3])
-        return Check(
-            name,
-            False,
-            f"KMS key {meta['Arn']}: " + "; ".join(problems),
-            "use an enabled symmetric customer-managed key whose policy has the statement "
-            + json.dumps(statement),
-        )
+        fix = "use an enabled symmetric customer-managed key whose policy has the statement "
+        return _key_failed(name, meta, problems, fix + json.dumps(statement))
     via = "the role directly" if role_arn in grantees else "IAM policies of the account"
     return Check(name, True, f"KMS key {meta['Arn']} is enabled and usable by {via}")
 

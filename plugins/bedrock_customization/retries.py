@@ -8,7 +8,7 @@ written by a concurrent promotion, a resource still in use for a moment, a throu
 a promotion that was rolled back, calls still throttled after every attempt.
 
 Use it as a task's or a DAG's ``retry_policy`` (``default_args={"retry_policy": FAIL_FAST}``); every DAG of
-this package does.
+this package does, through :func:`bedrock_customization.pipeline.params.default_args`.
 """
 
 from __future__ import annotations

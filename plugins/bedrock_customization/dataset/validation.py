@@ -134,21 +134,19 @@ class RecordValidator:
                 f"about {tokens:,} tokens ({chars:,} characters at {rule.chars_per_token:g} per token, rounded "
                 f"up) is over {rule.describe()}; shorten or split the record",
             )
-        if prompt_chars is not None and rule.max_input_tokens is not None:
-            prompt_tokens = rule.estimate(prompt_chars)
-            if prompt_tokens > rule.max_input_tokens:
+        parts = (
+            ("prompt", prompt_chars, "input", rule.max_input_tokens),
+            ("completion", answer_chars, "output", rule.max_output_tokens),
+        )
+        for part, part_chars, direction, limit in parts:
+            if part_chars is None or limit is None:
+                continue
+            part_tokens = rule.estimate(part_chars)
+            if part_tokens > limit:
                 raise RecordRejected(
                     "too_many_tokens",
-                    f"the prompt has about {prompt_tokens:,} tokens, over the {rule.max_input_tokens:,}-token "
-                    f"input limit of {rule.model_id}; shorten it",
-                )
-        if answer_chars is not None and rule.max_output_tokens is not None:
-            answer_tokens = rule.estimate(answer_chars)
-            if answer_tokens > rule.max_output_tokens:
-                raise RecordRejected(
-                    "too_many_tokens",
-                    f"the completion has about {answer_tokens:,} tokens, over the {rule.max_output_tokens:,}-"
-                    f"token output limit of {rule.model_id}; shorten it",
+                    f"the {part} has about {part_tokens:,} tokens, over the {limit:,}-token {direction} limit "
+                    f"of {rule.model_id}; shorten it",
                 )
         return tokens
 

@@ -11,9 +11,9 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from bedrock_customization import catalog
 from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.links.bedrock import BedrockCustomizationJobLink, BedrockCustomModelLink
-from bedrock_customization.operators.base import BedrockResourceOperator, error_code
+from bedrock_customization.operators.base import BedrockJobOperator, error_code
 from bedrock_customization.triggers.bedrock import ALREADY_FINISHED, BedrockCustomizeModelCompletedTrigger
-from bedrock_customization.vpc import as_list, vpc_config
+from bedrock_customization.vpc import as_list
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,7 +43,7 @@ _CUSTOM_MODEL_ARN = re.compile(
 )
 
 
-class BedrockVpcCustomizeModelOperator(BedrockResourceOperator):
+class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
     """
     Run a Bedrock model customization job, optionally in a VPC, and re-attach to it on retries and re-runs.
 
@@ -68,7 +68,6 @@ class BedrockVpcCustomizeModelOperator(BedrockResourceOperator):
     count while a task is deferred: the deferral gets what is left of it as its timeout). Returns
     ``{"job_arn", "job_name", "model_arn", "model_name"}`` (``model_arn`` is None until the job has completed).
 
-    :param role_arn: Service role Bedrock assumes for the job. (templated)
     :param base_model_id: ``baseModelIdentifier``: a catalogued base model id or ARN, or a custom model ARN to
         customize further. (templated)
     :param training_data_uri: ``s3://`` URI of the training JSON Lines file. (templated)
@@ -76,8 +75,6 @@ class BedrockVpcCustomizeModelOperator(BedrockResourceOperator):
     :param validation_data_uri: ``s3://`` URI of the validation file, or a list of up to 10. Default none. Not
         passed to the job when the catalog says the model takes no validation set (Nova 2 Lite fine-tuning).
         (templated)
-    :param job_name: Prefix of the job name; the digest of the task instance is always appended. Default
-        ``<dag_id>-<task_id>``. (templated)
     :param custom_model_name: Prefix of the custom model name, as ``job_name``. (templated)
     :param hyperparameters: ``hyperParameters``, strings or numbers, checked against the model catalog.
         Default none (Bedrock's defaults). (templated)
@@ -86,24 +83,15 @@ class BedrockVpcCustomizeModelOperator(BedrockResourceOperator):
     :param teacher_model_id: The teacher model of a ``DISTILLATION`` job (required for it). (templated)
     :param teacher_max_response_length: ``maxResponseLengthForInference`` of the teacher. Default: Bedrock's.
         (templated)
-    :param subnet_ids: Subnets of ``vpcConfig`` (1-16); a list or a comma-separated string. Default none: no
-        VPC. (templated)
-    :param security_group_ids: Security groups of ``vpcConfig`` (1-5); required with ``subnet_ids`` and only
-        with it. (templated)
-    :param kms_key_id: KMS key (id, ARN or alias) encrypting the custom model. Default: AWS owned. (templated)
-    :param job_tags: Extra job tags, a mapping or ``[{"key", "value"}]``; the provider's tags win. (templated)
-    :param model_tags: Extra custom model tags, as ``job_tags``. (templated)
     :param customization_job_kwargs: Further CreateModelCustomizationJob parameters that have no parameter
         here. (templated)
     :param idempotency_key: What identifies the job instead of the run id and map index, up to 256
         characters, e.g. ``"{{ dag.dag_id }}/{{ ds }}/<config hash>"``. Default none: the task instance.
         (templated)
-    :param wait_for_completion: Wait for the job to finish. Default True.
-    :param waiter_delay: Seconds between status checks. Default: the ``poll_interval`` setting.
-    :param waiter_max_attempts: Status checks before giving up the wait (the job keeps running). Default:
-        ``job_timeout`` / ``poll_interval``.
-    :param deferrable: Wait in the triggerer instead of a worker slot. (default:
-        ``[bedrock_customization] deferrable``)
+
+    and the parameters every job takes (:class:`~bedrock_customization.operators.base.BedrockJobOperator`):
+    ``role_arn``, ``job_name``, ``kms_key_id`` (of the custom model), ``subnet_ids``, ``security_group_ids``,
+    ``job_tags``, ``model_tags`` (of the custom model) and the four knobs of the wait.
     """
 
     template_fields: Sequence[str] = aws_template_fields(
@@ -130,75 +118,52 @@ class BedrockVpcCustomizeModelOperator(BedrockResourceOperator):
     operator_extra_links = (BedrockCustomizationJobLink(), BedrockCustomModelLink())
 
     resource_kind = "customization job"
-    arn_key = "jobArn"
     trigger_class = BedrockCustomizeModelCompletedTrigger
-    timeout_option = "job_timeout"
     token_kind = "model-customization-job"
-    name_parameter = "job_name"
+    name_kind = "job"
+    get_job = "get_model_customization_job"
+    create_job = "create_model_customization_job"
+    model_tags_key = "customModelTags"
+    model_kms_key = "customModelKmsKeyId"
 
     def __init__(
         self,
         *,
-        role_arn: str,
         base_model_id: str,
         training_data_uri: str,
         output_data_uri: str,
         validation_data_uri: str | Sequence[str] | None = None,
-        job_name: str | None = None,
         custom_model_name: str | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
         customization_type: str = "FINE_TUNING",
         teacher_model_id: str | None = None,
         teacher_max_response_length: int | None = None,
-        subnet_ids: Sequence[str] | str | None = None,
-        security_group_ids: Sequence[str] | str | None = None,
-        kms_key_id: str | None = None,
-        job_tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
-        model_tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
         customization_job_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.role_arn = role_arn
         self.base_model_id = base_model_id
         self.training_data_uri = training_data_uri
         self.validation_data_uri = validation_data_uri
         self.output_data_uri = output_data_uri
-        self.job_name = job_name
         self.custom_model_name = custom_model_name
         self.hyperparameters = hyperparameters if hyperparameters is not None else {}
         self.customization_type = customization_type
         self.teacher_model_id = teacher_model_id
         self.teacher_max_response_length = teacher_max_response_length
-        self.subnet_ids = subnet_ids
-        self.security_group_ids = security_group_ids
-        self.kms_key_id = kms_key_id
-        self.job_tags = job_tags
-        self.model_tags = model_tags
         self.customization_job_kwargs = customization_job_kwargs
-        self._request: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------------------------- the lifecycle
 
-    def prepare(self, identity: ResourceIdentity) -> None:
-        self._request = self.build_request(identity)
-
-    def resource_name(self, identity: ResourceIdentity) -> str:
-        return identity.name("job", self.job_name)
-
-    def describe(self, identifier: str) -> dict[str, Any] | None:
-        return self.hook.describe("get_model_customization_job", jobIdentifier=identifier)
-
     def create(self, identity: ResourceIdentity, token: str) -> str:
-        request = {**self._request, "clientRequestToken": token}
         self.log.info(
             "Creating Bedrock model customization job %s (custom model %s, base model %s, %s).",
-            request["jobName"],
-            request["customModelName"],
+            self._request["jobName"],
+            self._request["customModelName"],
             self.base_model_id,
-            request["customizationType"],
+            self._request["customizationType"],
         )
-        return self.hook.conn.create_model_customization_job(**request)["jobArn"]
+        return super().create(identity, token)
 
     def stop(self, arn: str) -> None:
         """Stop the job; one that already finished is left alone."""
@@ -264,16 +229,12 @@ class BedrockVpcCustomizeModelOperator(BedrockResourceOperator):
             )
 
         request: dict[str, Any] = {
-            "jobName": self.resource_name(identity),
+            **self.job_request(identity),
             "customModelName": identity.name("model", self.custom_model_name),
-            "roleArn": self.role_arn,
             "baseModelIdentifier": self.base_model_id,
             "trainingDataConfig": {"s3Uri": self.training_data_uri},
             "outputDataConfig": {"s3Uri": self.output_data_uri},
             "customizationType": ctype,
-            "clientRequestToken": self.request_token(identity),
-            "jobTags": identity.aws_tags(self.job_tags, what="job_tags"),
-            "customModelTags": identity.aws_tags(self.model_tags, what="model_tags"),
             **extra,
         }
         if hyperparameters:
@@ -294,11 +255,6 @@ class BedrockVpcCustomizeModelOperator(BedrockResourceOperator):
             validators = []
         if validators:
             request["validationDataConfig"] = {"validators": [{"s3Uri": uri} for uri in validators]}
-        vpc = vpc_config(self.subnet_ids, self.security_group_ids)
-        if vpc:
-            request["vpcConfig"] = vpc
-        if self.kms_key_id:
-            request["customModelKmsKeyId"] = self.kms_key_id
         distillation = _distillation_config(ctype, self.teacher_model_id, self.teacher_max_response_length)
         if distillation:
             request["customizationConfig"] = distillation

@@ -139,7 +139,7 @@ class BedrockJanitorOperator(AwsBaseOperator[BedrockCustomizationHook]):
         """Roll back in-place promotions abandoned half-way (a registry intent older than the longest switch)."""
         from bedrock_customization import promotion
         from bedrock_customization.exceptions import RegistryConflictError
-        from bedrock_customization.operators.promotion import load_settled_registry, waiter_settle
+        from bedrock_customization.operators.registry import load_settled_registry, waiter_settle
 
         repaired = []
         for name in promotion.registry_names(s3, bucket):

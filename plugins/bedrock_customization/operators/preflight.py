@@ -9,7 +9,7 @@ from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from bedrock_customization.preflight import Clients, PreflightFailed, PreflightSpec, run_preflight
+from bedrock_customization.preflight import Clients, PreflightSpec, run_preflight
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -113,13 +113,7 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
             kms=self._client("kms"),
             bedrock=self._client("bedrock"),
         )
-        report = run_preflight(spec, clients)
-        for line in report.render().splitlines():
-            self.log.info("%s", line)
-        if not report.ok:
-            raise PreflightFailed(report)
-        self.log.info("%s", report.summary())
-        return report.to_dict()
+        return run_preflight(spec, clients).task_result(self.log)
 
     def _client(self, service: str) -> Any:
         """A client of ``service`` from the same connection, region, verify and botocore config."""

@@ -16,12 +16,8 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from bedrock_customization import tagging
 from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.links.bedrock import BedrockProvisionedThroughputLink
-from bedrock_customization.operators.base import (
-    BedrockDeleteOperator,
-    BedrockResourceOperator,
-    BedrockWaitOperator,
-    ProvisionedThroughputWait,
-)
+from bedrock_customization.operators.base import BedrockDeleteOperator, BedrockResourceOperator
+from bedrock_customization.operators.wait import BedrockWaitOperator, ProvisionedThroughputWait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

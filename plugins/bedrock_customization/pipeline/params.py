@@ -1,4 +1,4 @@
-"""The trigger-form params the training DAGs share, each defined once.
+"""The trigger-form params the training DAGs share, each defined once, and every DAG's ``default_args``.
 
 A DAG builds its ``params`` from these groups and adds its own (retraining: one ``hyperparameters`` object;
 sweep: a ``search_space``). Reading the catalog is cheap and touches neither AWS nor the database.
@@ -6,11 +6,21 @@ sweep: a ``search_space``). Reading the catalog is cheap and touches neither AWS
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from airflow.sdk import Param
 
 from bedrock_customization import catalog
+from bedrock_customization.retries import FAIL_FAST
 
 DEFAULT_BASE_MODEL = "amazon.nova-micro-v1:0:128k"
+
+
+def default_args(retry_delay: timedelta = timedelta(seconds=30)) -> dict[str, Any]:
+    """The ``default_args`` of every DAG of this package: two retries ``retry_delay`` apart, and
+    :data:`~bedrock_customization.retries.FAIL_FAST` (a failure a retry cannot fix fails at once)."""
+    return {"owner": "ml-platform", "retries": 2, "retry_delay": retry_delay, "retry_policy": FAIL_FAST}
 
 
 def model() -> dict[str, Param]:

@@ -126,9 +126,9 @@ def select_candidates(run: dict, board: dict, dag_run=None) -> list:
 @task
 def select_baseline(run: dict, registry: str) -> dict:
     """The model the candidates must beat: the registry's champion, else the base model."""
-    from bedrock_customization.operators import promotion
+    from bedrock_customization.operators import registry as model_registry
 
-    return promotion.select_baseline(
+    return model_registry.select_baseline(
         AWS_CONN_ID, run["bucket"], registry, run["base_model_id"], run["base_inference_id"]
     )
 

@@ -198,3 +198,38 @@ class BedrockModelImportJobCompletedTrigger(StopJobOnKillMixin, BedrockWaiterTri
             "finished, or leave it to the bedrock_janitor DAG.",
             job_id,
         )
+
+
+class BedrockEvaluationJobCompletedTrigger(StopJobOnKillMixin, BedrockWaiterTrigger):
+    """
+    Fire when a model evaluation job is Completed; error (with its failureMessages) when it failed or stopped.
+
+    Killing the deferred task stops the job (StopEvaluationJob; see :class:`StopJobOnKillMixin` for when); a
+    job that already finished or is stopping is logged and left alone.
+
+    :param job_arn: ARN of the evaluation job (GetEvaluationJob takes no name). Other parameters: see
+        :class:`BedrockWaiterTrigger` (``waiter_max_attempts`` default 240).
+    """
+
+    waiter_name = "evaluation_job_complete"
+    waiter_arg = "jobIdentifier"
+    return_key = "job_arn"
+    resource_kind = "evaluation job"
+    default_max_attempts = 240
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.status_queries = ["status", "failureMessages"]  # an evaluation job has a list of reasons
+
+    async def stop_job(self, job_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        async with await self.hook().get_async_conn() as client:
+            try:
+                await client.stop_evaluation_job(jobIdentifier=job_id)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in ALREADY_FINISHED:
+                    raise
+                self.log.info("Evaluation job %s is not running any more: %s", job_id, error)
+                return
+        self.log.info("Stopped evaluation job %s: its task was killed.", job_id)
