@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bedrock_customization.evaluation.report import CHART_NAME
+from bedrock_customization.evaluation.storage import REPORT_NAME, RESPONSES_NAME, SUMMARY_NAME
 from bedrock_customization.naming import digest
-from bedrock_customization.operators.evaluation import REPORT_NAME, RESPONSES_NAME, SUMMARY_NAME
 from bedrock_customization.promotion import REGISTRY_PREFIX, is_valid_name
 from bedrock_customization.training_metrics import LOSS_CURVE_FILE
 from bedrock_customization.training_metrics import SUMMARY_FILE as METRICS_SUMMARY_FILE
