@@ -109,14 +109,8 @@ REGISTRY = "bedrock-retraining"
     ),
 )
 def bedrock_hparam_sweep():
-    run = tasks.plan(scope="date")
-    data = stages.data(run)
-    training = stages.training(run, data, pool=stages.JOB_POOL)
-    serving = stages.serving(run, training)
-    evaluation = stages.evaluation(run, data, training, serving, REGISTRY)
-    promote = stages.release(run, evaluation, REGISTRY)
     # A failed sweep's models are kept for a re-run of the date (it re-attaches to their jobs).
-    stages.teardown(run, training, serving, promote, REGISTRY, failed_retention="keep")
+    stages.pipeline(tasks.plan(scope="date"), REGISTRY, failed_retention="keep", pool=stages.JOB_POOL)
 
 
 bedrock_hparam_sweep()

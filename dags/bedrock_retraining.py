@@ -95,13 +95,7 @@ TOPIC = "{{ params.notification_topic or var.json.get('bedrock_customization', {
     **sns_notifiers(TOPIC, xcom_task_ids={"evaluation": tasks.CHOSEN, "promotion": tasks.PROMOTION}),
 )
 def bedrock_retraining():
-    run = tasks.plan(scope="run")
-    data = stages.data(run)
-    training = stages.training(run, data)
-    serving = stages.serving(run, training)
-    evaluation = stages.evaluation(run, data, training, serving, REGISTRY)
-    promote = stages.release(run, evaluation, REGISTRY)
-    stages.teardown(run, training, serving, promote, REGISTRY, failed_retention="{{ params.retention }}")
+    stages.pipeline(tasks.plan(scope="run"), REGISTRY, failed_retention="{{ params.retention }}")
 
 
 bedrock_retraining()

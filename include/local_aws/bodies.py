@@ -305,44 +305,17 @@ def _tool_config(raw: Any, name: str = "toolConfig") -> dict | None:
 _TITAN_KEYS = {"inputText", "textGenerationConfig"}
 _TITAN_CONFIG_KEYS = {"maxTokenCount", "temperature", "topP", "stopSequences"}
 _ANTHROPIC_KEYS = {
-    "anthropic_version",
-    "anthropic_beta",
-    "max_tokens",
-    "system",
-    "messages",
-    "temperature",
-    "top_p",
-    "top_k",
-    "stop_sequences",
-    "tools",
-    "tool_choice",
-    "metadata",
-    "thinking",
+    "anthropic_version", "anthropic_beta", "max_tokens", "system", "messages", "temperature", "top_p",
+    "top_k", "stop_sequences", "tools", "tool_choice", "metadata", "thinking"
 }
 _META_KEYS = {"prompt", "max_gen_len", "temperature", "top_p", "images"}
 _COHERE_KEYS = {
-    "prompt",
-    "max_tokens",
-    "temperature",
-    "p",
-    "k",
-    "stop_sequences",
-    "return_likelihoods",
-    "stream",
-    "num_generations",
-    "logit_bias",
-    "truncate",
+    "prompt", "max_tokens", "temperature", "p", "k", "stop_sequences", "return_likelihoods", "stream",
+    "num_generations", "logit_bias", "truncate"
 }
 _NOVA_KEYS = {"schemaVersion", "system", "messages", "inferenceConfig", "toolConfig"}
 _NOVA_CONFIG_KEYS = {
-    "maxTokens",
-    "max_new_tokens",
-    "temperature",
-    "topP",
-    "top_p",
-    "topK",
-    "top_k",
-    "stopSequences",
+    "maxTokens", "max_new_tokens", "temperature", "topP", "top_p", "topK", "top_k", "stopSequences"
 }
 
 # Llama 3 chat template: <|start_header_id|>role<|end_header_id|>\n\ntext<|eot_id|>

@@ -325,40 +325,25 @@ def _pair(
 _ENTRIES: list[FoundationModel] = [
     # Amazon Nova (understanding): fine-tuning + distillation (students), us-east-1; PT without commitment
     # for the base model ("Yes" in pt-supported); on-demand deployment of custom models (DEPLOY_ON_DEMAND).
-    *_pair(
-        "amazon.nova-micro-v1:0",
-        "amazon.nova-micro-v1:0:128k",
-        "Nova Micro",
-        "Amazon",
-        customizations=(_nova_ft(), _nova_distillation()),
-        pt_regions=US_EAST_1,
-        base_no_commitment=True,
-        on_demand_deployment=True,
-        family="nova",
-    ),
-    *_pair(
-        "amazon.nova-lite-v1:0",
-        "amazon.nova-lite-v1:0:300k",
-        "Nova Lite",
-        "Amazon",
-        inputs=("TEXT", "IMAGE", "VIDEO"),
-        customizations=(_nova_ft(), _nova_distillation()),
-        pt_regions=US_EAST_1,
-        base_no_commitment=True,
-        on_demand_deployment=True,
-        family="nova",
-    ),
-    *_pair(
-        "amazon.nova-pro-v1:0",
-        "amazon.nova-pro-v1:0:300k",
-        "Nova Pro",
-        "Amazon",
-        inputs=("TEXT", "IMAGE", "VIDEO"),
-        customizations=(_nova_ft(), _nova_distillation()),
-        pt_regions=US_EAST_1,
-        base_no_commitment=True,
-        on_demand_deployment=True,
-        family="nova",
+    *(
+        entry
+        for model_id, custom_id, name, inputs in (
+            ("amazon.nova-micro-v1:0", "amazon.nova-micro-v1:0:128k", "Nova Micro", ("TEXT",)),
+            ("amazon.nova-lite-v1:0", "amazon.nova-lite-v1:0:300k", "Nova Lite", ("TEXT", "IMAGE", "VIDEO")),
+            ("amazon.nova-pro-v1:0", "amazon.nova-pro-v1:0:300k", "Nova Pro", ("TEXT", "IMAGE", "VIDEO")),
+        )
+        for entry in _pair(
+            model_id,
+            custom_id,
+            name,
+            "Amazon",
+            inputs=inputs,
+            customizations=(_nova_ft(), _nova_distillation()),
+            pt_regions=US_EAST_1,
+            base_no_commitment=True,
+            on_demand_deployment=True,
+            family="nova",
+        )
     ),
     # Nova Premier: distillation teacher only (not customizable).
     *_pair(

@@ -24,6 +24,15 @@ def _value(value: float, scale: float) -> str:
     return f"{value:.2f}" if scale > 1 else f"{value:.4f}"
 
 
+#: What the report shows of each listed sample, in order: (heading, the row's key).
+_SAMPLE_PARTS = (
+    ("Prompt", "prompt"),
+    ("Reference", "reference"),
+    ("Baseline", "baseline_response"),
+    ("Candidate", "candidate_response"),
+)
+
+
 def _quote(text: str) -> str:
     text = text.strip()
     if len(text) > _EXCERPT:
@@ -108,23 +117,9 @@ def render_markdown(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]
             lines += [
                 "",
                 f"### Sample {row['index']} (line {row['line']}): {label} {_value(base, scale)} → {_value(cand, scale)}",
-                "",
-                "Prompt:",
-                "",
-                _quote(row["prompt"]),
-                "",
-                "Reference:",
-                "",
-                _quote(row["reference"]),
-                "",
-                "Baseline:",
-                "",
-                _quote(row["baseline_response"]),
-                "",
-                "Candidate:",
-                "",
-                _quote(row["candidate_response"]),
             ]
+            for title, key in _SAMPLE_PARTS:
+                lines += ["", f"{title}:", "", _quote(row[key])]
     return "\n".join(lines) + "\n"
 
 

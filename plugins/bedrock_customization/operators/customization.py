@@ -215,10 +215,9 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         """CreateModelCustomizationJob parameters for ``identity``; every check runs here, before any AWS call."""
         ctype = str(self.customization_type or "FINE_TUNING").strip().upper().replace("-", "_")
         model_id = _catalog_model_id(self.base_model_id)
+        # The guard before the billable call (the operator also runs without the pipeline's plan); the model's
+        # lifecycle is reported once a run, by plan and the preflight, not again per job.
         hyperparameters = catalog.validate_hyperparameters(model_id, self.hyperparameters or {}, ctype)
-        warning = catalog.lifecycle_warning(model_id)
-        if warning:
-            self.log.warning("%s", warning)
 
         extra = dict(self.customization_job_kwargs or {})
         clashes = sorted(set(extra) & set(_MANAGED_REQUEST_KEYS))

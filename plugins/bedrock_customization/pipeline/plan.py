@@ -142,6 +142,8 @@ def plan_run(
         "top_k": top_k,
         "evaluate": bool(params.get("evaluate_top_k", True)),
         "strictest_hyperparameters": dict(sweep.strictest(configs).hyperparameters),
+        # The data is prepared for the configuration with the lowest token limit (Titan's depends on it).
+        "batch_size": sweep.strictest(configs).hyperparameters.get("batchSize"),
         "configs": [config.to_dict() for config in configs],
         "jobs": jobs,
         "throughput_names": [

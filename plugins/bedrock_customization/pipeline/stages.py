@@ -3,7 +3,8 @@
 ``run = plan(scope)`` -> :func:`data` -> :func:`training` -> :func:`serving` -> :func:`evaluation` ->
 :func:`release` -> :func:`teardown`. Every stage takes the plan (an XComArg) and what earlier stages returned,
 and returns what later ones need. The training, serving and evaluation stages are mapped over the plan's
-configurations: the retraining DAG is the sweep's single-configuration case.
+configurations: the retraining DAG is the sweep's single-configuration case. :func:`pipeline` composes them
+all; it is what each training DAG's body calls.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def data(run: Any) -> Data:
             completion_key="{{ params.completion_key }}",
             validation_fraction="{{ params.validation_fraction }}",
             seed="{{ params.seed }}",
-            hyperparameters=run["strictest_hyperparameters"],
+            # plan validated the hyperparameters; the data needs only the batch size they settle.
+            batch_size=run["batch_size"],
             kms_key_id=run["kms_key_arn"],
             on_invalid="{{ params.on_invalid }}",
         )
@@ -91,6 +93,9 @@ def training(run: Any, data: Data, pool: str | None = None) -> Training:
     from bedrock_customization.operators.metrics import CollectTrainingMetricsOperator
 
     with TaskGroup("training", tooltip="The customization jobs, their metrics and ranking"):
+        configurations = tasks.configurations(run["jobs"])
+        # After the checks (as the jobs are): the grid then shows the stages in the order they run.
+        data.preflight >> configurations
         customize = BedrockVpcCustomizeModelOperator.partial(
             task_id="customize_model",
             **({"pool": pool} if pool else {}),
@@ -104,8 +109,7 @@ def training(run: Any, data: Data, pool: str | None = None) -> Training:
             kms_key_id=run["kms_key_arn"],
             subnet_ids=run["subnet_ids"],
             security_group_ids=run["security_group_ids"],
-        ).expand_kwargs(tasks.configurations(run["jobs"]))
-        data.preflight >> customize
+        ).expand_kwargs(configurations)
         metrics = CollectTrainingMetricsOperator.partial(
             task_id="training_metrics",
             map_index_template="{{ task.job_arn.rsplit('/', 1)[-1] }}",
@@ -208,3 +212,13 @@ def teardown(
     promote >> throughputs.as_teardown(setups=[run.operator, serving.provision])
     [training.board, throughputs] >> losers.as_teardown(setups=[run.operator])
     losers >> undecided.as_teardown(setups=[run.operator])
+
+
+def pipeline(run: Any, registry: str, *, failed_retention: str, pool: str | None = None) -> None:
+    """The whole data path, every stage in order: what a training DAG's body is."""
+    prepared = data(run)
+    trained = training(run, prepared, pool=pool)
+    served = serving(run, trained)
+    evaluated = evaluation(run, prepared, trained, served, registry)
+    promote = release(run, evaluated, registry)
+    teardown(run, trained, served, promote, registry, failed_retention)
