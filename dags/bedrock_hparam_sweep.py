@@ -21,7 +21,7 @@ same pipeline as `bedrock_retraining` (`bedrock_customization.pipeline`), with m
 4. With `evaluate_top_k`: **serving** (`provision_throughput` for each of the `top_k` best),
    **evaluation** (each against the champion of the registry `bedrock-retraining`, else the base model;
    `choose_candidate`: the best evaluated one) and **release** (`promote_model`, as the retraining DAG: it
-   replaces the champion in place or is rejected).
+   replaces the champion in place, or is rejected or inconclusive and the champion stays).
 5. **teardown**: `delete_throughputs` (every throughput of this run that is not serving), `reject_losers`
    (every configuration that did not win is tagged `decision=reject` and, with `retention=delete`, its
    custom model deleted; the winners and the serving champion never), then `delete_models`: the run's models
@@ -95,7 +95,7 @@ REGISTRY = "bedrock-retraining"
             type="boolean",
             description="Serve, evaluate and promote the top_k (else: leaderboard only).",
         ),
-        **params.evaluation(eval_samples=12),
+        **params.evaluation(),
         **params.retention("Custom models of configurations that did not win"),
     },
     doc_md=__doc__,

@@ -3,7 +3,8 @@
 
 Fine-tune a Bedrock base model on the question/answer data in the landing-zone bucket, inside the VPC and
 with the customer-managed KMS key; serve it on a provisioned throughput; compare it with the model it would
-replace (the current champion, else the base model); promote it or reject it; leave nothing billable behind.
+replace (the current champion, else the base model); promote it, reject it or, when the evaluation cannot
+tell them apart, keep the champion (inconclusive); leave nothing billable behind.
 The same pipeline as `bedrock_hparam_sweep`, with one configuration (`bedrock_customization.pipeline`).
 
 1. **plan**: validate the params (hyperparameters against the model catalog) and derive names; fails at once
@@ -14,10 +15,13 @@ The same pipeline as `bedrock_hparam_sweep`, with one configuration (`bedrock_cu
    summary and loss-curve PNG next to the job's output), `leaderboard` (a diverged model goes no further).
 4. **serving**: `provision_throughput`, an evaluation throughput for the custom model (deferred).
 5. **evaluation**: `select_baseline`, `evaluate` (both models answer the held-out prompts; ROUGE-L, chrF,
-   exact match; report, responses and chart in S3), `choose_candidate`.
+   exact match over the validation split, up to `eval_samples`; promote only when the 95% confidence
+   interval of the candidate's mean per-sample gain in `primary_metric` clears `margin`, reject when it
+   lies below, else inconclusive; report, responses and chart in S3), `choose_candidate`.
 6. **release**: `promote_model`: a winner replaces the champion in place on the serving throughput (or the
-   evaluation throughput becomes the serving one); a loser's throughput (and model, per `retention`) is
-   deleted. The registry object `registry/bedrock-retraining.json` records the champion.
+   evaluation throughput becomes the serving one); a rejected or inconclusive candidate's throughput (and
+   model, per `retention`) is deleted. The registry object `registry/bedrock-retraining.json` records the
+   champion.
 7. **teardown**, whatever failed before: `delete_throughputs` (every throughput of this run that is not
    serving), `reject_losers`, then `delete_models`: the run's custom model, unless the registry names it, is
    deleted (`retention=delete`) or tagged `decision=failed` for the janitor (`retention=keep`).
@@ -88,7 +92,7 @@ TOPIC = "{{ params.notification_topic or var.json.get('bedrock_customization', {
         "notification_topic": Param(
             None, type=["null", "string"], description="SNS topic ARN; empty: the landing zone's."
         ),
-        **params.evaluation(eval_samples=24),
+        **params.evaluation(),
         **params.retention("A model not promoted (rejected, run failed)"),
     },
     doc_md=__doc__,

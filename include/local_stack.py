@@ -173,6 +173,7 @@ def retraining_summary(dag_run, landing_zone: dict) -> dict:
         },
         "evaluation_samples": evaluation.get("samples"),
         "evaluation_report": (evaluation.get("evaluation_uris") or {}).get("report"),
+        "significance": evaluation.get("significance"),
         "decision": evaluation.get("decision"),
         "promotion": promotion.get("outcome"),
         "serving_throughput": serving,

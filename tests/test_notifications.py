@@ -102,6 +102,31 @@ def test_success_notification_carries_the_decision_and_figures(sns_sqs):
     assert notifier.message.startswith("{{")  # the original templates are untouched
 
 
+def test_an_inconclusive_decision_is_sent_with_its_interval_p_value_n_and_rule(sns_sqs):
+    from bedrock_customization.evaluation.significance import RULE, paired_decision
+
+    significance = paired_decision([17.0, 18.0] * 6, [17.5, 17.7] * 6, metric="chrf", seed=42)
+    assert significance["decision"] == "inconclusive"
+    evaluation = {**EVALUATION, "decision": "inconclusive", "significance": significance}
+    promotion = {"decision": "inconclusive", "outcome": "inconclusive", "registry_version": 1}
+    sns, sqs, topic, url = sns_sqs
+    success_notifier(topic, region_name="us-east-1")(
+        callback_context({"evaluate": evaluation, "promote_model": promotion})
+    )
+
+    [message] = received(sqs, url)
+    assert message["Subject"] == "Bedrock bedrock_retraining: success (inconclusive)"
+    assert message["MessageAttributes"]["decision"] == {"Type": "String", "Value": "inconclusive"}
+    headline, _, body = message["Message"].partition("\n\n")
+    assert headline.endswith(
+        f"decision inconclusive; chrf: candidate 72.4 vs baseline 17.9; chrf difference candidate - baseline "
+        f"+0.1000, 95% CI [{significance['ci_low']:+.4f}, {significance['ci_high']:+.4f}], "
+        f"p = {significance['p_value']:.4f}, n = 12; rule: {RULE} (margin 0)"
+    )
+    sent = json.loads(body)["significance"]
+    assert sent == significance and sent["rule"] == RULE and sent["samples_needed"] > 12
+
+
 def test_failure_notification_is_sent_even_without_xcoms(sns_sqs):
     sns, sqs, topic, url = sns_sqs
     failure_notifier(topic, region_name="us-east-1")(callback_context(None))

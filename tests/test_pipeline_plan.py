@@ -108,3 +108,11 @@ def test_the_chosen_candidate_is_the_best_one_its_evaluation_promotes_and_the_re
     assert chosen["config_hash"] == "b" and chosen["throughput_arn"] == "arn:t/b"
     assert sorted(e["config_hash"] for e in sweep.losers(board, chosen, evaluated=True)) == ["a", "c"]
     assert [e["config_hash"] for e in sweep.losers(board, None, evaluated=True)] == ["c"]
+
+    # An inconclusive evaluation is no promotion: the promoted one wins although it scored lower; with none
+    # promoted, the best-scoring one is chosen and its "inconclusive" goes on to the promotion (champion kept).
+    summaries[0]["decision"] = "inconclusive"
+    assert sweep.choose(board, candidates, ["arn:t/a", "arn:t/b"], summaries)["config_hash"] == "b"
+    summaries[1]["decision"] = "reject"
+    chosen = sweep.choose(board, candidates, ["arn:t/a", "arn:t/b"], summaries)
+    assert (chosen["config_hash"], chosen["decision"]) == ("a", "inconclusive")

@@ -21,10 +21,7 @@ FIGURES = {"metric": "chrf", "baseline": {"chrf": 17.9}, "candidate": {"chrf": 7
 
 
 def test_read_champion_falls_back_to_the_base_model():
-    assert (
-        promotion.read_champion(None, "amazon.nova-micro-v1:0")["model_id"]
-        == "amazon.nova-micro-v1:0"
-    )
+    assert promotion.read_champion(None, "amazon.nova-micro-v1:0")["model_id"] == "amazon.nova-micro-v1:0"
     assert promotion.read_champion({}, "base")["source"] == "base"
     registry = {"serving_throughput_arn": "arn:tp", "serving_model_arn": "arn:m", "version": 3}
     champion = promotion.read_champion(registry, "base")
@@ -136,6 +133,57 @@ def test_plan_reject_never_touches_the_serving_throughput_and_follows_retention(
         ("keep_model", "m2"),
     ]
     with pytest.raises(BedrockCustomizationError, match="serving model"):
+        promotion.plan_promotion(
+            decision="reject",
+            registry=registry,
+            candidate_model_arn="m1",
+            evaluation_throughput_arn=None,
+            base_model_id=NOVA_MICRO,
+        )
+
+
+def test_plan_inconclusive_keeps_the_champion_and_handles_the_candidate_like_a_rejected_one():
+    registry = {"serving_throughput_arn": "tp1", "serving_model_arn": "m1", "base_model_id": NOVA_MICRO}
+    plans = {
+        decision: promotion.plan_promotion(
+            decision=decision,
+            registry=registry,
+            candidate_model_arn="m2",
+            evaluation_throughput_arn="tp2",
+            base_model_id=NOVA_MICRO,
+        )
+        for decision in ("reject", "inconclusive")
+    }
+    unsure = plans["inconclusive"]
+    assert (unsure.decision, unsure.outcome) == (
+        "inconclusive",
+        "inconclusive",
+    ) and not unsure.writes_registry
+    assert [(s.action, s.target, s.detail) for s in unsure.steps] == [
+        ("delete_throughput", "tp2", "inconclusive candidate"),
+        ("tag_decision", "m2", "reject"),  # the teardown and the janitor treat it as a rejected model
+        ("delete_model", "m2", "inconclusive candidate"),
+    ]
+    assert [(s.action, s.target) for s in unsure.steps] == [
+        (s.action, s.target) for s in plans["reject"].steps
+    ]
+    assert (unsure.serving_throughput_arn, unsure.serving_model_arn) == ("tp1", "m1")
+    # A re-run of the run that promoted m1 compares m1 with itself: inconclusive, and the champion that stays
+    # is the candidate, so what may be left of its promotion is finished.
+    itself = promotion.plan_promotion(
+        decision="inconclusive",
+        registry=registry,
+        candidate_model_arn="m1",
+        evaluation_throughput_arn="tp1",
+        base_model_id=NOVA_MICRO,
+    )
+    assert (itself.decision, itself.outcome) == ("inconclusive", "already_promoted")
+    assert not itself.writes_registry
+    assert [(s.action, s.target, s.detail) for s in itself.steps] == [
+        ("tag_decision", "m1", "promote"),
+        ("tag_serving", "tp1", ""),
+    ]
+    with pytest.raises(BedrockCustomizationError, match="evaluation: reject.*serving model"):
         promotion.plan_promotion(
             decision="reject",
             registry=registry,
@@ -321,6 +369,20 @@ def test_reject_deletes_the_evaluation_throughput_and_follows_retention(aws, ret
     with pytest.raises(aws.s3.exceptions.NoSuchKey):
         aws.s3.get_object(Bucket=REGISTRY_BUCKET, Key="registry/qa.json")
     assert op.execute(context)["outcome"] == "rejected"  # a retry finds everything already done
+
+
+def test_an_inconclusive_evaluation_keeps_the_champion_and_drops_the_candidate(aws):
+    model = trained_model(aws, "unsure")
+    throughput = evaluation_throughput(aws, model, "manual__4")
+    context = make_context("promote_model", "manual__4")
+    op = promote_op(model, throughput, decision="inconclusive", retention="keep")
+    result = op.execute(context)
+
+    assert (result["decision"], result["outcome"]) == ("inconclusive", "inconclusive")
+    assert result["deleted_throughputs"] == [throughput] and alive_throughputs(aws) == []
+    assert result["kept_models"] == [model] and tags_of(aws, model)[tagging.DECISION] == "reject"
+    extra = context["outlet_events"][op.asset].extra
+    assert extra["decision"] == "inconclusive" and extra["registry_changed"] is False
 
 
 def test_registry_writes_are_conditional(aws):

@@ -119,6 +119,10 @@ def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
     assert baseline["model_id"] == "amazon.nova-micro-v1:0"  # no champion yet: the base model
     assert candidate["chrf"] > baseline["chrf"] + 20 and candidate["rouge_l"] > baseline["rouge_l"]
     assert summary["evaluation_samples"] >= 20
+    # The whole validation split (under the eval_samples cap); the gain is far outside the interval's noise.
+    significance = summary["significance"]
+    assert significance["n"] == summary["evaluation_samples"] and significance["ci_low"] > 20
+    assert significance["p_value"] < 0.001 and significance["rule"].startswith("promote if ci_low > margin")
 
     bedrock, s3 = _clients()
     (alive,) = _alive(bedrock)  # exactly one throughput: the evaluation one, now serving
@@ -177,6 +181,20 @@ def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_proc
     with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
         bedrock.get_custom_model(modelIdentifier=third["custom_model_arn"])
     assert third["billable_resources_left"] == []
+    assert third["significance"]["ci_high"] < 0 and third["significance"]["n"] == third["evaluation_samples"]
+
+    # The champion's own configuration again: a model that answers every prompt as the champion does. No
+    # evidence either way: inconclusive, the champion stays and the candidate goes like a rejected one.
+    _, fourth = run({"hyperparameters": {"epochCount": "4"}})
+    assert fourth["state"] == "success", fourth
+    assert fourth["decision"] == "inconclusive" and fourth["promotion"] == "inconclusive"
+    assert "scored the same chrf on every one of the" in fourth["significance"]["reason"]
+    assert [t["provisionedModelArn"] for t in _alive(bedrock)] == [serving]
+    described = bedrock.get_provisioned_model_throughput(provisionedModelId=serving)
+    assert described["modelArn"] == second["custom_model_arn"]
+    with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
+        bedrock.get_custom_model(modelIdentifier=fourth["custom_model_arn"])
+    assert fourth["billable_resources_left"] == []
 
 
 def _break_the_champion(s3, bucket: str) -> None:

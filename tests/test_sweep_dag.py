@@ -97,7 +97,7 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
     from include.local_stack import serving_throughput
 
     day = pendulum.date(2026, 3, 1)  # the bootstrap uploaded this date's snapshot
-    dag_run, values = _run({"search_space": GRID, "eval_samples": 4}, day)
+    dag_run, values = _run({"search_space": GRID, "eval_samples": 8}, day)  # 6 is the least that can decide
 
     assert str(dag_run.state) == "success", _states(dag_run)
     bedrock, s3 = _clients()
@@ -156,6 +156,7 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
     chosen, promotion = values["evaluation.choose_candidate"], values["release.promote_model"]
     assert chosen["config_hash"] == best and chosen["baseline"]["model_id"] == "amazon.nova-micro-v1:0"
     assert promotion["decision"] == "promote" and promotion["outcome"] == "evaluation_became_serving"
+    assert chosen["significance"]["n"] == 8 and chosen["significance"]["ci_low"] > chosen["margin"]
     serving = serving_throughput(landing_zone["bucket"])
     assert serving == promotion["serving_throughput_arn"]
     alive = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]

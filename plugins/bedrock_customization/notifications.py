@@ -7,11 +7,13 @@ subject, attributes and topic are Jinja templates rendered with the callback con
 summary of the run gathered from XCom (missing values are None, never an error)::
 
     {"dag_id", "run_id", "state": "success" | "failure", "reason", "decision", "metric", "figures",
-     "promotion", "evaluation", "params", "headline", "subject"}
+     "significance", "promotion", "evaluation", "params", "headline", "subject"}
 
-``decision`` comes from the promotion task's XCom (else the evaluation's), ``figures`` is the evaluation's
-XCom (baseline/candidate scores). The default message is the headline followed by the summary as JSON, and
-the SNS message attributes ``state`` and ``decision`` allow subscription filter policies.
+``decision`` (``promote``, ``reject`` or ``inconclusive``) comes from the promotion task's XCom (else the
+evaluation's), ``figures`` is the evaluation's XCom (baseline/candidate scores), ``significance`` its
+statistics (interval of the mean per-sample difference, p-value, n, the decision rule), which the headline
+states too. The default message is the headline followed by the summary as JSON, and the SNS message
+attributes ``state`` and ``decision`` allow subscription filter policies.
 """
 
 from __future__ import annotations
@@ -90,6 +92,16 @@ def run_summary(context: Mapping[str, Any], state: str, xcom_task_ids: Mapping[s
             if isinstance(figures.get(role), Mapping)
         ]
         scores = f"; {metric}: " + " vs ".join(parts) if parts else ""
+    significance = figures.get("significance") if figures else None
+    if not isinstance(significance, Mapping):
+        significance = None
+    else:
+        from bedrock_customization.evaluation.significance import describe
+
+        try:
+            scores += f"; {describe(significance)}"
+        except (KeyError, TypeError, ValueError):  # not this package's figures: the JSON still carries them
+            pass
     headline = (
         f"Bedrock {dag_id} run {run_id}: {state}" + (f", decision {decision}" if decision else "") + scores
     )
@@ -104,6 +116,7 @@ def run_summary(context: Mapping[str, Any], state: str, xcom_task_ids: Mapping[s
         "decision": decision,
         "metric": metric,
         "figures": figures,
+        "significance": significance,
         "headline": headline,
         "subject": subject,
         "params": dict(params) if isinstance(params, Mapping) else None,

@@ -50,7 +50,9 @@ from bedrock_customization.exceptions import BedrockCustomizationError, Registry
 
 SCHEMA = 1
 REGISTRY_PREFIX = "registry/"
-DECISIONS = ("promote", "reject")
+#: What an evaluation decides (``evaluation.significance``); ``inconclusive`` keeps the champion and handles the
+#: candidate like a rejected one (its model is tagged ``decision=reject``).
+DECISIONS = ("promote", "reject", "inconclusive")
 RETENTIONS = ("delete", "keep")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _RECORD_KEYS = (
@@ -194,7 +196,7 @@ class PromotionPlan:
     """The outcome of :func:`plan_promotion`."""
 
     decision: str
-    outcome: str  # updated_in_place | evaluation_became_serving | already_promoted | rejected
+    outcome: str  # updated_in_place | evaluation_became_serving | already_promoted | rejected | inconclusive
     steps: tuple[Step, ...]
     serving_throughput_arn: str | None
     serving_model_arn: str | None
@@ -243,7 +245,12 @@ def plan_promotion(
     """
     Decide the steps of a promotion or a rejection.
 
-    :param decision: ``promote`` or ``reject``.
+    :param decision: ``promote``, ``reject`` or ``inconclusive`` (planned like ``reject``: the champion stays,
+        the candidate's evaluation throughput is deleted and its model tagged ``decision=reject`` and deleted
+        or kept per ``retention``; only the plan's ``decision`` and ``outcome`` say ``inconclusive``). When the
+        registry already names the candidate (a re-run of the run that promoted it compared it with itself),
+        the champion that stays *is* the candidate: ``inconclusive`` finishes that promotion
+        (``already_promoted``).
     :param registry: The registry object as read (None: no champion yet).
     :param candidate_model_arn: ARN of the custom model that was evaluated.
     :param evaluation_throughput_arn: ARN of the throughput it was evaluated on (None if none).
@@ -260,22 +267,26 @@ def plan_promotion(
     serving_tp = registry.get("serving_throughput_arn") if serving_alive else None
     serving_model = registry.get("serving_model_arn")
 
-    if decision == "reject":
+    already_champion = bool(serving_model) and serving_model == candidate_model_arn
+    if decision == "reject" or (decision == "inconclusive" and not already_champion):
         if candidate_model_arn and candidate_model_arn == serving_model:
             raise BedrockCustomizationError(
-                f"Refusing to reject {candidate_model_arn}: the registry records it as the serving model."
+                f"Refusing to drop {candidate_model_arn} (evaluation: {decision}): the registry records it as "
+                "the serving model."
             )
+        why = "rejected candidate" if decision == "reject" else "inconclusive candidate"
         steps: list[Step] = []
         if evaluation_throughput_arn and evaluation_throughput_arn != serving_tp:
-            steps.append(Step("delete_throughput", evaluation_throughput_arn, detail="rejected candidate"))
+            steps.append(Step("delete_throughput", evaluation_throughput_arn, detail=why))
         steps.append(Step("tag_decision", candidate_model_arn, detail="reject"))
         if retention == "delete":
-            steps.append(Step("delete_model", candidate_model_arn, detail="rejected candidate"))
+            steps.append(Step("delete_model", candidate_model_arn, detail=why))
         else:
-            steps.append(Step("keep_model", candidate_model_arn, detail="rejected candidate"))
-        return PromotionPlan("reject", "rejected", tuple(steps), serving_tp, serving_model)
+            steps.append(Step("keep_model", candidate_model_arn, detail=why))
+        outcome = "rejected" if decision == "reject" else "inconclusive"
+        return PromotionPlan(decision, outcome, tuple(steps), serving_tp, serving_model)
 
-    if serving_model and serving_model == candidate_model_arn:
+    if already_champion:
         # A retry after the registry was written: finish what may be left after the write.
         previous = registry.get("previous") or {}
         steps = []
@@ -291,7 +302,7 @@ def plan_promotion(
             previous.get("serving_model_arn"), candidate_model_arn, champion_retention
         )
         return PromotionPlan(
-            "promote", "already_promoted", tuple(steps), serving_tp, serving_model, previous or None
+            decision, "already_promoted", tuple(steps), serving_tp, serving_model, previous or None
         )
 
     replaced = {key: registry.get(key) for key in _RECORD_KEYS} if registry else None

@@ -416,7 +416,8 @@ def choose(
     evaluations: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
     """The candidate to promote: the best-scoring one its evaluation says to promote, else the best-scoring
-    one (ties: the better rank); its evaluation summary plus its leaderboard entry and throughput."""
+    one (ties: the better rank), whose ``reject`` or ``inconclusive`` the promotion carries out (the champion
+    stays); its evaluation summary plus its leaderboard entry and throughput."""
     by_model = {e["model_arn"]: e for e in board["entries"]}
     scored = []
     for candidate, throughput_arn, summary in zip(candidates, throughputs, evaluations, strict=True):

@@ -26,6 +26,8 @@ MANAGED_BY_VALUE = "airflow"
 ROLE_EVALUATION = "evaluation"
 ROLE_SERVING = "serving"
 DECISION_PROMOTE = "promote"
+#: The run did not promote it: its evaluation rejected it or was inconclusive (the teardown and the janitor
+#: handle both alike, per ``retention``).
 DECISION_REJECT = "reject"
 #: A custom model of a run that failed before deciding on it (the teardown's mark; the janitor deletes it
 #: after ``retention_days``).

@@ -136,35 +136,56 @@ def test_job_facts_and_the_summary_of_two_jobs():
     assert facts["output_folder"] == "s3://bucket/e/eval-candidate/"
     assert facts["dataset_uri"] == "s3://bucket/e/datasets/d.jsonl"
 
-    def outputs(*scores: float) -> list[str]:
+    def outputs(*scores: float, paired: bool = True, reverse: bool = False) -> list[str]:
         lines = [
             json.dumps(
                 {
                     "automatedEvaluationResult": {
                         "scores": [{"metricName": "Builtin.Correctness", "result": s}]
-                    }
+                    },
+                    **({"inputRecord": {"prompt": f"q{i}", "referenceResponse": "a"}} if paired else {}),
                 }
             )
-            for s in scores
+            for i, s in enumerate(scores)
         ]
-        return ["\n".join(lines) + "\n"]
+        return ["\n".join(reversed(lines) if reverse else lines) + "\n"]
 
     both = {"baseline": job_facts(job("baseline", JUDGE)), "candidate": facts}
+    baseline_scores, candidate_scores = (0.5, 0.6) * 4, (0.7, 0.8) * 4
     summary = summarize_jobs(
         both,
-        {"baseline": outputs(0.5, 0.6), "candidate": outputs(0.7, 0.8)},
+        {"baseline": outputs(*baseline_scores), "candidate": outputs(*candidate_scores, reverse=True)},
         {"baseline": "base", "candidate": "tuned"},
         None,
         0.1,
         uris={"summary": "s3://bucket/e/summary.json"},
     )
     assert summary["primary_metric"] == "Builtin.Correctness"  # judged jobs
-    assert summary["decision"] == "promote" and summary["samples"] == 2
+    # Paired by prompt, not by position (the candidate's records came in reverse order): +0.2 on every one.
+    assert summary["decision"] == "promote" and summary["samples"] == 8
+    assert summary["significance"]["n"] == 8 and summary["significance"]["mean_difference"] == 0.2
+    assert summary["significance"]["ci_low"] == summary["significance"]["ci_high"] == 0.2
     assert summary["baseline"] == {"model_id": "model-baseline", "label": "base", "Builtin.Correctness": 0.55}
+    low, high = summary["intervals"]["baseline"]["Builtin.Correctness"]
+    assert 0.5 <= low < 0.55 < high <= 0.6
     assert summary["metrics"] == {"Builtin.Correctness": {"label": "Correctness", "scale": 1.0}}
     assert summary["judge_metrics"] == list(JUDGE_METRICS) and summary["uris"]["summary"].endswith(
         "summary.json"
     )
+    # Records without inputRecord cannot be paired: the means alone do not decide.
+    unpaired = summarize_jobs(
+        both,
+        {
+            "baseline": outputs(*baseline_scores, paired=False),
+            "candidate": outputs(*candidate_scores, paired=False),
+        },
+        {"baseline": "base", "candidate": "tuned"},
+        None,
+        0.1,
+    )
+    assert unpaired["decision"] == "inconclusive" and unpaired["candidate"]["Builtin.Correctness"] == 0.75
+    assert unpaired["significance"]["ci_low"] is None and unpaired["significance"]["unpaired"] == 8
+    assert "means alone cannot show" in unpaired["significance"]["reason"]
     with pytest.raises(EvaluationError, match="Builtin.Accuracy is not in the evaluation jobs' results"):
         summarize_jobs(
             both,

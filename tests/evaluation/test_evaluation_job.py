@@ -290,8 +290,11 @@ def finished_job(
         outputDataConfig={"s3Uri": OUTPUT},
     )
     records = [
-        {"automatedEvaluationResult": {"scores": [{"metricName": k, "result": v} for k, v in s.items()]}}
-        for s in scores
+        {
+            "automatedEvaluationResult": {"scores": [{"metricName": k, "result": v} for k, v in s.items()]},
+            "inputRecord": {"prompt": f"question {i}", "referenceResponse": f"answer {i}"},
+        }
+        for i, s in enumerate(scores)
     ]
     key = f"runs/r1/bedrock_evaluation/{name}/{arn[-12:]}/models/m/taskTypes/QuestionAndAnswer/datasets/validation/x_output.jsonl"
     s3.put_object(Bucket=BUCKET, Key=key, Body="".join(json.dumps(r) + "\n" for r in records).encode())
@@ -315,12 +318,12 @@ def compare_op(fake: FakeEvaluationJobs, **overrides: Any) -> BedrockCompareEval
 def test_two_finished_jobs_give_the_summary_report_and_decision(s3, fake):
     from bedrock_customization.links.bedrock import BedrockEvaluationJobLink
 
-    baseline = finished_job(fake, s3, "baseline", [{"Builtin.Accuracy": 0.2, "Builtin.Toxicity": 0.1}] * 4)
+    baseline = finished_job(fake, s3, "baseline", [{"Builtin.Accuracy": 0.2, "Builtin.Toxicity": 0.1}] * 8)
     candidate = finished_job(
         fake,
         s3,
         "candidate",
-        [{"Builtin.Accuracy": 0.9, "Builtin.Toxicity": 0.0}] * 3 + [{"Builtin.Accuracy": 0.5}],
+        [{"Builtin.Accuracy": 0.9, "Builtin.Toxicity": 0.0}] * 6 + [{"Builtin.Accuracy": 0.5}] * 2,
     )
     ctx = context("compare")
     summary = compare_op(fake, baseline_job_arn=baseline, candidate_job_arn=candidate, margin="0.1").execute(
@@ -335,7 +338,10 @@ def test_two_finished_jobs_give_the_summary_report_and_decision(s3, fake):
         "Builtin.Toxicity": 0.1,
     }
     assert summary["candidate"]["label"] == "fine-tuned" and summary["candidate"]["Builtin.Accuracy"] == 0.8
-    assert summary["samples"] == 4 and summary["margin"] == 0.1
+    assert summary["samples"] == 8 and summary["margin"] == 0.1
+    # Paired by inputRecord: +0.7 on six prompts, +0.3 on two; the interval clears the margin.
+    test = summary["significance"]
+    assert test["n"] == 8 and test["mean_difference"] == 0.6 and test["ci_low"] > 0.1 and test["seed"] == 42
     assert summary["evaluation_jobs"] == {"baseline": baseline, "candidate": candidate}
     assert summary["mode"] == "bedrock_evaluation_job"
     prefix = f"s3://{BUCKET}/runs/r1/evaluation/"

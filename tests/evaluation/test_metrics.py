@@ -1,4 +1,5 @@
-"""Metrics on hand-made examples with known values, English and Japanese; the registry; aggregation and decision."""
+"""Metrics on hand-made examples with known values, English and Japanese; the registry; aggregation (the decision:
+test_significance.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from bedrock_customization.evaluation import (
     chrf,
     create_metric,
     create_metrics,
-    decide,
     exact_match,
     mean_chrf,
     mean_scores,
@@ -236,20 +236,3 @@ def test_mean_scores_per_metric():
     rows = [{"chrf": 40.0, "rouge_l": 0.5}, {"chrf": 60.0, "rouge_l": 0.25}, {"chrf": 50.0, "rouge_l": 0.0}]
     assert mean_scores(rows, ["chrf", "rouge_l"]) == {"chrf": 50.0, "rouge_l": 0.25}
     assert mean_scores([], ["chrf"]) == {"chrf": 0.0}
-
-
-def test_decide_uses_margin():
-    assert decide({"chrf": 40.0}, {"chrf": 45.0}, "chrf", margin=2.0) == "promote"
-    assert decide({"chrf": 40.0}, {"chrf": 41.0}, "chrf", margin=2.0) == "reject"
-    assert (
-        decide({"chrf": 40.0}, {"chrf": 42.0}, "chrf", margin=2.0) == "promote"
-    )  # a tie with the margin promotes
-    assert (
-        decide({"chrf": 40.0}, {"chrf": 39.0}, "chrf", margin=-2.0) == "promote"
-    )  # a negative margin tolerates a loss
-    assert decide({"chrf": 40.0}, {"chrf": 40.0}, "chrf", margin=0.0) == "promote"
-
-
-def test_decide_names_a_missing_metric():
-    with pytest.raises(EvaluationError, match="'rouge_l'.*candidate"):
-        decide({"rouge_l": 0.4}, {"chrf": 41.0}, "rouge_l", margin=0.0)

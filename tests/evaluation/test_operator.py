@@ -81,6 +81,9 @@ def test_candidate_wins_and_every_output_is_written(fine_tuned, s3, tmp_path):
 
     assert summary["decision"] == "promote"
     assert summary["samples"] == 16
+    test = summary["significance"]
+    assert test["n"] == 16 and test["seed"] == summary["seed"]
+    assert test["ci_low"] > 20 and test["p_value"] < 0.001
     assert summary["primary_metric"] == "chrf" and summary["margin"] == 0.0
     assert list(summary["metrics"]) == ["rouge_l", "chrf", "exact_match"]
     baseline, candidate = summary["baseline"], summary["candidate"]
@@ -121,7 +124,15 @@ def test_candidate_wins_and_every_output_is_written(fine_tuned, s3, tmp_path):
     assert report.startswith("# Model evaluation: PROMOTE")
     assert "| chrF (primary) | 0-100 |" in report and "| ROUGE-L | 0-1 |" in report
     assert "## Largest gains for the candidate (chrF)" in report and "## Largest losses" in report
-    assert "![Mean scores per metric (chrF ÷ 100)](metrics_chart.png)" in report
+    assert "95% confidence interval [+" in report and "n = 16 paired samples" in report
+    assert (
+        "Rule: promote if ci_low > margin; reject if ci_high < margin; else inconclusive (margin 0)."
+        in report
+    )
+    assert (
+        "![Mean scores per metric (chrF ÷ 100; error bars: 95% bootstrap interval of each model's mean)]"
+        "(metrics_chart.png)" in report
+    )
 
     png = read(s3, uris["chart"])
     assert png.startswith(PNG_SIGNATURE) and len(png) > 10_000
@@ -201,6 +212,46 @@ def test_llm_judge_through_the_operator(fine_tuned, s3):
     details = row["details"]["candidate"]["llm_judge"]
     assert set(details) == {"correctness", "completeness", "helpfulness", "rationale", "overall"}
     assert row["scores"]["candidate"]["llm_judge"] == details["overall"]
+
+
+def test_semantic_similarity_through_the_operator(fine_tuned, s3):
+    from include.local_aws import CONFIG
+
+    def evaluate(name: str) -> dict:
+        return operator(
+            fine_tuned,
+            output_uri=f"s3://{BUCKET}/{name}/",
+            sample_size=6,
+            metrics=["chrf", "semantic"],
+            primary_metric="semantic",
+            metric_options={"semantic": {"dimensions": 512}},
+        ).execute({})
+
+    summary = evaluate("calm")
+    assert list(summary["metrics"]) == ["chrf", "semantic"]
+    assert summary["metrics"]["semantic"] == {"label": "Semantic similarity", "scale": 1.0}
+    assert summary["primary_metric"] == "semantic"
+    assert 0.0 <= summary["baseline"]["semantic"] < summary["candidate"]["semantic"] - 0.2
+    assert summary["candidate"]["semantic"] <= 1.0
+    assert summary["retries"] == {"baseline": 0, "candidate": 0}
+    row = json.loads(read(s3, summary["uris"]["responses"]).decode().splitlines()[0])
+    assert set(row["scores"]["candidate"]) == {"chrf", "semantic"}
+
+    CONFIG.update(throttle_every=4)  # embedding calls are retried and counted like the Converse calls
+    throttled = evaluate("throttled")
+    assert throttled["retries"]["embeddings"] >= 1
+    for role in ("baseline", "candidate"):
+        assert throttled[role] == summary[role]
+
+
+def test_a_wrong_embedding_model_fails_before_any_prompt(fine_tuned, s3):
+    with pytest.raises(EvaluationError, match=f"{NOVA_MICRO_ON_DEMAND}' is not one it knows"):
+        operator(
+            fine_tuned,
+            metrics=["chrf", "semantic"],
+            metric_options={"semantic": {"model_id": NOVA_MICRO_ON_DEMAND}},
+        ).execute({})
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="evaluation/")
 
 
 def test_bad_configuration_fails_before_any_model_call(fine_tuned, s3):

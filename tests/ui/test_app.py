@@ -59,6 +59,18 @@ EVALUATION_SUMMARY = {
     "margin": 0.0,
     "samples": 6,
     "decision": "promote",
+    "significance": {
+        "decision": "promote",
+        "metric": "chrf",
+        "mean_difference": 15.25,
+        "ci_low": 9.1,
+        "ci_high": 21.4,
+        "confidence": 0.95,
+        "p_value": 0.0312,
+        "n": 6,
+        "margin": 0.0,
+        "rule": "promote if ci_low > margin; reject if ci_high < margin; else inconclusive",
+    },
 }
 METRICS_SUMMARY = {
     "job_name": "retraining-abc123",
@@ -295,6 +307,8 @@ def test_the_run_page_shows_loss_curve_evaluation_report_decision_and_champion_h
     assert "[image: outside]" in html and "raw%2Fqa_pairs" not in html
     # Decision and figures.
     assert '<span class="badge good">promote</span>' in html
+    text = " ".join(html.split())
+    assert "95% CI [9.1, 21.4], p = 0.0312, n = 6. Rule: promote if ci_low &gt; margin" in text
     assert "55.25" in html and "0.51" in html
     # The champion history: this run is version 2, the champion; version 1 before it.
     assert "<code>bedrock-retraining</code>" in html and "current champion" in html

@@ -1,9 +1,11 @@
 """Evaluation of a candidate model against a baseline: metrics, the LLM judge, aggregation and the decision.
 
 Pure modules, no Airflow or AWS imports: ``text`` (normalisation, CJK-aware tokens), ``metrics`` (ROUGE-L, chrF,
-exact match, BERTScore and the metric registry), ``judge`` (LLM-as-judge over a converse callable), ``samples``
+exact match, BERTScore and the metric registry), ``judge`` (LLM-as-judge over a converse callable), ``semantic``
+(cosine of Bedrock embeddings over an invoke_model callable), ``samples``
 (validation records in any Bedrock training format, seeded sampling), ``invoke`` (Converse requests, retries),
-``compare`` (per-sample scores, summary), ``aggregate`` (means, :func:`decide`), ``report`` (Markdown, chart) and
+``compare`` (per-sample scores, summary), ``aggregate`` (means), ``significance`` (the paired bootstrap interval
+and the promote/reject/inconclusive decision, :func:`paired_decision`), ``report`` (Markdown, chart) and
 ``bedrock_job`` (native Bedrock evaluation jobs); ``storage`` reads the samples and writes the outputs through a
 given S3 client. The operators are ``bedrock_customization.operators.evaluation.BedrockEvaluateModelsOperator``
 (Converse scoring) and those of ``bedrock_customization.operators.evaluation_job`` (native evaluation jobs).
@@ -11,7 +13,7 @@ given S3 client. The operators are ``bedrock_customization.operators.evaluation.
 
 from __future__ import annotations
 
-from bedrock_customization.evaluation.aggregate import decide, mean_scores
+from bedrock_customization.evaluation.aggregate import mean_scores
 from bedrock_customization.evaluation.errors import EvaluationError
 from bedrock_customization.evaluation.judge import JudgeError, Verdict, judge, judge_metric
 from bedrock_customization.evaluation.metrics import (
@@ -27,6 +29,8 @@ from bedrock_customization.evaluation.metrics import (
     register_metric,
     rouge_l,
 )
+from bedrock_customization.evaluation.semantic import semantic_metric
+from bedrock_customization.evaluation.significance import paired_decision
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -38,13 +42,14 @@ __all__ = [
     "chrf",
     "create_metric",
     "create_metrics",
-    "decide",
     "exact_match",
     "judge",
     "judge_metric",
     "mean_chrf",
     "mean_scores",
     "metric_names",
+    "paired_decision",
     "register_metric",
     "rouge_l",
+    "semantic_metric",
 ]

@@ -5,7 +5,13 @@ Without a judge the job computes the built-in metrics ``Builtin.Accuracy``, ``Bu
 ``Builtin.Toxicity``; with ``judge_model_id`` it is a model-as-a-judge job with ``Builtin.Correctness``,
 ``Builtin.Completeness`` and ``Builtin.Helpfulness``. Results land under
 ``<output>/<job name>/<job id>/models/<model>/taskTypes/<task>/datasets/<dataset>/<id>_output.jsonl``, one
-record per prompt with ``automatedEvaluationResult.scores`` = ``[{"metricName", "result"}, ...]``.
+record per prompt with ``automatedEvaluationResult.scores`` = ``[{"metricName", "result"}, ...]`` and the
+``inputRecord`` it answered.
+
+The decision is the Converse scoring's (:mod:`.significance`) on per-sample differences: the two jobs'
+records are paired by their ``inputRecord`` (prompt and reference response). Records that do not pair (no
+``inputRecord``, or a prompt only one job scored) are left out of the test, and when none pair the means
+alone cannot show a difference is real: the decision is ``inconclusive`` and ``significance.reason`` says so.
 
 The operators are ``bedrock_customization.operators.evaluation_job``: one job per model
 (``BedrockEvaluationJobOperator``), then the comparison of two finished jobs
@@ -15,12 +21,12 @@ The operators are ``bedrock_customization.operators.evaluation_job``: one job pe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from statistics import fmean
 from typing import Any
 
 from bedrock_customization import artifacts
-from bedrock_customization.evaluation.aggregate import decide
+from bedrock_customization.evaluation import significance
 from bedrock_customization.evaluation.compare import ROLES
 from bedrock_customization.evaluation.errors import EvaluationError
 from bedrock_customization.evaluation.samples import Sample
@@ -38,6 +44,7 @@ __all__ = [
     "evaluation_job_request",
     "job_facts",
     "mean_results",
+    "paired_results",
     "summarize_jobs",
 ]
 
@@ -139,24 +146,59 @@ def evaluation_job_request(
     return request
 
 
-def mean_results(output_texts: Iterable[str]) -> dict[str, float]:
-    """Mean ``result`` per ``metricName`` over the records of a job's ``*_output.jsonl`` files.
-
-    Records whose score is missing or null (the judge could not score them) are left out of that metric's mean.
-    """
-    values: dict[str, list[float]] = {}
+def _records(output_texts: Iterable[str]) -> Iterator[tuple[tuple[str, str] | None, dict[str, float]]]:
+    """Each record of a job's ``*_output.jsonl`` texts: its (prompt, reference response), None without an
+    ``inputRecord``, and its numeric scores by ``metricName`` (missing or null scores left out)."""
     for text in output_texts:
         for line in text.splitlines():
             if not line.strip():
                 continue
             record = json.loads(line)
+            scores = {}
             for score in (record.get("automatedEvaluationResult") or {}).get("scores") or []:
                 name, result = score.get("metricName"), score.get("result")
                 if isinstance(name, str) and isinstance(result, int | float) and not isinstance(result, bool):
-                    values.setdefault(name, []).append(float(result))
+                    scores[name] = float(result)
+            given = record.get("inputRecord")
+            key = (str(given.get("prompt")), str(given.get("referenceResponse"))) if given else None
+            yield key, scores
+
+
+def _scores(output_texts: Iterable[str]) -> dict[str, list[float]]:
+    """Every record's ``result`` per ``metricName``."""
+    values: dict[str, list[float]] = {}
+    for _, scores in _records(output_texts):
+        for name, result in scores.items():
+            values.setdefault(name, []).append(result)
+    return values
+
+
+def mean_results(output_texts: Iterable[str]) -> dict[str, float]:
+    """Mean ``result`` per ``metricName`` over the records of a job's ``*_output.jsonl`` files.
+
+    Records whose score is missing or null (the judge could not score them) are left out of that metric's mean.
+    """
+    values = _scores(output_texts)
     if not values:
         raise EvaluationError("The evaluation job's output has no scores")
     return {name: round(fmean(scores), 4) for name, scores in values.items()}
+
+
+def paired_results(
+    baseline_texts: Iterable[str], candidate_texts: Iterable[str], metric: str
+) -> tuple[list[float], list[float]]:
+    """The ``metric`` scores of both jobs' records that answered the same ``inputRecord``, in pairs (a prompt
+    that appears twice pairs in order); records without ``inputRecord`` or without the score do not pair."""
+    waiting: dict[tuple[str, str], list[float]] = {}
+    for key, scores in _records(baseline_texts):
+        if key is not None and metric in scores:
+            waiting.setdefault(key, []).append(scores[metric])
+    baseline, candidate = [], []
+    for key, scores in _records(candidate_texts):
+        if key is not None and metric in scores and waiting.get(key):
+            baseline.append(waiting[key].pop(0))
+            candidate.append(scores[metric])
+    return baseline, candidate
 
 
 def job_facts(job: Mapping[str, Any]) -> dict[str, Any]:
@@ -184,6 +226,10 @@ def summarize_jobs(
     labels: Mapping[str, str],
     primary_metric: str | None,
     margin: float,
+    *,
+    confidence: float = significance.DEFAULT_CONFIDENCE,
+    resamples: int = significance.DEFAULT_RESAMPLES,
+    seed: int = 0,
     **extra: Any,
 ) -> dict[str, Any]:
     """The summary of a baseline job and a candidate job, in the shape of the Converse evaluation's.
@@ -191,7 +237,8 @@ def summarize_jobs(
     ``facts[role]`` is :func:`job_facts` of the role's job, ``outputs[role]`` the texts of its
     ``*_output.jsonl`` files, ``labels[role]`` its name in the report. ``primary_metric`` defaults to
     ``Builtin.Correctness`` for judged jobs, else ``Builtin.Accuracy``; a lower-is-better metric cannot decide.
-    ``extra`` keys are added as they are.
+    The decision is :func:`~.significance.paired_decision` on the records :func:`paired_results` pairs
+    (``inconclusive`` when none pair: see the module docstring). ``extra`` keys are added as they are.
     """
     judge = facts["candidate"].get("judge_model_id")
     primary = primary_metric or ("Builtin.Correctness" if judge else "Builtin.Accuracy")
@@ -205,12 +252,44 @@ def summarize_jobs(
     if primary not in names:
         raise EvaluationError(f"primary_metric {primary} is not in the evaluation jobs' results {names}")
     records = sum(1 for text in outputs["candidate"] for line in text.splitlines() if line.strip())
+    baseline, candidate = paired_results(outputs["baseline"], outputs["candidate"], primary)
+    if baseline:
+        test = significance.paired_decision(
+            baseline,
+            candidate,
+            metric=primary,
+            margin=margin,
+            confidence=confidence,
+            resamples=resamples,
+            seed=seed,
+        )
+    else:
+        test = significance.undecided(
+            primary,
+            margin,
+            f"no {primary} score of the candidate's job pairs with one of the baseline's by inputRecord "
+            "(prompt and reference response): the means alone cannot show that a difference is real",
+            confidence=confidence,
+            resamples=resamples,
+            seed=seed,
+        )
+    if test["n"] < records:
+        test["unpaired"] = records - test["n"]
+    scores = {role: _scores(outputs[role]) for role in ROLES}
     summary.update(
         metrics={name: {"label": name.removeprefix("Builtin."), "scale": 1.0} for name in names},
         primary_metric=primary,
         margin=margin,
         samples=records,
-        decision=decide(summary["baseline"], summary["candidate"], primary, margin),
+        seed=seed,
+        decision=test["decision"],
+        significance=test,
+        intervals=significance.model_intervals(
+            {role: {name: scores[role][name] for name in names} for role in ROLES},
+            confidence,
+            resamples,
+            seed,
+        ),
         mode="bedrock_evaluation_job",
         evaluation_jobs={role: facts[role]["job_arn"] for role in ROLES},
         judge_model_id=judge,

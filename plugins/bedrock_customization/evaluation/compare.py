@@ -1,4 +1,4 @@
-"""Score two models' responses to the same samples, summarise per metric and decide.
+"""Score two models' responses to the same samples, summarise per metric and decide on the paired differences.
 
 Pure: the responses are already collected (see the operator); the judge metric, if any, carries its own
 converse callable.
@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bedrock_customization.evaluation.aggregate import decide, mean_scores
+from bedrock_customization.evaluation import significance
+from bedrock_customization.evaluation.aggregate import mean_scores
 from bedrock_customization.evaluation.errors import EvaluationError
 from bedrock_customization.evaluation.metrics import Metric
 from bedrock_customization.evaluation.samples import Sample
@@ -58,9 +59,17 @@ def summarize(
     models: Mapping[str, Mapping[str, str]],
     primary_metric: str,
     margin: float,
+    *,
+    confidence: float = significance.DEFAULT_CONFIDENCE,
+    resamples: int = significance.DEFAULT_RESAMPLES,
+    seed: int = 0,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The evaluation summary: for each role its ``model_id``, ``label`` and mean per metric; the decision.
+    """The evaluation summary: for each role its ``model_id``, ``label`` and mean per metric; the decision
+    (``promote``, ``reject`` or ``inconclusive``) and its ``significance``
+    (:func:`~bedrock_customization.evaluation.significance.paired_decision` of the per-sample
+    ``primary_metric`` scores: interval, p-value, n, rule), and ``intervals`` (each model's mean per metric,
+    bootstrapped: the chart's error bars); both bootstrapped with ``seed``.
 
     ``models[role]`` has ``model_id`` and ``label``. ``extra`` keys are added as they are.
     """
@@ -71,13 +80,33 @@ def summarize(
     for role in ROLES:
         means = mean_scores([row["scores"][role] for row in rows], names)
         summary[role] = {"model_id": models[role]["model_id"], "label": models[role]["label"], **means}
+    test = significance.paired_decision(
+        [row["scores"]["baseline"][primary_metric] for row in rows],
+        [row["scores"]["candidate"][primary_metric] for row in rows],
+        metric=primary_metric,
+        margin=margin,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    )
     summary.update(
         {
             "metrics": {metric.name: {"label": metric.label, "scale": metric.scale} for metric in metrics},
             "primary_metric": primary_metric,
             "margin": margin,
             "samples": len(rows),
-            "decision": decide(summary["baseline"], summary["candidate"], primary_metric, margin),
+            "seed": seed,
+            "decision": test["decision"],
+            "significance": test,
+            "intervals": significance.model_intervals(
+                {
+                    role: {name: [row["scores"][role][name] for row in rows] for name in names}
+                    for role in ROLES
+                },
+                confidence,
+                resamples,
+                seed,
+            ),
             **extra,
         }
     )

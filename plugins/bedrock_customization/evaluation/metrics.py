@@ -3,7 +3,8 @@
 Built in: ``rouge_l`` (ROUGE-L F-measure, 0-1, rouge-score with a CJK-aware tokenizer), ``chrf`` (sentence chrF,
 0-100, sacrebleu; character n-grams, so language-agnostic), ``exact_match`` (0 or 1 after
 :func:`~bedrock_customization.evaluation.text.normalize_answer`) and ``bertscore`` (BERTScore F1, 0-1; needs the
-optional package ``bert-score`` and its model available locally). The judge module registers ``llm_judge``.
+optional package ``bert-score`` and its model available locally). The judge module registers ``llm_judge``, the
+semantic module ``semantic`` (cosine of Bedrock embeddings, 0-1).
 
 A metric scores a batch: ``metric.score(responses, references, prompts)`` returns one :class:`Score` per sample.
 Extras plug in with :func:`register_metric`, which takes a factory so that a metric can have options

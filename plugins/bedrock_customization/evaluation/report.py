@@ -1,4 +1,8 @@
-"""Human-readable outputs of an evaluation: a Markdown report and a PNG bar chart (matplotlib, Agg)."""
+"""Human-readable outputs of an evaluation: a Markdown report and a PNG bar chart (matplotlib, Agg).
+
+Both show the decision with its statistics (:mod:`.significance`): the interval of the mean per-sample
+difference, the p-value, n and the rule; the chart's error bars are each model's bootstrapped mean interval.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,100 @@ def _value(value: float, scale: float) -> str:
     return f"{value:.2f}" if scale > 1 else f"{value:.4f}"
 
 
+def _signed(value: float, scale: float) -> str:
+    return ("+" if value >= 0 else "−") + _value(abs(value), scale)
+
+
+def _error_bar_note(summary: Mapping[str, Any]) -> str:
+    """What the chart's error bars are, or "" when it has none (no per-sample scores)."""
+    if not any((summary.get("intervals") or {}).get(role) for role in ("baseline", "candidate")):
+        return ""
+    confidence = (summary.get("significance") or {}).get("confidence", 0.95)
+    return f"error bars: {confidence:.0%} bootstrap interval of each model's mean"
+
+
+#: The report's first sentence per decision, before the means.
+_HEADLINES = {
+    "promote": "The candidate beats the baseline by more than the margin on **{label}**",
+    "reject": "The candidate falls short of the baseline plus the margin on **{label}**",
+    "inconclusive": "Whether the candidate beats the baseline by more than the margin on **{label}** is not "
+    "clear from these samples, so the champion stays",
+}
+
+
+def _significance_lines(summary: Mapping[str, Any], label: str, scale: float) -> list[str]:
+    """The decision section: the paired difference's interval, the p-value, n, the rule and its outcome."""
+    test = summary.get("significance")
+    if not test:
+        return []
+    lines = ["", "## Decision", ""]
+    if test.get("ci_low") is not None:
+        lines += [
+            f"- Per-sample difference candidate − baseline in {label}: mean "
+            f"{_signed(test['mean_difference'], scale)}, {test['confidence']:.0%} confidence interval "
+            f"[{_signed(test['ci_low'], scale)}, {_signed(test['ci_high'], scale)}] (paired percentile "
+            f"bootstrap, {test['resamples']} resamples, seed {test['seed']}).",
+            f"- p-value {test['p_value']:.4f} (two-sided sign-flip test against a mean difference of the "
+            f"margin); n = {test['n']} paired samples.",
+        ]
+    else:
+        lines.append(f"- No confidence interval: n = {test['n']} paired samples.")
+    lines.append(f"- Rule: {test['rule']} (margin {test['margin']:g}).")
+    outcome = f"- Decision: **{test['decision']}**: {test['reason']}."
+    if test["decision"] == "inconclusive" and test.get("samples_needed"):
+        more = test["samples_needed"] - test["n"]
+        outcome += (
+            f" About {test['samples_needed']} samples ({more} more) would likely decide, if the difference and "
+            "its spread stay as observed: raise `eval_samples` or hold out more validation data."
+        )
+    if test.get("unpaired"):
+        outcome += f" {test['unpaired']} records did not pair between the two jobs and are left out."
+    return [*lines, outcome]
+
+
+def _changed_samples(
+    rows: Sequence[Mapping[str, Any]], primary: str, label: str, scale: float, examples: int
+) -> list[str]:
+    """The largest gains and losses on the primary metric, among the samples whose score changed."""
+    if not rows:
+        return []
+
+    def change(row: Mapping[str, Any]) -> float:
+        return row["scores"]["candidate"][primary] - row["scores"]["baseline"][primary]
+
+    gains = sorted((r for r in rows if change(r) > 0), key=lambda r: (-change(r), r["index"]))
+    losses = sorted((r for r in rows if change(r) < 0), key=lambda r: (change(r), r["index"]))
+    if not gains and not losses:
+        return [
+            "",
+            "## Largest gains and losses",
+            "",
+            f"No sample's {label} changed: both models scored the same on all {len(rows)} samples.",
+        ]
+    lines = [
+        "",
+        f"Samples whose {label} changed: {len(gains)} rose, {len(losses)} fell, "
+        f"{len(rows) - len(gains) - len(losses)} unchanged; the largest changes follow.",
+    ]
+    for title, chosen, none in (
+        (f"Largest gains for the candidate ({label})", gains, f"No sample's {label} rose."),
+        (f"Largest losses for the candidate ({label})", losses, f"No sample's {label} fell."),
+    ):
+        lines += ["", f"## {title}"]
+        if not chosen:
+            lines += ["", none]
+        for row in chosen[:examples]:
+            base, cand = row["scores"]["baseline"][primary], row["scores"]["candidate"][primary]
+            lines += [
+                "",
+                f"### Sample {row['index']} (line {row['line']}): "
+                f"{label} {_value(base, scale)} → {_value(cand, scale)}",
+            ]
+            for heading, key in _SAMPLE_PARTS:
+                lines += ["", f"{heading}:", "", _quote(row[key])]
+    return lines
+
+
 #: What the report shows of each listed sample, in order: (heading, the row's key).
 _SAMPLE_PARTS = (
     ("Prompt", "prompt"),
@@ -45,20 +143,20 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], examples: int = 3) -> str:
-    """The report: models, metric means with differences, the decision, and the largest gains and losses."""
+    """The report: models, metric means with differences, the decision with its interval, p-value, n and rule,
+    and the largest gains and losses among the samples whose primary metric changed."""
     metrics: Mapping[str, Mapping[str, Any]] = summary["metrics"]
     primary = summary["primary_metric"]
     baseline, candidate = summary["baseline"], summary["candidate"]
     scale = float(metrics[primary]["scale"])
     label = metrics[primary]["label"]
-    needed = baseline[primary] + summary["margin"]
-    verdict = "beats" if summary["decision"] == "promote" else "does not beat"
+    headline = _HEADLINES.get(summary["decision"], "The decision on **{label}**").format(label=label)
     lines = [
         f"# Model evaluation: {summary['decision'].upper()}",
         "",
-        f"The candidate {verdict} the baseline on **{label}**: {_value(candidate[primary], scale)} vs "
-        f"{_value(baseline[primary], scale)}; promotion needs at least {_value(needed, scale)} "
-        f"(baseline + margin {summary['margin']:g}). Mean over {summary['samples']} samples.",
+        f"{headline}: mean {_value(candidate[primary], scale)} vs {_value(baseline[primary], scale)} over "
+        f"{summary['samples']} samples (margin {summary['margin']:g}).",
+        *_significance_lines(summary, label, scale),
         "",
         "| role | label | model id |",
         "|---|---|---|",
@@ -87,56 +185,43 @@ def render_markdown(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]
         counts = ", ".join(f"{key} {count}" for key, count in retries.items())
         lines += ["", f"Retried calls (throttling or model not ready): {counts}."]
     if summary.get("dataset_uri"):
+        size = summary.get("sample_size")
         sampled = (
             f"a seeded sample (seed {summary.get('seed')}) of {summary['samples']}"
-            if summary.get("sample_size")
+            if size and summary["samples"] >= size  # else the file held fewer records than the cap
             else f"all {summary['samples']}"
         )
         lines += ["", f"Samples: {sampled} records of `{summary['dataset_uri']}`."]
-    note = _scaled_note(metrics)
-    lines += ["", f"![Mean scores per metric{f' ({note})' if note else ''}]({CHART_NAME})"]
-
-    ranked = sorted(
-        rows,
-        key=lambda row: (
-            row["scores"]["candidate"][primary] - row["scores"]["baseline"][primary],
-            -row["index"],
-        ),
-    )
-    count = min(examples, len(ranked) // 2) if len(ranked) > 1 else len(ranked)
-    best, worst = list(reversed(ranked[len(ranked) - count :])), ranked[:count] if len(ranked) > 1 else []
-    for title, chosen in (
-        (f"Largest gains for the candidate ({label})", best),
-        (f"Largest losses for the candidate ({label})", worst),
-    ):
-        if not chosen:
-            continue
-        lines += ["", f"## {title}"]
-        for row in chosen:
-            base, cand = row["scores"]["baseline"][primary], row["scores"]["candidate"][primary]
-            lines += [
-                "",
-                f"### Sample {row['index']} (line {row['line']}): {label} {_value(base, scale)} → {_value(cand, scale)}",
-            ]
-            for title, key in _SAMPLE_PARTS:
-                lines += ["", f"{title}:", "", _quote(row[key])]
+    notes = "; ".join(filter(None, (_scaled_note(metrics), _error_bar_note(summary))))
+    lines += ["", f"![Mean scores per metric{f' ({notes})' if notes else ''}]({CHART_NAME})"]
+    lines += _changed_samples(rows, primary, label, scale, examples)
     return "\n".join(lines) + "\n"
 
 
 def score_summary(summary: Mapping[str, Any]) -> str:
-    """For the task log: both models' mean per metric as an aligned text table, then the decision."""
+    """For the task log: both models' mean per metric as an aligned text table, then the decision with its
+    interval, p-value, n and rule."""
     from bedrock_customization.tables import text_table
 
     rows = [(name, summary["baseline"][name], summary["candidate"][name]) for name in summary["metrics"]]
+    from bedrock_customization.evaluation.significance import describe
+
     table = text_table(rows, ("metric", "baseline", "candidate"), floatfmt=".4f")
-    return (
+    text = (
         f"Mean scores:\n{table}\nDecision on {summary['primary_metric']} (margin {summary['margin']:g}): "
         f"{summary['decision']}."
     )
+    test = summary.get("significance")
+    if test:
+        text += f"\n{describe(test)}.\nWhy: {test['reason']}."
+        if test["decision"] == "inconclusive" and test.get("samples_needed"):
+            text += f" About {test['samples_needed']} samples would likely decide."
+    return text
 
 
 def render_chart(summary: Mapping[str, Any]) -> bytes:
-    """A PNG grouped bar chart of both models' means per metric, on one 0-1 axis (each mean ÷ the metric's scale)."""
+    """A PNG grouped bar chart of both models' means per metric, on one 0-1 axis (each mean ÷ the metric's scale),
+    with error bars from ``summary["intervals"]`` (each model's bootstrapped mean) where it has them."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -147,31 +232,63 @@ def render_chart(summary: Mapping[str, Any]) -> bytes:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     colours = {"baseline": "#8c9bab", "candidate": "#1f77b4"}
+    intervals = summary.get("intervals") or {}
     for offset, role in ((-width / 2, "baseline"), (width / 2, "candidate")):
-        values = [summary[role][name] / float(metrics[name]["scale"]) for name in names]
+        scales = [float(metrics[name]["scale"]) for name in names]
+        values = [summary[role][name] / scale for name, scale in zip(names, scales, strict=True)]
+        spans = [  # (below, above) the mean: the error bar of each metric's interval, 0 without one
+            (value - bound[0] / scale, bound[1] / scale - value) if bound else (0.0, 0.0)
+            for value, scale, bound in zip(
+                values, scales, [(intervals.get(role) or {}).get(name) for name in names], strict=True
+            )
+        ]
+        errors = (
+            [[max(0.0, span[side]) for span in spans] for side in (0, 1)] if any(map(any, spans)) else None
+        )
         bars = axes.bar(
             [i + offset for i in range(len(names))],
             values,
             width,
+            yerr=errors,
+            capsize=4,
+            error_kw={"elinewidth": 1, "ecolor": "#333333"},
             label=f"{role}: {summary[role]['label']}",
             color=colours[role],
         )
-        axes.bar_label(bars, labels=[f"{value:.2f}" for value in values], padding=2, fontsize=9)
+        for bar, value, span in zip(bars, values, spans, strict=True):  # each value above its error bar
+            x = bar.get_x() + bar.get_width() / 2
+            axes.text(
+                x, value + max(0.0, span[1]) + 0.015, f"{value:.2f}", ha="center", va="bottom", fontsize=9
+            )
     ticks = []
     for name in names:
         info = metrics[name]
         suffix = f"\n(÷ {float(info['scale']):g})" if float(info["scale"]) != 1.0 else ""
-        primary = " ★" if name == summary["primary_metric"] else ""
-        ticks.append(f"{info['label']}{primary}{suffix}")
+        star = " ★" if name == summary["primary_metric"] else ""
+        ticks.append(f"{info['label']}{star}{suffix}")
     axes.set_xticks(range(len(names)), ticks)
     axes.set_ylim(0, 1.15)
     note = _scaled_note(metrics)
     axes.set_ylabel(f"mean score, 0-1{f' ({note})' if note else ''}")
-    axes.set_title(
+    primary = summary["primary_metric"]
+    title = (
         f"Baseline vs candidate on {summary['samples']} samples: {summary['decision']} "
-        f"(★ primary: {metrics[summary['primary_metric']]['label']})",
-        fontsize=11,
+        f"(★ primary: {metrics[primary]['label']})"
     )
+    test = summary.get("significance") or {}
+    if test.get("ci_low") is not None:
+        scale = float(metrics[primary]["scale"])
+        title += (
+            f"\ndifference {_signed(test['mean_difference'], scale)}, {test['confidence']:.0%} CI "
+            f"[{_signed(test['ci_low'], scale)}, {_signed(test['ci_high'], scale)}], p = {test['p_value']:.4f}, "
+            f"n = {test['n']}\nrule: {test['rule']} (margin {test['margin']:g})"
+        )
+    axes.set_title(title, fontsize=9 if "\n" in title else 11)
+    bars_note = _error_bar_note(summary)
+    if bars_note:
+        axes.text(
+            1.0, 1.0, bars_note.capitalize(), transform=axes.transAxes, ha="right", va="top", fontsize=8
+        )
     axes.legend(loc="upper left", fontsize=9, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     figure.tight_layout()

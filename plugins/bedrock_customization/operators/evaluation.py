@@ -46,7 +46,8 @@ def _names(metrics: Sequence[str] | str) -> list[str]:
 
 class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
     """
-    Ask a baseline and a candidate model the same validation prompts, score both, and decide promote/reject.
+    Ask a baseline and a candidate model the same validation prompts, score both, and decide: promote, reject or
+    inconclusive.
 
     Every prompt goes to both models through the Converse API (so every model family works alike), at most
     ``max_concurrency`` calls at a time. Throttling, ServiceUnavailable and ModelNotReady are retried here with
@@ -56,9 +57,12 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
     Writes under ``output_uri``: ``responses.jsonl`` (per sample: index, line, prompt, reference, both responses,
     both models' scores), ``summary.json`` (the return value), ``report.md`` and ``metrics_chart.png``; with
     SSE-KMS (the AWS managed key ``aws/s3`` unless ``kms_key_id`` is given). Returns the summary: ``baseline`` and ``candidate`` (``model_id``,
-    ``label`` and the mean of every metric), ``decision`` (``"promote"`` when the candidate's mean on
-    ``primary_metric`` is at least the baseline's plus ``margin``, else ``"reject"``), ``samples``, ``retries`` and
-    ``uris``.
+    ``label`` and the mean of every metric), ``decision`` and ``significance``, ``samples``, ``retries`` and
+    ``uris``. The decision is taken on the per-sample differences candidate - baseline of ``primary_metric``
+    (:mod:`bedrock_customization.evaluation.significance`): ``"promote"`` when the lower bound of their mean's
+    ``confidence`` interval (paired bootstrap, ``resamples`` resamples, seeded by ``seed``) is above ``margin``,
+    ``"reject"`` when its upper bound is below, else ``"inconclusive"`` (the champion stays; ``significance``
+    says how many samples would likely decide).
 
     Bedrock's built-in metrics come from native evaluation jobs instead:
     :class:`~bedrock_customization.operators.evaluation_job.BedrockEvaluationJobOperator` (one per model) and
@@ -77,10 +81,15 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
     :param primary_metric: The metric that decides. (templated; default ``chrf``)
     :param margin: How much the candidate must win by, in the primary metric's units. (templated; default 0)
     :param sample_size: Number of prompts, chosen by ``seed``; None or 0 for all. (templated; default all)
-    :param seed: Seed of the sample. (templated; default 42)
+    :param seed: Seed of the sample and of the bootstrap. (templated; default 42)
+    :param confidence: Confidence level of the interval that decides. (templated; default 0.95)
+    :param resamples: Bootstrap resamples. (default 2000)
     :param judge_model_id: A Bedrock model that grades both models' answers; adds the ``llm_judge`` metric
         (mean of correctness, completeness and helpfulness, 1-10). (templated; default none)
-    :param metric_options: Options per metric, e.g. ``{"bertscore": {"model_type": "/models/xlmr"}}``. (templated)
+    :param metric_options: Options per metric, e.g. ``{"bertscore": {"model_type": "/models/xlmr"}}`` or
+        ``{"semantic": {"model_id": "amazon.titan-embed-text-v2:0", "dimensions": 512}}`` (the ``semantic``
+        metric embeds through InvokeModel, retried like the Converse calls and counted as ``embeddings``).
+        (templated)
     :param inference_config: Converse ``inferenceConfig`` for both models. (templated; default
         ``{"maxTokens": 512, "temperature": 0.0}``)
     :param max_concurrency: Model calls in flight at once. (default 4)
@@ -103,6 +112,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         "margin",
         "sample_size",
         "seed",
+        "confidence",
         "judge_model_id",
         "metric_options",
         "inference_config",
@@ -126,6 +136,8 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         margin: float | str = 0.0,
         sample_size: int | str | None = None,
         seed: int | str = 42,
+        confidence: float | str = 0.95,
+        resamples: int = 2000,
         judge_model_id: str | None = None,
         metric_options: Mapping[str, Mapping[str, Any]] | None = None,
         inference_config: Mapping[str, Any] | None = None,
@@ -148,6 +160,8 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         self.margin = margin
         self.sample_size = sample_size
         self.seed = seed
+        self.confidence = confidence
+        self.resamples = resamples
         self.judge_model_id = judge_model_id
         self.metric_options = metric_options
         self.inference_config = (
@@ -214,7 +228,9 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         result, _ = call_with_retries(call, what=what, policy=self.throttling_retries, on_retry=on_retry)
         return result
 
-    def _build_metrics(self, converse: Callable[..., Any]) -> list[Metric]:
+    def _build_metrics(
+        self, converse: Callable[..., Any], invoke_model: Callable[..., Any] | None = None
+    ) -> list[Metric]:
         names = _names(self.metrics)
         if self.judge_model_id and "llm_judge" not in names:
             names.append("llm_judge")
@@ -229,6 +245,13 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
                 "model_id": self.judge_model_id,
                 "max_workers": self.max_concurrency,
                 **options.get("llm_judge", {}),
+            }
+        if "semantic" in names:
+            # Built (and its embedding model probed) here, before any model is asked a prompt.
+            options["semantic"] = {
+                "invoke_model": invoke_model,
+                "max_workers": self.max_concurrency,
+                **options.get("semantic", {}),
             }
         return create_metrics(names, options)
 
@@ -249,7 +272,15 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
                 lambda: runtime.converse(**request), f"Judge model {judge_id}", counter, "judge"
             )
 
-        metrics = self._build_metrics(judge_converse)
+        def embed_invoke(**request: Any) -> Any:
+            return self._retrying(
+                lambda: runtime.invoke_model(**request),
+                f"Embedding model {request['modelId']}",
+                counter,
+                "embeddings",
+            )
+
+        metrics = self._build_metrics(judge_converse, embed_invoke)
         primary = self.primary_metric or "chrf"
         if primary not in [metric.name for metric in metrics]:
             raise EvaluationError(
@@ -265,10 +296,12 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
             models,
             primary,
             margin,
+            confidence=float(self.confidence),
+            resamples=int(self.resamples),
+            seed=seed,
             mode="converse",
             dataset_uri=self.validation_data_uri,
             sample_size=sample_size,
-            seed=seed,
             judge_model_id=judge_id,
             inference_config=self.inference_config,
             retries=counter.as_dict(keys),

@@ -268,15 +268,17 @@ class BedrockEvaluationJobOperator(BedrockResourceOperator):
 
 class BedrockCompareEvaluationJobsOperator(AwsBaseOperator[BedrockCustomizationHook]):
     """
-    Compare a candidate's finished evaluation job with its baseline's: mean per metric, decide promote/reject.
+    Compare a candidate's finished evaluation job with its baseline's: mean per metric; promote, reject or
+    inconclusive.
 
     Reads both jobs (GetEvaluationJob; each must be Completed, else the task fails with its
     ``failureMessages``) and their ``*_output.jsonl`` results, and writes under ``output_uri``, with SSE-KMS,
     what the Converse scoring writes: ``summary.json`` (the return value), ``report.md`` and
     ``metrics_chart.png``. The summary has ``baseline`` and ``candidate`` (``model_id``, ``label``, the mean of
-    every metric both jobs computed), ``decision`` (``"promote"`` when the candidate's mean on
-    ``primary_metric`` is at least the baseline's plus ``margin``), ``primary_metric``, ``samples``,
-    ``evaluation_jobs`` and ``uris``. Read-only towards Bedrock: safe to retry.
+    every metric both jobs computed), ``decision`` and ``significance`` (the Converse scoring's paired
+    bootstrap decision on ``primary_metric``, over the records both jobs scored for the same ``inputRecord``;
+    ``inconclusive`` when no record pairs, since means alone cannot show a difference is real),
+    ``primary_metric``, ``samples``, ``evaluation_jobs`` and ``uris``. Read-only towards Bedrock: safe to retry.
 
     :param baseline_job_arn: ARN of the baseline model's evaluation job. (templated)
     :param candidate_job_arn: ARN of the candidate model's evaluation job, over the same dataset. (templated)
@@ -286,6 +288,8 @@ class BedrockCompareEvaluationJobsOperator(AwsBaseOperator[BedrockCustomizationH
     :param primary_metric: The metric that decides, not a lower-is-better one. (templated; default
         ``Builtin.Correctness`` for judged jobs, else ``Builtin.Accuracy``)
     :param margin: How much the candidate must win by. (templated; default 0)
+    :param confidence: Confidence level of the interval that decides. (templated; default 0.95)
+    :param seed: Seed of the bootstrap. (templated; default 42)
     :param kms_key_id: KMS key for SSE-KMS on every object written. (templated; default ``aws/s3``)
     """
 
@@ -298,6 +302,8 @@ class BedrockCompareEvaluationJobsOperator(AwsBaseOperator[BedrockCustomizationH
         "candidate_label",
         "primary_metric",
         "margin",
+        "confidence",
+        "seed",
         "kms_key_id",
     )
     ui_color = "#d8e7f5"
@@ -313,10 +319,14 @@ class BedrockCompareEvaluationJobsOperator(AwsBaseOperator[BedrockCustomizationH
         candidate_label: str = "candidate",
         primary_metric: str | None = None,
         margin: float | str = 0.0,
+        confidence: float | str = 0.95,
+        seed: int | str = 42,
         kms_key_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.confidence = confidence
+        self.seed = seed
         self.baseline_job_arn = baseline_job_arn
         self.candidate_job_arn = candidate_job_arn
         self.output_uri = output_uri
@@ -342,7 +352,14 @@ class BedrockCompareEvaluationJobsOperator(AwsBaseOperator[BedrockCustomizationH
         outputs = {role: self._outputs(s3, facts[role]) for role in ROLES}
         labels = {"baseline": self.baseline_label, "candidate": self.candidate_label}
         summary = summarize_jobs(
-            facts, outputs, labels, self.primary_metric or None, float(self.margin), uris=uris
+            facts,
+            outputs,
+            labels,
+            self.primary_metric or None,
+            float(self.margin),
+            confidence=float(self.confidence),
+            seed=int(self.seed),
+            uris=uris,
         )
         publish(s3, summary, [], uris, self.kms_key_id)
         self.log.info("%s Outputs under %s.", score_summary(summary), self.output_uri)

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator):
     """
-    Promote or reject an evaluated custom model, and record the champion in the S3 model registry.
+    Promote or reject an evaluated custom model (or keep the champion when the evaluation was inconclusive), and
+    record the champion in the S3 model registry.
 
     **promote**: when the registry has a serving throughput (tag ``role=serving``) with the same base model, it
     is updated in place to the candidate (UpdateProvisionedModelThroughput, waited for) and the evaluation
@@ -39,11 +40,17 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
     **reject**: the evaluation throughput is deleted; the candidate is tagged ``decision=reject`` (the janitor
     reads it) and deleted or kept per ``retention``.
 
+    **inconclusive** (the evaluation could not tell the models apart): the champion stays and the candidate is
+    handled like a rejected one (throughput deleted, tagged ``decision=reject``, deleted or kept per
+    ``retention``); the result's ``decision`` and ``outcome`` say ``inconclusive``. A candidate the registry
+    already names (a re-run compared the champion with itself) stays the champion: ``already_promoted``.
+
     Every run emits an event on the Asset ``bedrock://registry/<registry_name>`` (a task outlet) whose
     ``extra`` carries the decision, the outcome, ``registry_changed`` and the serving ARNs; consumers
     scheduled on the asset should check ``registry_changed``. Safe to retry: the plan is recomputed from the
     registry and each step is idempotent. Returns a dict: ``decision``, ``outcome``
-    (``updated_in_place`` | ``evaluation_became_serving`` | ``already_promoted`` | ``rejected``),
+    (``updated_in_place`` | ``evaluation_became_serving`` | ``already_promoted`` | ``rejected`` |
+    ``inconclusive``),
     ``serving_throughput_arn``, ``serving_model_arn``, ``registry_uri``, ``registry_version``,
     ``deleted_throughputs``, ``deleted_models``, ``kept_models``, ``steps``.
 
@@ -54,7 +61,7 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
 
     :param registry_name: Name of the model registry; not templated, it names the outlet asset.
     :param registry_bucket: Bucket holding ``registry/<registry_name>.json``. (templated)
-    :param decision: ``promote`` or ``reject``. (templated)
+    :param decision: ``promote``, ``reject`` or ``inconclusive``. (templated)
     :param candidate_model_arn: ARN (or name) of the evaluated custom model. (templated)
     :param base_model_id: Base model of the candidate. (templated)
     :param evaluation_throughput_arn: ARN or name of the throughput the candidate was evaluated on.

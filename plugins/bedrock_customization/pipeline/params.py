@@ -15,6 +15,8 @@ from bedrock_customization import catalog
 from bedrock_customization.retries import FAIL_FAST
 
 DEFAULT_BASE_MODEL = "amazon.nova-micro-v1:0:128k"
+#: Metrics the trigger forms offer (``llm_judge`` needs a judge model, ``bertscore`` an optional package).
+EVALUATION_METRICS = ("chrf", "rouge_l", "exact_match", "semantic")
 
 
 def default_args(retry_delay: timedelta = timedelta(seconds=30)) -> dict[str, Any]:
@@ -60,12 +62,38 @@ def data(fallback: bool = False) -> dict[str, Param]:
     }
 
 
-def evaluation(eval_samples: int) -> dict[str, Param]:
+#: The default cap on held-out prompts per evaluation: the whole validation split up to this many.
+EVAL_SAMPLES_CAP = 200
+
+
+def evaluation(eval_samples: int = EVAL_SAMPLES_CAP) -> dict[str, Param]:
     return {
         "model_units": Param(1, type="integer", minimum=1),
-        "eval_samples": Param(eval_samples, type="integer", minimum=1),
-        "primary_metric": Param("chrf", type="string", enum=["chrf", "rouge_l", "exact_match"]),
-        "margin": Param(0.0, type="number", description="How much the candidate must beat the champion by."),
+        "eval_samples": Param(
+            eval_samples,
+            type="integer",
+            minimum=1,
+            description="A cap: every held-out prompt of the validation split is sent to both models, up to "
+            "this many (a seeded sample beyond it). More samples narrow the confidence interval that decides, "
+            "so fewer decisions are inconclusive; fewer than 6 never decide.",
+        ),
+        "metrics": Param(
+            ["rouge_l", "chrf", "exact_match"],
+            type="array",
+            items={"type": "string", "enum": list(EVALUATION_METRICS)},
+            examples=list(EVALUATION_METRICS),
+            description="Metrics scored on both models (the primary metric always is). `semantic`: cosine "
+            "similarity of Titan Text Embeddings V2 embeddings (one InvokeModel per distinct text; the worker "
+            "needs access to amazon.titan-embed-text-v2:0).",
+        ),
+        "primary_metric": Param("chrf", type="string", enum=list(EVALUATION_METRICS)),
+        "margin": Param(
+            0.0,
+            type="number",
+            description="How much the candidate must beat the champion by: promoted only when the 95% "
+            "confidence interval of its mean per-sample gain lies above the margin, rejected when it lies "
+            "below, else inconclusive (the champion stays).",
+        ),
     }
 
 

@@ -147,6 +147,7 @@ def evaluation(run: Any, data: Data, training: Training, serving: Serving, regis
             baseline_model_id=baseline["model_id"],
             baseline_label=baseline["source"],
             sample_size="{{ params.eval_samples }}",
+            metrics="{{ (params.metrics + [params.primary_metric]) | join(',') }}",
             primary_metric="{{ params.primary_metric }}",
             margin="{{ params.margin }}",
             kms_key_id=run["kms_key_arn"],

@@ -155,19 +155,22 @@ def evaluation_requests(run: dict, board: dict, candidates: list, throughputs: l
 
 @task
 def choose_candidate(board: dict, candidates: list, throughputs: list, evaluations: list) -> dict:
-    """The candidate to promote: the best-scoring one the evaluation says to promote, else the best one."""
+    """The candidate to promote: the best-scoring one the evaluation says to promote, else the best one (its
+    decision, reject or inconclusive, keeps the champion)."""
     import logging
 
     from bedrock_customization import sweep
+    from bedrock_customization.evaluation.significance import describe
 
     chosen = sweep.choose(board, candidates, throughputs, evaluations)
     logging.getLogger(__name__).info(
-        "Chosen: #%s %s (%s %s), decision %s.",
+        "Chosen: #%s %s (%s %s), decision %s%s.",
         chosen["rank"],
         chosen["label"],
         chosen["metric"],
         chosen["candidate"][chosen["metric"]],
         chosen["decision"],
+        f" ({describe(chosen['significance'])})" if chosen.get("significance") else "",
     )
     return chosen
 
