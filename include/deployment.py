@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from include import apt
 from include.airflow_local import all_healthy, api_health, free_port
 from include.compose import (
     PROJECT_DIR,
@@ -233,20 +234,10 @@ def ensure_servers(echo=print) -> None:
     if _redis_version() is None:
         missing.append(APT_PACKAGES[BROKER_SERVICE])
     if missing:
-        if not shutil.which("apt-get") or os.geteuid() != 0:
-            raise DeploymentUnavailable(
-                f"{' and '.join(missing)} not installed, and apt-get is not usable here (needs root and apt). "
-                f"Install them (e.g. `sudo apt-get install {' '.join(missing)}`) to run the native deployment."
-            )
-        echo(f"Installing {' '.join(missing)} with apt-get…")
-        apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=apt_env, stdout=subprocess.DEVNULL)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-            check=True,
-            env=apt_env,
-            stdout=subprocess.DEVNULL,
-        )
+        try:
+            apt.install(missing, echo)
+        except apt.AptUnavailable as error:
+            raise DeploymentUnavailable(f"{error} They run the native deployment.") from error
     if _postgres_bin(pg_version) is None:
         raise ServerVersionMismatch(
             f"PostgreSQL {pg_version} (image {services()[DATABASE_SERVICE]['image']}) "

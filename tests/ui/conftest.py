@@ -6,9 +6,7 @@ PostgreSQL and Redis); otherwise the browser test is skipped with the reason.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,28 +38,12 @@ def ensure_chromium(echo=print) -> tuple[str, str]:
     browser, driver = _binaries()
     if browser and driver:
         return browser, driver
-    if not shutil.which("apt-get") or os.geteuid() != 0:
-        pytest.skip(
-            "Debian's chromium and chromium-driver are not installed, and apt-get is not usable here (needs "
-            f"root and apt): install them (`sudo apt-get install {' '.join(APT_PACKAGES)}`) to run the browser test."
-        )
-    echo(f"Installing {' '.join(APT_PACKAGES)} with apt-get…")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    from include import apt
+
     try:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *APT_PACKAGES],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-    except subprocess.CalledProcessError as error:
-        tail = (error.stdout or b"").decode(errors="replace")[-800:] + (error.stderr or b"").decode(
-            errors="replace"
-        )[-800:]
-        pytest.skip(
-            f"apt-get could not install {' '.join(APT_PACKAGES)} (exit code {error.returncode}): {tail}"
-        )
+        apt.install(APT_PACKAGES, echo)
+    except (apt.AptUnavailable, apt.AptFailed) as error:
+        pytest.skip(f"{error} They run the browser test.")
     browser, driver = _binaries()
     if not (browser and driver):
         pytest.skip(f"{' '.join(APT_PACKAGES)} installed, but chromium or chromedriver is not on PATH.")
