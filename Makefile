@@ -37,8 +37,13 @@ test: venv lint pytest
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# The suite in TEST_WORKERS pytest-xdist processes. Each file's tests stay in one worker (--dist loadfile):
+# module fixtures such as the itest's deployment start once, and every worker has its own Airflow home
+# (tests/conftest.py) and free ports. Most tests wait on subprocesses and emulated jobs, so 3 workers keep
+# 2 cores busy.
+TEST_WORKERS ?= 3
 pytest: venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # The compose deployment run natively: PostgreSQL and Redis (apt-get installs them when absent and we are
 # root), the emulator, api-server, scheduler, dag-processor, triggerer and a Celery worker. `make test` runs
