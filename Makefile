@@ -43,7 +43,7 @@ lint: venv
 # 2 cores busy.
 TEST_WORKERS ?= 3
 pytest: venv
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 # The compose deployment run natively: PostgreSQL and Redis (apt-get installs them when absent and we are
 # root), the emulator, api-server, scheduler, dag-processor, triggerer and a Celery worker. `make test` runs

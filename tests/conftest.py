@@ -37,3 +37,25 @@ def use_endpoint(monkeypatch):
         monkeypatch.setenv("AIRFLOW__BEDROCK_CUSTOMIZATION__POLL_INTERVAL", "1")
 
     return _use
+
+
+#: The files that take longest (Airflow stacks, many DAG runs), slowest first. ``make test`` runs the suite in
+#: pytest-xdist workers that take one file at a time in collection order (``--dist loadfile
+#: --no-loadscope-reorder``): started first, these do not leave one worker finishing alone at the end.
+SLOWEST_FIRST = (
+    "tests/itest/",
+    "tests/ui/test_browser.py",
+    "tests/test_make_airflow.py",
+    "tests/test_fault_matrix.py",
+    "tests/test_retraining_dag.py",
+    "tests/test_sweep_dag.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)), len(SLOWEST_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: the order within a file and among the rest is kept
