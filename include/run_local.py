@@ -15,6 +15,10 @@ import sys
 
 from include.local_stack import ROOT, airflow_env, migrate_db, start_emulator
 
+#: The trigger form's defaults, plus the ``semantic`` metric (Titan Text Embeddings V2, which the emulator
+#: serves) so the JSON shows an embedding similarity next to the lexical metrics.
+RUN_CONF = {"metrics": ["rouge_l", "chrf", "exact_match", "semantic"]}
+
 
 def download_artifacts(summary: dict, folder) -> list[str]:
     """Copy the run's loss curve, evaluation report and chart out of the emulator (its state dies with it)."""
@@ -45,7 +49,7 @@ def main() -> int:
 
         landing_zone = bootstrap(REGION)
         os.environ["AIRFLOW_VAR_BEDROCK_CUSTOMIZATION"] = json.dumps(landing_zone)
-        dag_run = run_dag("bedrock_retraining")
+        dag_run = run_dag("bedrock_retraining", run_conf=RUN_CONF)
         summary = retraining_summary(dag_run, landing_zone)
         summary["artifacts"] = download_artifacts(summary, ROOT / ".airflow" / "artifacts")
     finally:

@@ -81,7 +81,13 @@ def test_bad_subcommand_and_missing_subcommand_are_usage_errors(capsys):
 
 
 def test_commands_are_registered():
-    assert [command.name for command in COMMANDS] == ["catalog", "iam-policy", "preflight", "prepare"]
+    assert [command.name for command in COMMANDS] == [
+        "catalog",
+        "iam-policy",
+        "preflight",
+        "prepare",
+        "generate-eval-set",
+    ]
 
 
 def test_console_script_is_installed():

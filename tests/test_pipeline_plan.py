@@ -78,6 +78,15 @@ def test_without_vpc_the_job_gets_no_subnets():
     assert _plan({"use_vpc": False})["subnet_ids"] is None
 
 
+@pytest.mark.parametrize(
+    "params", [{"primary_metric": "llm_judge"}, {"metrics": ["chrf", "llm_judge"], "judge_model_id": None}]
+)
+def test_the_llm_judge_metric_without_a_judge_model_fails_before_any_job(params):
+    with pytest.raises(BedrockCustomizationError, match="llm_judge, but judge_model_id is empty: set"):
+        _plan(params)
+    assert _plan({**params, "judge_model_id": "amazon.nova-pro-v1:0"})["jobs"]
+
+
 def _entry(config_hash, loss, model_arn="arn:m", diverged=False):
     return {
         "index": 0,

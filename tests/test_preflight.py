@@ -474,3 +474,26 @@ def test_split_list():
     assert split_list(["a,b", "c", " d , e "]) == ["a", "b", "c", "d", "e"]
     assert split_list("a b,c") == ["a", "b", "c"]
     assert split_list(None) == []
+
+
+class TestEvaluationModels:
+    """The judge and the semantic metric's embedding model answer a probe before any job is paid for."""
+
+    def test_a_judge_and_the_embedding_model_that_answer_pass(self, shared_zone):
+        report = preflight(
+            shared_zone, evaluation_metrics="chrf,semantic", judge_model_id="amazon.nova-pro-v1:0"
+        )
+        assert report.ok, report.render()
+        (check,) = [check for check in report.checks if check.name == "evaluation-models"]
+        assert "amazon.nova-pro-v1:0" in check.detail and "amazon.titan-embed-text-v2:0" in check.detail
+
+    def test_lexical_metrics_call_no_other_model(self, shared_zone):
+        report = preflight(shared_zone, evaluation_metrics=("chrf", "rouge_l"))
+        assert report.ok and "evaluation-models" not in [check.name for check in report.checks]
+
+    def test_an_unknown_judge_fails_naming_it(self, shared_zone):
+        check = only_failure(
+            preflight(shared_zone, evaluation_metrics=("chrf",), judge_model_id="acme.judge-v1:0"),
+            "evaluation-models",
+        )
+        assert "acme.judge-v1:0" in check.detail and "bedrock:InvokeModel" in check.fix

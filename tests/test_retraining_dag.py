@@ -197,6 +197,40 @@ def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_proc
     assert fourth["billable_resources_left"] == []
 
 
+def test_an_llm_judge_grades_both_answer_orders_and_its_reasons_reach_the_report(
+    in_process_emulator, retraining
+):
+    start, run = retraining
+    start(in_process_emulator)
+
+    _, summary = run(
+        {
+            "judge_model_id": "amazon.nova-pro-v1:0",
+            "metrics": ["chrf", "llm_judge"],
+            "primary_metric": "llm_judge",
+            "eval_samples": 12,
+        }
+    )
+
+    assert summary["state"] == "success", summary
+    baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
+    # The judge prefers the fine-tuned model's answers (closer to the references) over the base model's, and
+    # its per-sample scores, each the mean over both answer orders, decide.
+    assert candidate["llm_judge"] > baseline["llm_judge"] + 2
+    assert summary["significance"]["metric"] == "llm_judge" and summary["decision"] == "promote"
+    _, s3 = _clients()
+    bucket, key = _split(summary["evaluation_report"])
+    report = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    assert "## Judge" in report and "`amazon.nova-pro-v1:0` graded both models' answers" in report
+    assert "Position bias: the verdict (which answer is better, or a tie) changed" in report
+    assert "Rubric (the judge's system prompt" in report
+    reasons = [line for line in report.splitlines() if line.startswith("- Order ")]
+    assert reasons and all("closer to the reference" in line for line in reasons)
+    assert any(
+        line.startswith("- Order 2, baseline as Response B and candidate as Response A") for line in reasons
+    )
+
+
 def _break_the_champion(s3, bucket: str) -> None:
     """The registry names a champion whose throughput someone deleted by hand: evaluation fails mid-way."""
     from bedrock_customization.promotion import save_registry
@@ -279,3 +313,91 @@ def test_out_of_range_hyperparameter_fails_the_first_task_before_any_job(
     assert _alive(bedrock) == []
     # dag.test() writes the task log (logging and the task's exception) to stdout; caplog does not see it.
     assert "epochCount=50 is outside 1..5" in capsys.readouterr().out
+
+
+def test_native_bedrock_evaluation_jobs_decide_and_leave_nothing_billable(
+    in_process_emulator, retraining, monkeypatch
+):
+    from include.local_aws.config import CONFIG
+
+    start, run = retraining
+    triggers_run = _record_triggers(monkeypatch)
+    start(in_process_emulator)
+    CONFIG.update(evaluation_seconds=2)
+
+    dag_run, summary = run({"engine": "bedrock_evaluation_job"})
+
+    assert summary["state"] == "success", summary
+    states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+    assert states["evaluation.evaluate"] == "skipped" and states["evaluation.compare_jobs"] == "success"
+    # Bedrock's own metrics, parsed from the jobs' *_output.jsonl, decide as the Converse scores would.
+    assert summary["decision"] == "promote" and summary["promotion"] == "evaluation_became_serving"
+    baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
+    assert baseline["model_id"] == "amazon.nova-micro-v1:0"
+    assert candidate["Builtin.Accuracy"] > baseline["Builtin.Accuracy"] + 0.3
+    significance = summary["significance"]
+    assert significance["metric"] == "Builtin.Accuracy" and significance["ci_low"] > 0
+    assert significance["n"] == summary["evaluation_samples"] >= 20
+
+    bedrock, s3 = _clients()
+    jobs = bedrock.list_evaluation_jobs()["jobSummaries"]
+    assert sorted(job["status"] for job in jobs) == ["Completed", "Completed"]
+    models = {m for job in jobs for m in job["modelIdentifiers"]}
+    assert models == {baseline["model_id"], candidate["model_id"]}
+    bucket, key = _split(summary["evaluation_report"])
+    assert b"Accuracy" in s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    # The jobs' waits deferred to their trigger; nothing billable is left but the serving throughput.
+    assert "BedrockEvaluationJobCompletedTrigger" in triggers_run
+    (alive,) = _alive(bedrock)
+    assert alive["provisionedModelArn"] == summary["serving_throughput"] == candidate["model_id"]
+    assert summary["billable_resources_left"] == []
+
+
+def test_an_eval_set_generated_from_a_pdf_is_what_the_run_evaluates_on(in_process_emulator, retraining):
+    from fpdf import FPDF
+
+    from bedrock_customization.evaluation.samples import read_samples
+    from include.local_stack import xcom_values
+
+    facts = [
+        "Kumo Ledger exports every journal to CSV files once a night.",
+        "The audit trail of Kumo Ledger keeps each change for seven years.",
+        "Kumo Ledger closes a fiscal period only after two approvers sign it off.",
+        "Bank feeds in Kumo Ledger refresh every four hours on business days.",
+        "Receipts attached to an expense in Kumo Ledger may be up to twenty megabytes.",
+        "Kumo Ledger converts foreign invoices at the daily rate of the central bank.",
+        "Deleted vouchers in Kumo Ledger stay in the recycle bin for thirty days.",
+    ]
+    start, run = retraining
+    landing_zone = start(in_process_emulator)
+    _, s3 = _clients()
+    pdf = FPDF()  # a small product sheet, written here as a real PDF
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, " ".join(facts))
+    s3.put_object(Bucket=landing_zone["bucket"], Key="docs/ledger-sheet.pdf", Body=bytes(pdf.output()))
+
+    dag_run, summary = run(
+        {
+            "eval_set": "generated",
+            "eval_documents_uri": f"s3://{landing_zone['bucket']}/docs/",
+            "eval_generated_pairs": len(facts),
+        }
+    )
+
+    assert summary["state"] == "success", summary
+    held_out = xcom_values(dag_run)["data.held_out_set"]
+    assert held_out["eval_set"] == "generated" and held_out["generated"] == len(facts) == held_out["records"]
+    bucket, key = _split(held_out["uri"])
+    response = s3.get_object(Bucket=bucket, Key=key)
+    assert response["ServerSideEncryption"] == "aws:kms"
+    assert response["SSEKMSKeyId"] == landing_zone["kms_key_arn"]
+    generated = read_samples(response["Body"].read().decode())
+    assert [sample.reference for sample in generated] == facts  # answers grounded in the PDF's sentences
+    # The evaluation asked exactly the generated questions, and decided on them.
+    assert summary["evaluation_samples"] == summary["significance"]["n"] == len(facts)
+    assert summary["decision"] in ("promote", "reject", "inconclusive")
+    bucket, key = _split(summary["evaluation_report"].rsplit("/", 1)[0] + "/responses.jsonl")
+    rows = [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()]
+    assert [row["prompt"] for row in rows] == [sample.prompt for sample in generated]
+    assert summary["billable_resources_left"] == []

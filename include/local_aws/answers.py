@@ -10,6 +10,8 @@
   requested dimension, so similar texts get close vectors (cosine) and unrelated ones nearly orthogonal.
 * :func:`judge_tool_use` plays an LLM judge called through Converse with a tool whose input schema
   holds the scores; :func:`finish` applies stop sequences and the token budget.
+* :func:`document_pairs` answers a forced tool asking for question/answer pairs from the request's
+  documents (their text extracted by ``documents``): one pair per sentence, answered by the sentence.
 
 Similarity is TF-IDF-weighted cosine over character 2- and 3-grams (plus whole words) of
 NFKC-normalised lowercase text, which works for English and for Japanese (no word segmentation
@@ -34,6 +36,7 @@ __all__ = [
     "TrainingMemory",
     "base_answer",
     "custom_answer",
+    "document_pairs",
     "embed",
     "embedding_tokens",
     "finish",
@@ -514,6 +517,59 @@ def _fill(schema: dict, score: float, has_pair: bool) -> Any:
     return _rationale(score)
 
 
+def _tagged(text: str, name: str) -> str | None:
+    match = re.search(rf"<{re.escape(name)}>(.*?)</{re.escape(name)}>", text, re.S | re.I)
+    return match.group(1).strip() if match else None
+
+
+def _comparison(scores: dict[str, float]) -> str:
+    """The rationale of a side-by-side judgement: each response against the reference, then the winner."""
+    labels = {name: " ".join(word.capitalize() for word in name.split("_")) for name in scores}  # Response A
+    parts = [_rationale(score).replace("The response", labels[name], 1) for name, score in scores.items()]
+    ranked = sorted(scores, key=lambda name: -scores[name])
+    if scores[ranked[0]] - scores[ranked[-1]] < 0.01:
+        parts.append("Both are equally close to the reference, so they score alike.")
+    else:
+        parts.append(
+            f"{labels[ranked[0]]} is closer to the reference than {labels[ranked[-1]]}, so it scores higher."
+        )
+    return " ".join(parts)
+
+
+def _side_by_side(schema: dict, text: str) -> dict | None:
+    """The tool input of a side-by-side judgement, or None when the request is not one.
+
+    It is one when the prompt holds a ``<reference>`` and the tool's schema has at least two object
+    properties whose names are tags in the prompt (``response_a`` for ``<response_a>...</response_a>``):
+    each such object is filled from its own response's similarity to the reference, so the response
+    closer to the reference scores higher in whichever position it is; top-level strings get the
+    comparison (:func:`_comparison`); anything else is filled from the mean similarity.
+    """
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    reference = _tagged(text, "reference")
+    if reference is None:
+        return None
+    scores: dict[str, float] = {}
+    for name, sub in properties.items():
+        if isinstance(sub, dict) and _schema_type(sub) == "object":
+            response = _tagged(text, str(name))
+            if response is not None:
+                scores[name] = similarity(reference, response)
+    if len(scores) < 2:
+        return None
+    mean = sum(scores.values()) / len(scores)
+    value: dict[str, Any] = {}
+    for name, sub in properties.items():
+        sub = sub if isinstance(sub, dict) else {}
+        if name in scores:
+            value[name] = _fill(sub, scores[name], True)
+        elif _schema_type(sub) == "string" and not sub.get("enum"):
+            value[name] = _comparison(scores)
+        else:
+            value[name] = _fill(sub, mean, True)
+    return value
+
+
 def judge_tool_use(request: ChatRequest) -> dict | None:
     """A ``toolUse`` block answering a judge prompt, or None when no tool is to be used.
 
@@ -521,6 +577,10 @@ def judge_tool_use(request: ChatRequest) -> dict | None:
     JSON schema: numbers get a score in their minimum..maximum (default 1..10) from the character
     n-gram similarity of the ``<reference>`` and ``<response>`` texts (middling if the tags are
     absent), strings a one-sentence rationale, booleans ``similarity > 0.5``.
+
+    A side-by-side judgement (see :func:`_side_by_side`: one object property per response, each
+    named like the tag that holds it) scores each response by its own similarity to the reference,
+    wherever it stands, and explains which one is closer.
     """
     config = request.tool_config
     if not isinstance(config, dict):
@@ -534,8 +594,8 @@ def judge_tool_use(request: ChatRequest) -> dict | None:
     named = choice.get("tool", {}).get("name") if isinstance(choice.get("tool"), dict) else None
     if named is not None:
         spec = next((s for s in specs if s.get("name") == named), None)
-    else:
-        spec = specs[0] if len(specs) == 1 else None
+    else:  # {"any": {}}: the model must call some tool, the first; {"auto": {}}: the only one, if one
+        spec = specs[0] if len(specs) == 1 or (specs and "any" in choice) else None
     if spec is None:
         return None
     schema: Any = (spec.get("inputSchema") or {}).get("json") or {}
@@ -546,12 +606,95 @@ def judge_tool_use(request: ChatRequest) -> dict | None:
             schema = {}
     if not isinstance(schema, dict):
         schema = {}
-    pair = _judge_pair(request)
-    score = similarity(*pair) if pair is not None else 0.5
-    value = _fill({**schema, "type": "object"}, score, pair is not None)
+    value = _side_by_side(schema, _last_user_text(request))
+    if value is None:
+        value = document_pairs(schema, request)
+    if value is None:
+        pair = _judge_pair(request)
+        score = similarity(*pair) if pair is not None else 0.5
+        value = _fill({**schema, "type": "object"}, score, pair is not None)
     digest = hashlib.sha256(f"{spec.get('name')}\x1f{_last_user_text(request)}".encode()).digest()
     tool_use_id = "tooluse_" + base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
     return {"toolUseId": tool_use_id, "name": spec["name"], "input": value}
+
+
+# --------------------------------------------------------------------------------------------------
+# Question/answer pairs from documents
+# --------------------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
+_PAIR_KEYS = ("question", "answer")
+DEFAULT_PAIRS = 5
+
+
+def _pair_array(schema: dict) -> tuple[str, dict] | None:
+    """(name, schema) of the schema's array property whose items are objects with question and answer."""
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    for name, sub in properties.items():
+        if not isinstance(sub, dict) or _schema_type(sub) != "array":
+            continue
+        items = sub.get("items") if isinstance(sub.get("items"), dict) else {}
+        keys = {str(key).lower() for key in (items.get("properties") or {})}
+        if all(key in keys for key in _PAIR_KEYS):
+            return str(name), sub
+    return None
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a document's text worth a question: four words or more (ten characters in Japanese),
+    at most 400 characters; lines of a paragraph joined, paragraphs never."""
+    found = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        joined = _WHITESPACE.sub(" ", paragraph).strip()
+        for sentence in _SENTENCE_END.split(joined):
+            sentence = sentence.strip()
+            long_enough = len(sentence) >= 10 if _is_japanese(sentence) else len(sentence.split()) >= 4
+            if long_enough and len(sentence) <= 400:
+                found.append(sentence)
+    return found
+
+
+def _question(sentence: str, document: str) -> str:
+    words = _keywords(sentence)
+    if _is_japanese(sentence):
+        kw = "・".join(f"「{w}」" for w in words) if words else "内容"
+        return f"{document}では{kw}について何と書かれていますか？"
+    return f"What does {document} say about {_join_en(words)}?"
+
+
+def document_pairs(schema: dict, request: ChatRequest) -> dict | None:
+    """The input of a tool asking for question/answer pairs, written from the request's documents; None
+    when the tool asks for no such pairs or the request has no document.
+
+    Each document sentence (:func:`sentences`), in order, gives one pair: a question naming the document
+    and the sentence's first content words, answered by the sentence itself. A question already in the
+    prompt (listed as written) is skipped; the array's ``maxItems`` (else ``minItems``, else
+    :data:`DEFAULT_PAIRS`) pairs are returned, fewer when the documents run out of sentences.
+    """
+    found = _pair_array(schema)
+    if found is None or not request.documents:
+        return None
+    name, array = found
+    count = array.get("maxItems", array.get("minItems", DEFAULT_PAIRS))
+    count = count if isinstance(count, int) and count > 0 else DEFAULT_PAIRS
+    prompt = _last_user_text(request)
+    pairs: list[dict] = []
+    asked: set[str] = set()
+    for document in request.documents:
+        for sentence in sentences(str(document.get("text", ""))):
+            question = _question(sentence, document["name"])
+            if question in asked or question in prompt:
+                continue
+            asked.add(question)
+            pairs.append({"question": question, "answer": sentence})
+            if len(pairs) == count:
+                break
+        if len(pairs) == count:
+            break
+    properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    value = {key: _fill(sub if isinstance(sub, dict) else {}, 0.5, False) for key, sub in properties.items()}
+    value[name] = pairs
+    return value
 
 
 # --------------------------------------------------------------------------------------------------

@@ -683,6 +683,7 @@ class LocalBedrockBackend(BedrockBackend):
         self.import_jobs: dict[str, ImportJob] = {}
         self.imported_models: dict[str, ImportedModel] = {}
         self.deployments: dict[str, Deployment] = {}
+        self.evaluation_jobs: dict[str, Any] = {}  # evaluation_jobs.EvaluationJob by ARN
         self.tags: dict[str, dict[str, str]] = {}
 
     @property
@@ -1717,6 +1718,9 @@ def register_handlers(response_class: type) -> None:
     for operation in OPERATIONS:
         name = camelcase_to_underscores(operation)
         setattr(response_class, name, _make_handler(operation, name))
+    from . import evaluation_jobs  # CreateEvaluationJob and friends live in their own module
+
+    evaluation_jobs.register_handlers(response_class)
 
 
 __all__ = [

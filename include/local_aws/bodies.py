@@ -12,6 +12,7 @@ the offending field, so the emulator can answer with a ``ValidationException``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ class ChatRequest:
     """Strings that end the generation (not included in the output)."""
     tool_config: dict | None = None
     """Converse ``toolConfig`` (or an equivalent built from a native body), passed through."""
+    documents: list[dict] = field(default_factory=list)
+    """Converse ``document`` blocks of the user turns, oldest first, as ``{"name", "format", "bytes" |
+    "text" | "s3_uri"}`` (see :func:`_converse_document`)."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -253,16 +257,129 @@ def _converse_messages(raw: Any, name: str = "messages") -> list[dict]:
         content = message.get("content")
         if not isinstance(content, list) or not content:
             raise ValueError(f"{where}.content must be a non-empty list of content blocks")
-        texts = []
+        texts, documents = [], []
         for position, block in enumerate(content):
             block = _require_object(block, f"{where}.content.{position}")
             if not block or not set(block) & _CONVERSE_BLOCKS:
                 raise ValueError(f"{where}.content.{position} is not a known content block")
             if "text" in block and isinstance(block["text"], str) and not block["text"].strip():
                 raise ValueError(f"{where}.content.{position}.text is blank; add text to the content block")
+            if "document" in block:
+                here = f"{where}.content.{position}.document"
+                documents.append(_converse_document(block["document"], here))
             texts.append(_converse_block_text(block))
+        if documents:
+            # API reference, Message.content: "You can only include images and documents if the role is
+            # user"; "If you include a ContentBlock with a document field in the array, you must also include
+            # a ContentBlock with a text field."
+            if role != "user":
+                raise ValueError(f"{where}: only user messages can include documents")
+            if not any("text" in block for block in content):
+                raise ValueError(f"{where}.content: a message with a document must also include a text block")
         messages.append({"role": role, "text": "\n".join(t for t in texts if t)})
+        if documents:
+            messages[-1]["documents"] = documents
     return messages
+
+
+# Converse documents. API reference, DocumentBlock
+# (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_DocumentBlock.html): name 1-200
+# characters, "Alphanumeric characters, Whitespace characters (no more than one in a row), Hyphens,
+# Parentheses, Square brackets"; format pdf | csv | doc | docx | xls | xlsx | html | txt | md; source a union
+# of bytes | s3Location | text | content (DocumentSource; bytes at least 1). API reference, Message
+# (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Message.html): "You can include up to
+# five documents. Each document's size must be no more than 4.5 MB." The service's messages for too many
+# documents and for duplicate names are the ones users report (aws-samples/generative-ai-use-cases#1685).
+DOCUMENT_FORMATS = ("pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md")
+MAX_DOCUMENTS = 5
+#: 4.5 MB read as MiB, the larger reading: the emulator refuses only what the service surely refuses.
+MAX_DOCUMENT_BYTES = int(4.5 * 1024 * 1024)
+MAX_DOCUMENT_NAME = 200
+_DOCUMENT_SOURCES = ("bytes", "s3Location", "text", "content")
+TOO_MANY_DOCUMENTS = "You can't include more than 5 documents in a request."
+DUPLICATE_DOCUMENT_NAMES = (
+    "Messages can't contain duplicate document names. Rename the document and retry your request."
+)
+
+
+def _document_name_problem(name: str) -> str | None:
+    if not 1 <= len(name) <= MAX_DOCUMENT_NAME:
+        return f"must have 1 to {MAX_DOCUMENT_NAME} characters"
+    for index, char in enumerate(name):
+        if char.isspace():
+            if index and name[index - 1].isspace():
+                return "has two whitespace characters in a row"
+        elif not (char.isalnum() or char in "-()[]"):
+            return (
+                f"has {char!r}: only alphanumeric characters, single whitespace characters, hyphens, "
+                "parentheses and square brackets are allowed"
+            )
+    return None
+
+
+def _converse_document(raw: Any, where: str) -> dict:
+    """A validated document block as ``{"name", "format", "bytes" | "text" | "s3_uri"}``."""
+    block = _require_object(raw, where)
+    _check_keys(block, {"name", "format", "source", "context", "citations"}, where)
+    name = block.get("name")
+    if not isinstance(name, str):
+        raise ValueError(f"{where}.name is required")
+    problem = _document_name_problem(name)
+    if problem:
+        raise ValueError(f"{where}.name {name!r} {problem}")
+    fmt = block.get("format", "txt")
+    if fmt not in DOCUMENT_FORMATS:
+        raise ValueError(f"{where}.format must be one of {', '.join(DOCUMENT_FORMATS)}, got {fmt!r}")
+    source = _require_object(block.get("source"), f"{where}.source")
+    given = [key for key in source if source[key] is not None]
+    if len(given) != 1 or given[0] not in _DOCUMENT_SOURCES:
+        raise ValueError(f"{where}.source must have exactly one of {', '.join(_DOCUMENT_SOURCES)}")
+    kind = given[0]
+    document = {"name": name, "format": fmt}
+    if kind == "bytes":
+        if not isinstance(source["bytes"], str):
+            raise ValueError(f"{where}.source.bytes must be base64-encoded bytes")
+        try:
+            data = base64.b64decode(source["bytes"], validate=True)
+        except ValueError:
+            raise ValueError(f"{where}.source.bytes is not valid base64") from None
+        if not data:
+            raise ValueError(f"{where}.source.bytes must not be empty")
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise ValueError(
+                f"{where}: the document {name!r} has {len(data):,} bytes; each document's size must be no "
+                "more than 4.5 MB"
+            )
+        document["bytes"] = data
+    elif kind == "text":
+        if not isinstance(source["text"], str):
+            raise ValueError(f"{where}.source.text must be a string")
+        document["text"] = source["text"]
+    elif kind == "content":
+        items = source["content"]
+        if not isinstance(items, list) or not all(
+            isinstance(item, dict) and isinstance(item.get("text"), str) for item in items
+        ):
+            raise ValueError(f"{where}.source.content must be a list of {{text}} blocks")
+        document["text"] = "\n".join(item["text"] for item in items)
+    else:
+        location = _require_object(source["s3Location"], f"{where}.source.s3Location")
+        uri = location.get("uri")
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            raise ValueError(f"{where}.source.s3Location.uri must be an s3:// URI")
+        document["s3_uri"] = uri
+    return document
+
+
+def _request_documents(messages: list[dict]) -> list[dict]:
+    """Every document of the request, checked across messages: at most five, names unique."""
+    documents = [document for message in messages for document in message.get("documents", ())]
+    if len(documents) > MAX_DOCUMENTS:
+        raise ValueError(TOO_MANY_DOCUMENTS)
+    names = [document["name"] for document in documents]
+    if len(set(names)) != len(names):
+        raise ValueError(DUPLICATE_DOCUMENT_NAMES)
+    return documents
 
 
 def _converse_system(raw: Any, name: str = "system") -> str:
@@ -295,7 +412,41 @@ def _tool_config(raw: Any, name: str = "toolConfig") -> dict | None:
                 raise ValueError(f"{name}.tools.{index}.toolSpec.name is required")
             if not isinstance(spec.get("inputSchema"), dict):
                 raise ValueError(f"{name}.tools.{index}.toolSpec.inputSchema is required")
+    _tool_choice(config, name)
     return config
+
+
+# ToolChoice (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html): a union of
+# auto {} | any {} | tool {name}; the tool it names must be one of the request's tools
+# (https://docs.aws.amazon.com/bedrock/latest/userguide/tool-use.html). ToolName: 1-64 of [a-zA-Z0-9_-].
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def _tool_choice(config: dict, name: str) -> None:
+    if config.get("toolChoice") is None:
+        return
+    choice = _require_object(config["toolChoice"], f"{name}.toolChoice")
+    given = [key for key in choice if choice[key] is not None]
+    if len(given) != 1 or given[0] not in ("auto", "any", "tool"):
+        raise ValueError(f"{name}.toolChoice must have exactly one of auto, any, tool")
+    kind = given[0]
+    value = _require_object(choice[kind], f"{name}.toolChoice.{kind}")
+    if kind != "tool":
+        _check_keys(value, set(), f"{name}.toolChoice.{kind}")
+        return
+    tool_name = value.get("name")
+    if not isinstance(tool_name, str) or not _TOOL_NAME.match(tool_name):
+        raise ValueError(f"{name}.toolChoice.tool.name must be 1-64 characters of [a-zA-Z0-9_-]")
+    names = [
+        tool["toolSpec"].get("name")
+        for tool in config["tools"]
+        if isinstance(tool, dict) and isinstance(tool.get("toolSpec"), dict)
+    ]
+    if tool_name not in names:
+        raise ValueError(
+            f"{name}.toolChoice.tool.name {tool_name!r} is not one of the tools in {name}.tools: "
+            + ", ".join(map(str, names))
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -758,6 +909,7 @@ def parse_converse(body: dict) -> ChatRequest:
     _number(config, "topP", 0.0, 1.0)
     stops = _string_list(config, "stopSequences", max_items=2500)
     tools = _tool_config(body.get("toolConfig"))
+    documents = _request_documents(messages)
     performance = _require_object(body.get("performanceConfig") or {}, "performanceConfig")
     if performance.get("latency", "standard") not in PERFORMANCE_LATENCIES:
         raise ValueError(f"performanceConfig.latency must be one of {', '.join(PERFORMANCE_LATENCIES)}")
@@ -765,7 +917,7 @@ def parse_converse(body: dict) -> ChatRequest:
         tier = _require_object(body["serviceTier"], "serviceTier")
         if tier.get("type") not in SERVICE_TIERS:
             raise ValueError(f"serviceTier.type must be one of {', '.join(SERVICE_TIERS)}")
-    return ChatRequest(system, messages, max_tokens, stops, tools)
+    return ChatRequest(system, messages, max_tokens, stops, tools, documents)
 
 
 def render_converse(

@@ -12,6 +12,7 @@ all status transitions are computed lazily from wall-clock time when a resource 
 | `throughput_seconds` | `LOCAL_AWS_THROUGHPUT_SECONDS`   | `5`        | provisioned throughput Creating/Updating -> InService |
 | `import_seconds`     | `LOCAL_AWS_IMPORT_SECONDS`       | `10`       | model import job InProgress -> Completed (or Failed) |
 | `deployment_seconds` | `LOCAL_AWS_DEPLOYMENT_SECONDS`   | `5`        | custom model deployment Creating -> Active |
+| `evaluation_seconds` | `LOCAL_AWS_EVALUATION_SECONDS`   | `10`       | evaluation job InProgress -> Completed (or Failed); Stopping -> Stopped takes `stop_seconds` |
 | `fail_jobs`          | `LOCAL_AWS_FAIL_JOBS`            | `""`       | regex; customization jobs whose name matches end Failed |
 | `fail_message`       | `LOCAL_AWS_FAIL_MESSAGE`         | see below  | failureMessage of jobs failed by `fail_jobs` |
 | `fail_throughputs`   | `LOCAL_AWS_FAIL_THROUGHPUTS`     | `""`       | regex; provisioned throughputs whose name matches end Failed |
@@ -44,6 +45,7 @@ _ENV = {
     "throughput_seconds": "LOCAL_AWS_THROUGHPUT_SECONDS",
     "import_seconds": "LOCAL_AWS_IMPORT_SECONDS",
     "deployment_seconds": "LOCAL_AWS_DEPLOYMENT_SECONDS",
+    "evaluation_seconds": "LOCAL_AWS_EVALUATION_SECONDS",
     "fail_jobs": "LOCAL_AWS_FAIL_JOBS",
     "fail_message": "LOCAL_AWS_FAIL_MESSAGE",
     "fail_throughputs": "LOCAL_AWS_FAIL_THROUGHPUTS",
@@ -61,6 +63,7 @@ class LocalAwsConfig:
     throughput_seconds: float = 5.0
     import_seconds: float = 10.0
     deployment_seconds: float = 5.0
+    evaluation_seconds: float = 10.0
     fail_jobs: str = ""
     fail_message: str = DEFAULT_FAIL_MESSAGE
     fail_throughputs: str = ""

@@ -17,6 +17,9 @@ or an imported model. The words (and embedding vectors) come from ``answers``; t
 * InvokeModel answers carry the ``X-Amzn-Bedrock-PerformanceConfig-Latency`` and
   ``X-Amzn-Bedrock-Service-Tier`` headers (the request's values, else ``standard`` and ``default``);
   Converse echoes ``performanceConfig`` and ``serviceTier`` when the request has them.
+* Converse ``document`` blocks (validated in ``bodies``) are read by ``documents`` (PDF text with pypdf;
+  ``s3Location`` from the emulated S3); a tool asking for question/answer pairs is answered from their text
+  (``answers.document_pairs``).
 * Body errors are ``ValidationException`` ("Malformed input request: ..."); unknown resources
   ``ResourceNotFoundException``; throttling ``ThrottlingException`` (429): codes botocore declares.
 """
@@ -32,7 +35,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 
-from . import answers, bodies
+from . import answers, bodies, documents
 from .bedrock import (
     CustomModel,
     LocalBedrockBackend,
@@ -263,6 +266,7 @@ def converse(self: Any) -> Any:
             raise ValidationException(bodies.CONVERSE_UNSUPPORTED)
         try:
             request = bodies.parse_converse(body)
+            documents.attach_texts(request, lambda uri: (backend.s3().read(uri) or (None,))[0])
         except ValueError as err:
             raise ValidationException(str(err)) from None
         text = answer(backend, target, request)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bedrock_customization import __version__, catalog, cli_iam, cli_preflight, cli_prepare
+from bedrock_customization import __version__, catalog, cli_generate, cli_iam, cli_preflight, cli_prepare
 from bedrock_customization.exceptions import BedrockCustomizationError
 
 PROG = "bedrock-customize"
@@ -197,6 +197,7 @@ COMMANDS: list[Command] = [
     Command(cli_iam.NAME, cli_iam.HELP, cli_iam.add_arguments, cli_iam.run),
     Command(cli_preflight.NAME, cli_preflight.HELP, cli_preflight.add_arguments, cli_preflight.run),
     Command(cli_prepare.NAME, cli_prepare.HELP, cli_prepare.add_arguments, cli_prepare.run),
+    Command(cli_generate.NAME, cli_generate.HELP, cli_generate.add_arguments, cli_generate.run),
 ]
 
 

@@ -159,9 +159,13 @@ class PreflightSpec:
     require_all_azs: bool = True
     #: Validation files given but not passed to the job because the model takes no validation set.
     ignored_validation_uris: tuple[str, ...] = ()
+    #: The evaluation's metrics and LLM judge: the models they call besides the two compared (the judge, the
+    #: ``semantic`` metric's embedding model) must answer before anything billable starts.
+    evaluation_metrics: tuple[str, ...] = ()
+    judge_model_id: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("validation_uris", "subnet_ids", "security_group_ids"):
+        for name in ("validation_uris", "subnet_ids", "security_group_ids", "evaluation_metrics"):
             object.__setattr__(self, name, tuple(split_list(getattr(self, name))))
         if self.validation_uris and not _takes_validation_set(self.base_model, self.customization_type):
             # The job will not be given them (Nova 2 Lite fine-tuning): neither checked nor granted.
@@ -203,12 +207,15 @@ class Clients:
     iam: Any
     kms: Any
     bedrock: Any
+    #: bedrock-runtime: only the evaluation-models check uses it.
+    runtime: Any = None
 
     @classmethod
     def from_session(cls, session: Any, region: str) -> Clients:
         """Clients of a boto3 session (the standard credential chain; ``AWS_ENDPOINT_URL`` is honoured)."""
-        names = ("ec2", "s3", "iam", "kms", "bedrock")
-        return cls(**{name: session.client(name, region_name=region) for name in names})
+        names = {"ec2": "ec2", "s3": "s3", "iam": "iam", "kms": "kms", "bedrock": "bedrock"}
+        names["runtime"] = "bedrock-runtime"
+        return cls(**{field: session.client(name, region_name=region) for field, name in names.items()})
 
 
 # ------------------------------------------------------------------------------------------------ runner
@@ -275,6 +282,8 @@ def run_preflight(spec: PreflightSpec, clients: Clients) -> PreflightReport:
                     ),
                 )
             )
+    if _evaluation_model_metrics(spec):
+        plan.append(("evaluation-models", lambda: check_evaluation_models(clients.runtime, spec)))
     return PreflightReport(tuple(_guarded(name, run) for name, run in plan))
 
 
@@ -393,6 +402,43 @@ def check_model_availability(
     if status == "LEGACY":
         detail += f"; warning: the model is LEGACY{end_text}, plan a move to an active model"
     return Check(name, True, detail)
+
+
+#: Metrics that call a model of their own: the LLM judge (Converse) and ``semantic`` (an embedding model).
+_MODEL_METRICS = ("llm_judge", "semantic")
+
+
+def _evaluation_model_metrics(spec: PreflightSpec) -> list[str]:
+    names = [name for name in _MODEL_METRICS if name in spec.evaluation_metrics]
+    if spec.judge_model_id and "llm_judge" not in names:
+        names.append("llm_judge")
+    return names
+
+
+def check_evaluation_models(runtime: Any, spec: PreflightSpec) -> Check:
+    """The models the evaluation calls besides the two it compares answer one small probe each (the judge one
+    judgement, the embedding model one embedding): access, model id and region are then known to work
+    before any job is paid for. The probes are the ones the evaluation itself starts with."""
+    from bedrock_customization.evaluation.errors import EvaluationError
+    from bedrock_customization.evaluation.metrics import create_metrics
+
+    name = "evaluation-models"
+    names = _evaluation_model_metrics(spec)
+    options = {
+        "llm_judge": {"converse": runtime.converse, "model_id": spec.judge_model_id},
+        "semantic": {"invoke_model": runtime.invoke_model},
+    }
+    try:
+        metrics = create_metrics(names, {metric: options[metric] for metric in names})
+    except EvaluationError as exc:
+        return Check(
+            name,
+            False,
+            str(exc),
+            "give the worker's role bedrock:InvokeModel on the model it names, or choose another judge model "
+            "or metric",
+        )
+    return Check(name, True, "answered a probe: " + "; ".join(metric.description for metric in metrics))
 
 
 def check_customization_type(model_id: str, customization_type: str) -> Check:

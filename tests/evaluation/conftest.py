@@ -21,7 +21,7 @@ NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 NOVA_MICRO_ON_DEMAND = "amazon.nova-micro-v1:0"
 JUDGE = "anthropic.claude-3-haiku-20240307-v1:0"
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "include" / "sample_data" / "qa_pairs.jsonl"
-FAST = {"job_seconds": 0.2, "throughput_seconds": 0.1}
+FAST = {"job_seconds": 0.2, "throughput_seconds": 0.1, "evaluation_seconds": 0.2}
 
 
 def qa_split() -> tuple[list[dict], list[dict]]:

@@ -203,15 +203,41 @@ def test_exhausted_retries_fail_with_a_clear_message(fine_tuned, s3):
 
 
 def test_llm_judge_through_the_operator(fine_tuned, s3):
-    summary = operator(fine_tuned, sample_size=6, judge_model_id=JUDGE).execute({})
+    summary = operator(fine_tuned, sample_size=6, judge_model_id=JUDGE, primary_metric="llm_judge").execute(
+        {}
+    )
     assert list(summary["metrics"]) == ["rouge_l", "chrf", "exact_match", "llm_judge"]
     assert summary["metrics"]["llm_judge"] == {"label": "LLM judge", "scale": 10.0}
     assert summary["candidate"]["llm_judge"] > summary["baseline"]["llm_judge"] + 2
+    # The judge's per-sample scores (mean over both answer orders) decide.
+    assert summary["significance"]["metric"] == "llm_judge" and summary["decision"] == "promote"
     assert summary["retries"] == {"baseline": 0, "candidate": 0, "judge": 0}
+    judge = summary["judge"]
+    assert (judge["samples"], judge["order_flips"], judge["order_flip_rate"]) == (6, 0, 0.0)
+    for name in ("correctness", "completeness", "helpfulness"):
+        assert judge["criteria"]["candidate"][name] > judge["criteria"]["baseline"][name]
     row = json.loads(read(s3, summary["uris"]["responses"]).decode().splitlines()[0])
     details = row["details"]["candidate"]["llm_judge"]
-    assert set(details) == {"correctness", "completeness", "helpfulness", "rationale", "overall"}
+    assert set(details) == {
+        "correctness",
+        "completeness",
+        "helpfulness",
+        "overall",
+        "orders",
+        "order_flipped",
+    }
     assert row["scores"]["candidate"]["llm_judge"] == details["overall"]
+    # The baseline's answer is Response A first, then Response B.
+    assert [order["position"] for order in details["orders"]] == ["Response B", "Response A"]
+    report = read(s3, summary["uris"]["report"]).decode()
+    assert "## Judge" in report and "order of the two responses is arbitrary" in report
+    assert "Judge's reasons:" in report and "closer to the reference" in report
+
+
+def test_an_unusable_judge_fails_before_any_prompt(fine_tuned, s3):
+    with pytest.raises(EvaluationError, match="LLM judge cannot use acme.judge-v1:0 .*judge_model_id"):
+        operator(fine_tuned, judge_model_id="acme.judge-v1:0").execute({})
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="evaluation/")
 
 
 def test_semantic_similarity_through_the_operator(fine_tuned, s3):

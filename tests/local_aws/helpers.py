@@ -28,6 +28,7 @@ FAST = {
     "throughput_seconds": 0.1,
     "import_seconds": 0.1,
     "deployment_seconds": 0.1,
+    "evaluation_seconds": 0.2,
 }
 NO_RETRY = Config(retries={"total_max_attempts": 1})
 

@@ -383,3 +383,40 @@ def test_judge_tool_selection_and_missing_tags() -> None:
     two_tools.tool_config["toolChoice"] = {"tool": {"name": "second"}}
     chosen = judge_tool_use(two_tools)
     assert chosen is not None and chosen["name"] == "second" and chosen["input"] == {}
+
+
+def _side_by_side(first: str, second: str) -> ChatRequest:
+    """A judge asked to score two tagged answers, one schema object per answer named like its tag."""
+    scores = {
+        "type": "object",
+        "properties": {"accuracy": {"type": "integer", "minimum": 1, "maximum": 10}},
+        "required": ["accuracy"],
+    }
+    schema = {
+        "type": "object",
+        "properties": {"answer_one": scores, "answer_two": scores, "why": {"type": "string"}},
+    }
+    text = (
+        "<reference>The REST API allows 120 requests per minute per API key.</reference>\n"
+        f"<answer_one>{first}</answer_one>\n<answer_two>{second}</answer_two>"
+    )
+    config = {
+        "tools": [{"toolSpec": {"name": "grade", "inputSchema": {"json": schema}}}],
+        "toolChoice": {"tool": {"name": "grade"}},
+    }
+    return ChatRequest("Compare the answers.", [{"role": "user", "text": text}], 500, [], config)
+
+
+def test_side_by_side_judge_prefers_the_answer_closer_to_the_reference_in_either_position() -> None:
+    good, bad = "The API allows 120 requests per minute for each API key.", "Bananas are rich in potassium."
+    first = judge_tool_use(_side_by_side(good, bad))
+    swapped = judge_tool_use(_side_by_side(bad, good))
+    assert first is not None and swapped is not None
+    assert first["input"]["answer_one"]["accuracy"] > first["input"]["answer_two"]["accuracy"]
+    assert swapped["input"]["answer_two"]["accuracy"] > swapped["input"]["answer_one"]["accuracy"]
+    # The same answer gets the same score wherever it stands, and the reasons say which one is closer.
+    assert first["input"]["answer_one"] == swapped["input"]["answer_two"]
+    assert "Answer One is closer to the reference than Answer Two" in first["input"]["why"]
+    assert "Answer Two is closer to the reference than Answer One" in swapped["input"]["why"]
+    tie = judge_tool_use(_side_by_side(good, good))
+    assert tie is not None and "equally close" in tie["input"]["why"]

@@ -52,7 +52,11 @@ TASK_TYPES = ("Summarization", "Classification", "QuestionAndAnswer", "Generatio
 AUTOMATIC_METRICS = ("Builtin.Accuracy", "Builtin.Robustness", "Builtin.Toxicity")
 JUDGE_METRICS = ("Builtin.Correctness", "Builtin.Completeness", "Builtin.Helpfulness")
 #: Metrics where a lower value is better; they cannot be the primary metric of a promote/reject decision.
-LOWER_IS_BETTER = frozenset({"Builtin.Toxicity", "Builtin.Harmfulness", "Builtin.Stereotyping"})
+#: Robustness measures how much the output changes when the prompt is perturbed: low means the model performs
+#: well (user guide page model-evaluation-report-programmatic).
+LOWER_IS_BETTER = frozenset(
+    {"Builtin.Toxicity", "Builtin.Robustness", "Builtin.Harmfulness", "Builtin.Stereotyping"}
+)
 _MAX_NAME = 63
 #: The per-prompt result files of a job, under its output folder.
 OUTPUT_SUFFIX = "_output.jsonl"

@@ -25,7 +25,8 @@ def score_rows(
 ) -> list[dict[str, Any]]:
     """One row per sample: index, line, prompt, reference, both responses, every metric's score for both.
 
-    Scores that carry details (the LLM judge's per-criterion scores and rationale) add ``details[role][metric]``.
+    A paired metric (the LLM judge) sees both responses of a sample together. Scores that carry details (the
+    judge's per-criterion scores and reasons in each answer order) add ``details[role][metric]``.
     """
     for role in ROLES:
         if len(responses[role]) != len(samples):
@@ -45,8 +46,9 @@ def score_rows(
         for i, sample in enumerate(samples)
     ]
     for metric in metrics:
-        for role in ROLES:
-            for row, score in zip(rows, metric.score(responses[role], references, prompts), strict=True):
+        scored = metric.score_pair(responses["baseline"], responses["candidate"], references, prompts)
+        for role, scores in zip(ROLES, scored, strict=True):
+            for row, score in zip(rows, scores, strict=True):
                 row["scores"][role][metric.name] = round(score.value, 4)
                 if score.details:
                     row.setdefault("details", {}).setdefault(role, {})[metric.name] = dict(score.details)

@@ -7,6 +7,9 @@ optional package ``bert-score`` and its model available locally). The judge modu
 semantic module ``semantic`` (cosine of Bedrock embeddings, 0-1).
 
 A metric scores a batch: ``metric.score(responses, references, prompts)`` returns one :class:`Score` per sample.
+A paired metric (the LLM judge, which sees both models' answers side by side) scores two models at once:
+``metric.score_pair(first, second, references, prompts)``, which every metric answers (the others score each
+model alone).
 Extras plug in with :func:`register_metric`, which takes a factory so that a metric can have options
 (``create_metric("bertscore", model_type="/models/xlm-roberta-large", num_layers=17)``).
 """
@@ -53,6 +56,11 @@ class Score:
 
 
 ScoreFunction = Callable[[Sequence[str], Sequence[str], Sequence[str]], Sequence["float | Score"]]
+#: ``(first responses, second responses, references, prompts)`` -> both models' scores, sample by sample.
+PairedScoreFunction = Callable[
+    [Sequence[str], Sequence[str], Sequence[str], Sequence[str]],
+    tuple[Sequence["float | Score"], Sequence["float | Score"]],
+]
 
 
 @dataclass(frozen=True)
@@ -62,33 +70,63 @@ class Metric:
     :param name: Registry name, used in summaries (``chrf``).
     :param label: Human name for reports and charts (``chrF``).
     :param scale: Best possible value (1, 10 or 100); charts divide by it to put metrics on one 0-1 axis.
-    :param function: Scores a batch; returns one float or :class:`Score` per sample.
+    :param function: Scores a batch; returns one float or :class:`Score` per sample. None for a metric that
+        only compares two models side by side (``paired``).
+    :param paired: Scores two models' responses to the same samples together (the LLM judge).
     """
 
     name: str
     label: str
     scale: float
-    function: ScoreFunction = field(repr=False, compare=False)
+    function: ScoreFunction | None = field(repr=False, compare=False)
     description: str = ""
+    paired: PairedScoreFunction | None = field(default=None, repr=False, compare=False)
 
     def score(
         self, responses: Sequence[str], references: Sequence[str], prompts: Sequence[str] | None = None
     ) -> list[Score]:
         """One :class:`Score` per sample; the three sequences are parallel."""
+        if self.function is None:
+            raise EvaluationError(
+                f"Metric {self.name} compares two models' responses side by side: use score_pair"
+            )
+        prompts = self._prompts(responses, references, prompts)
+        if not responses:
+            return []
+        return self._scores(self.function(list(responses), list(references), prompts), len(responses))
+
+    def score_pair(
+        self,
+        first: Sequence[str],
+        second: Sequence[str],
+        references: Sequence[str],
+        prompts: Sequence[str] | None = None,
+    ) -> tuple[list[Score], list[Score]]:
+        """Both models' :class:`Score` per sample: together for a paired metric, else each model alone."""
+        if self.paired is None:
+            return self.score(first, references, prompts), self.score(second, references, prompts)
+        prompts = self._prompts(first, references, prompts)
+        self._prompts(second, references, prompts)
+        if not first:
+            return [], []
+        one, two = self.paired(list(first), list(second), list(references), prompts)
+        return self._scores(one, len(first)), self._scores(two, len(second))
+
+    def _prompts(
+        self, responses: Sequence[str], references: Sequence[str], prompts: Sequence[str] | None
+    ) -> list[str]:
         prompts = list(prompts) if prompts is not None else [""] * len(responses)
         if not len(responses) == len(references) == len(prompts):
             raise ValueError(
                 f"{self.name}: {len(responses)} responses, {len(references)} references and "
                 f"{len(prompts)} prompts; they must be parallel"
             )
-        if not responses:
-            return []
-        raw = self.function(list(responses), list(references), prompts)
+        return prompts
+
+    def _scores(self, raw: Sequence[float | Score], expected: int) -> list[Score]:
         scores = [item if isinstance(item, Score) else Score(float(item)) for item in raw]
-        if len(scores) != len(responses):
-            raise EvaluationError(
-                f"Metric {self.name} returned {len(scores)} scores for {len(responses)} samples"
-            )
+        if len(scores) != expected:
+            raise EvaluationError(f"Metric {self.name} returned {len(scores)} scores for {expected} samples")
         return scores
 
 

@@ -119,6 +119,65 @@ def _changed_samples(
             ]
             for heading, key in _SAMPLE_PARTS:
                 lines += ["", f"{heading}:", "", _quote(row[key])]
+            lines += _judge_reasons(row)
+    return lines
+
+
+def _judge_reasons(row: Mapping[str, Any]) -> list[str]:
+    """The LLM judge's scores and reasons for one sample, in each answer order; [] without a judge."""
+    details = row.get("details") or {}
+    baseline = (details.get("baseline") or {}).get("llm_judge")
+    candidate = (details.get("candidate") or {}).get("llm_judge")
+    if not baseline or not candidate:
+        return []
+    lines = ["", "Judge's reasons:", ""]
+    for number, (base, cand) in enumerate(zip(baseline["orders"], candidate["orders"], strict=True), 1):
+        reasons = " ".join(str(cand.get("rationale") or "").split()) or "(the judge gave no reasons)"
+        lines.append(
+            f"- Order {number}, baseline as {base['position']} and candidate as {cand['position']}: baseline "
+            f"{base['overall']:.2f}, candidate {cand['overall']:.2f}. {reasons}"
+        )
+    if candidate.get("order_flipped"):
+        lines.append("- The verdict changed when the answers swapped places.")
+    return lines
+
+
+def _judge_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The judge section: what was asked, each model's mean per criterion, the order flips and the rubric."""
+    judge = summary.get("judge")
+    if not judge:
+        return []
+    criteria = judge["criteria"]
+    lines = [
+        "",
+        "## Judge",
+        "",
+        f"`{summary.get('judge_model_id')}` graded both models' answers to each sample side by side, twice: "
+        "the second time with the answers swapped. Each model's score is the mean over the two orders, which "
+        "cancels a preference for either position.",
+        "",
+        "| criterion (1-10) | baseline | candidate | difference |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, base in criteria["baseline"].items():
+        cand = criteria["candidate"][name]
+        if base is None or cand is None:
+            continue
+        lines.append(f"| {name} | {base:.2f} | {cand:.2f} | {_signed(cand - base, 10.0)} |")
+    if judge.get("order_flip_rate") is not None:
+        lines += [
+            "",
+            f"Position bias: the verdict (which answer is better, or a tie) changed when the answers swapped "
+            f"places on {judge['order_flips']} of {judge['samples']} samples ({judge['order_flip_rate']:.0%}).",
+        ]
+    rubric = "\n".join(f"> {line}" if line else ">" for line in str(judge.get("rubric", "")).splitlines())
+    if rubric:
+        lines += [
+            "",
+            "Rubric (the judge's system prompt; the scores arrive through a forced tool call):",
+            "",
+            rubric,
+        ]
     return lines
 
 
@@ -144,7 +203,8 @@ def _cell(text: str) -> str:
 
 def render_markdown(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], examples: int = 3) -> str:
     """The report: models, metric means with differences, the decision with its interval, p-value, n and rule,
-    and the largest gains and losses among the samples whose primary metric changed."""
+    the LLM judge's figures and rubric (with a judge), and the largest gains and losses among the samples whose
+    primary metric changed (with the judge's reasons in both answer orders)."""
     metrics: Mapping[str, Mapping[str, Any]] = summary["metrics"]
     primary = summary["primary_metric"]
     baseline, candidate = summary["baseline"], summary["candidate"]
@@ -194,6 +254,7 @@ def render_markdown(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]
         lines += ["", f"Samples: {sampled} records of `{summary['dataset_uri']}`."]
     notes = "; ".join(filter(None, (_scaled_note(metrics), _error_bar_note(summary))))
     lines += ["", f"![Mean scores per metric{f' ({notes})' if notes else ''}]({CHART_NAME})"]
+    lines += _judge_lines(summary)
     lines += _changed_samples(rows, primary, label, scale, examples)
     return "\n".join(lines) + "\n"
 

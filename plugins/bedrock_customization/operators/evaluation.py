@@ -25,6 +25,7 @@ from bedrock_customization.evaluation.invoke import (
     converse_request,
     reply_text,
 )
+from bedrock_customization.evaluation.judge import JUDGE_MODELS_HINT, judge_summary
 from bedrock_customization.evaluation.metrics import DEFAULT_METRICS, Metric, create_metrics
 from bedrock_customization.evaluation.report import score_summary
 from bedrock_customization.evaluation.samples import Sample, parse_sample_size
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 DEFAULT_INFERENCE_CONFIG = {"maxTokens": 512, "temperature": 0.0}
+
+
+def _judge_figures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The summary's ``judge``: each model's mean per criterion, the order flips and the rubric."""
+    return judge_summary({role: [row["details"][role]["llm_judge"] for row in rows] for role in ROLES})
 
 
 def _names(metrics: Sequence[str] | str) -> list[str]:
@@ -84,8 +90,10 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
     :param seed: Seed of the sample and of the bootstrap. (templated; default 42)
     :param confidence: Confidence level of the interval that decides. (templated; default 0.95)
     :param resamples: Bootstrap resamples. (default 2000)
-    :param judge_model_id: A Bedrock model that grades both models' answers; adds the ``llm_judge`` metric
-        (mean of correctness, completeness and helpfulness, 1-10). (templated; default none)
+    :param judge_model_id: A Bedrock model that grades both models' answers side by side, in both orders
+        (:mod:`bedrock_customization.evaluation.judge`); adds the ``llm_judge`` metric (mean of correctness,
+        completeness and helpfulness, 1-10) and the summary's ``judge`` (means per criterion, order flips,
+        rubric). Probed with one small judgement before any prompt. (templated; default none: no judge)
     :param metric_options: Options per metric, e.g. ``{"bertscore": {"model_type": "/models/xlmr"}}`` or
         ``{"semantic": {"model_id": "amazon.titan-embed-text-v2:0", "dimensions": 512}}`` (the ``semantic``
         metric embeds through InvokeModel, retried like the Converse calls and counted as ``embeddings``).
@@ -236,10 +244,13 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
             names.append("llm_judge")
         if "llm_judge" in names and not self.judge_model_id:
             raise EvaluationError(
-                "The 'llm_judge' metric needs judge_model_id (a Bedrock model id for the judge)"
+                "The 'llm_judge' metric needs judge_model_id (a Bedrock model id for the judge): set it (the "
+                f"DAG param judge_model_id) to a model that supports forced tool use, {JUDGE_MODELS_HINT}, "
+                "or drop llm_judge from metrics and primary_metric"
             )
         options = {name: dict(value) for name, value in (self.metric_options or {}).items()}
         if "llm_judge" in names:
+            # Built (and the judge probed) here, before any model is asked a prompt.
             options["llm_judge"] = {
                 "converse": converse,
                 "model_id": self.judge_model_id,
@@ -265,7 +276,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
     ) -> dict[str, Any]:
         runtime = self.hook.conn
         counter = RetryCounter()
-        judge_id = self.judge_model_id
+        judge_id = self.judge_model_id or None  # "" from a template of an unset param: no judge
 
         def judge_converse(**request: Any) -> Any:
             return self._retrying(
@@ -290,6 +301,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         responses = self._ask_all(runtime, samples, models, counter)
         rows = score_rows(samples, responses, metrics)
         keys = ("baseline", "candidate", "judge") if judge_id else ROLES
+        judged = {"judge": _judge_figures(rows)} if judge_id else {}
         summary = summarize(
             rows,
             metrics,
@@ -303,6 +315,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
             dataset_uri=self.validation_data_uri,
             sample_size=sample_size,
             judge_model_id=judge_id,
+            **judged,
             inference_config=self.inference_config,
             retries=counter.as_dict(keys),
             uris=dict(uris),

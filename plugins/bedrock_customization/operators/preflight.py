@@ -38,6 +38,10 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         the VPC checks are skipped. (templated)
     :param security_group_ids: Security groups of ``vpcConfig``; required with ``subnet_ids``. (templated)
     :param require_all_azs: Fail unless the subnets cover every Availability Zone. Default True. (templated)
+    :param evaluation_metrics: The evaluation's metrics; a list or a comma-separated string. With ``semantic``
+        its embedding model must answer a probe. Default none. (templated)
+    :param judge_model_id: The evaluation's LLM judge, which must answer a probe judgement. Default none.
+        (templated)
     """
 
     aws_hook_class = AwsBaseHook
@@ -53,6 +57,8 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         "subnet_ids",
         "security_group_ids",
         "require_all_azs",
+        "evaluation_metrics",
+        "judge_model_id",
     )
     template_fields_renderers = {"hyperparameters": "json"}
     ui_color = "#f0e4ec"
@@ -71,6 +77,8 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         subnet_ids: Sequence[str] | str | None = None,
         security_group_ids: Sequence[str] | str | None = None,
         require_all_azs: bool = True,
+        evaluation_metrics: Sequence[str] | str | None = None,
+        judge_model_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,6 +93,8 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         self.subnet_ids = subnet_ids
         self.security_group_ids = security_group_ids
         self.require_all_azs = require_all_azs
+        self.evaluation_metrics = evaluation_metrics
+        self.judge_model_id = judge_model_id
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
@@ -105,6 +115,8 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
             subnet_ids=self.subnet_ids or (),
             security_group_ids=self.security_group_ids or (),
             require_all_azs=_flag(self.require_all_azs),
+            evaluation_metrics=self.evaluation_metrics or (),
+            judge_model_id=self.judge_model_id or None,
         )
         clients = Clients(
             ec2=self.hook.conn,
@@ -112,6 +124,7 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
             iam=self._client("iam"),
             kms=self._client("kms"),
             bedrock=self._client("bedrock"),
+            runtime=self._client("bedrock-runtime"),
         )
         return run_preflight(spec, clients).task_result(self.log)
 

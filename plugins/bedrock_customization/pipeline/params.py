@@ -16,7 +16,22 @@ from bedrock_customization.retries import FAIL_FAST
 
 DEFAULT_BASE_MODEL = "amazon.nova-micro-v1:0:128k"
 #: Metrics the trigger forms offer (``llm_judge`` needs a judge model, ``bertscore`` an optional package).
-EVALUATION_METRICS = ("chrf", "rouge_l", "exact_match", "semantic")
+EVALUATION_METRICS = ("chrf", "rouge_l", "exact_match", "semantic", "llm_judge")
+#: Who scores the evaluation: Converse on this worker, or native Bedrock model evaluation jobs.
+EVALUATION_ENGINES = ("converse", "bedrock_evaluation_job")
+
+
+def judge_models() -> list[str]:
+    """The judge models the trigger forms propose: the on-demand ids of catalogued models that take a forced
+    tool choice in Converse (Amazon Nova, Anthropic Claude 3 and later) and have not reached end of life."""
+    from datetime import date
+
+    today = date.today()
+    return [
+        model.inference_id
+        for model in catalog.list_models()
+        if model.family.startswith(("nova", "claude")) and model.lifecycle.status_on(today) != "EOL"
+    ]
 
 
 def default_args(retry_delay: timedelta = timedelta(seconds=30)) -> dict[str, Any]:
@@ -84,15 +99,72 @@ def evaluation(eval_samples: int = EVAL_SAMPLES_CAP) -> dict[str, Param]:
             examples=list(EVALUATION_METRICS),
             description="Metrics scored on both models (the primary metric always is). `semantic`: cosine "
             "similarity of Titan Text Embeddings V2 embeddings (one InvokeModel per distinct text; the worker "
-            "needs access to amazon.titan-embed-text-v2:0).",
+            "needs access to amazon.titan-embed-text-v2:0). `llm_judge`: the judge's score, 1-10 (needs "
+            "judge_model_id, and is scored whenever a judge is set).",
         ),
-        "primary_metric": Param("chrf", type="string", enum=list(EVALUATION_METRICS)),
+        "primary_metric": Param(
+            "chrf",
+            type="string",
+            enum=list(EVALUATION_METRICS),
+            description="The metric that decides. `llm_judge` needs judge_model_id.",
+        ),
+        "judge_model_id": Param(
+            None,
+            type=["null", "string"],
+            examples=judge_models(),
+            description="An LLM judge (off when empty): this Bedrock model grades both models' answers side by "
+            "side against the reference, in both orders, through a forced tool call, and adds the `llm_judge` "
+            "metric (1-10) and its reasons to the report. It must support forced tool use in Converse "
+            "(Amazon Nova, Anthropic Claude 3 or later); any model id or inference profile may be typed. "
+            "Two judge calls per sample.",
+        ),
         "margin": Param(
             0.0,
             type="number",
             description="How much the candidate must beat the champion by: promoted only when the 95% "
             "confidence interval of its mean per-sample gain lies above the margin, rejected when it lies "
             "below, else inconclusive (the champion stays).",
+        ),
+        "engine": Param(
+            "converse",
+            type="string",
+            enum=list(EVALUATION_ENGINES),
+            description="Who scores: `converse` (this worker asks both models through Converse and scores "
+            "their answers with `metrics`) or `bedrock_evaluation_job` (one native Bedrock model evaluation "
+            "job per model, deferred; Bedrock scores Builtin.Accuracy/Robustness/Toxicity, or with "
+            "judge_model_id, an evaluator model such as amazon.nova-pro-v1:0, the model-as-a-judge metrics; "
+            "Builtin.Accuracy, or Builtin.Correctness when judged, decides).",
+        ),
+    } | eval_set()
+
+
+#: Where the held-out prompts come from (``eval_set`` param); see ``operators/eval_set.py``.
+EVAL_SETS = ("split", "generated", "both")
+
+
+def eval_set() -> dict[str, Param]:
+    return {
+        "eval_set": Param(
+            "split",
+            type="string",
+            enum=list(EVAL_SETS),
+            description="What the evaluation asks: `split` (the validation split of the data), `generated` "
+            "(eval_generated_pairs question/answer pairs a model writes from the documents at "
+            "eval_documents_uri; questions repeating a training prompt are dropped) or `both` (the split, then "
+            "the generated pairs). The set is written next to the prepared data, with SSE-KMS.",
+        ),
+        "eval_documents_uri": Param(
+            None,
+            type=["null", "string"],
+            description="For `generated` and `both`: S3 URIs of PDF, text, Markdown or HTML documents, or of "
+            "their prefix (comma-separated), e.g. s3://bucket/docs/. Empty: no generation.",
+        ),
+        "eval_generated_pairs": Param(32, type="integer", minimum=1, maximum=500),
+        "eval_generator_model_id": Param(
+            None,
+            type=["null", "string"],
+            description="The model that writes the pairs (it must take documents and forced tool use in "
+            "Converse: Amazon Nova, Anthropic Claude 3 or later). Empty: the base model's on-demand model.",
         ),
     }
 

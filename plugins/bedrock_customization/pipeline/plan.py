@@ -46,6 +46,18 @@ def configurations(
     )
 
 
+def check_judge(params: Mapping[str, Any]) -> None:
+    """The ``llm_judge`` metric (in ``metrics`` or as ``primary_metric``) needs ``judge_model_id``: fail before
+    any job rather than after training and provisioning."""
+    wanted = [*(params.get("metrics") or []), params.get("primary_metric")]
+    if "llm_judge" in wanted and not params.get("judge_model_id"):
+        raise BedrockCustomizationError(
+            "metrics or primary_metric name llm_judge, but judge_model_id is empty: set judge_model_id to a "
+            "model that supports forced tool use in Converse (Amazon Nova such as amazon.nova-pro-v1:0, or "
+            "Anthropic Claude 3 or later), or choose another metric."
+        )
+
+
 def resolve_raw_key(
     params: Mapping[str, Any], bucket: str, day: date, key_exists: Callable[[str], bool]
 ) -> tuple[str, str]:
@@ -88,6 +100,7 @@ def plan_run(
     model = catalog.get_model(params["base_model_id"])
     customization_type = str(params.get("customization_type") or "FINE_TUNING").strip().upper()
     configs = configurations(params, model.id, customization_type)
+    check_judge(params)
     top_k = int(params.get("top_k") or 1)
     if top_k > len(configs):
         raise sweep.SweepError(

@@ -25,6 +25,8 @@ JOB_POOL = "bedrock_customization_jobs"
 class Data:
     dataset: Any
     preflight: Any
+    #: The held-out set the evaluation asks: ``.output["uri"]`` (``params.eval_set``).
+    held_out: Any = None
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Evaluation:
 def data(run: Any) -> Data:
     """Convert, validate and split the raw data; check the account before anything billable."""
     from bedrock_customization.operators.dataset import PrepareBedrockDatasetOperator
+    from bedrock_customization.operators.eval_set import GenerateBedrockEvalSetOperator
     from bedrock_customization.operators.preflight import BedrockCustomizationPreflightOperator
 
     with TaskGroup("data", tooltip="Convert, validate and split the data; check the account"):
@@ -83,8 +86,29 @@ def data(run: Any) -> Data:
             kms_key_id=run["kms_key_arn"],
             subnet_ids=run["subnet_ids"],
             security_group_ids=run["security_group_ids"],
+            # The judge and the semantic metric's embedding model answer a probe before any job is paid for.
+            evaluation_metrics="{{ (params.metrics + [params.primary_metric]) | join(',') }}",
+            judge_model_id="{{ params.judge_model_id or '' }}",
         )
-    return Data(dataset, preflight)
+        # What the evaluation will ask (params.eval_set): the split, question/answer pairs a model writes
+        # from documents, or both; generated and checked here, before the checks and any job.
+        held_out = GenerateBedrockEvalSetOperator(
+            task_id="held_out_set",
+            multiple_outputs=True,
+            aws_conn_id=AWS_CONN_ID,
+            eval_set="{{ params.get('eval_set') or 'split' }}",
+            split_uri=dataset.output["validation_uri"],
+            documents_uri="{{ params.get('eval_documents_uri') or '' }}",
+            model_id="{{ params.get('eval_generator_model_id') "
+            "or ti.xcom_pull(task_ids='plan')['base_inference_id'] }}",
+            base_model_id=run["base_model_id"],
+            count="{{ params.get('eval_generated_pairs') or 32 }}",
+            training_data_uri=dataset.output["train_uri"],
+            output_uri=run["data_uri"],
+            kms_key_id=run["kms_key_arn"],
+        )
+        held_out >> preflight
+    return Data(dataset, preflight, held_out)
 
 
 def training(run: Any, data: Data, pool: str | None = None) -> Training:
@@ -137,25 +161,61 @@ def serving(run: Any, training: Training) -> Serving:
 def evaluation(run: Any, data: Data, training: Training, serving: Serving, registry: str) -> Evaluation:
     """Each candidate and the model it would replace answer the held-out prompts; choose the best."""
     from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
+    from bedrock_customization.operators.evaluation_job import (
+        BedrockCompareEvaluationJobsOperator,
+        BedrockEvaluationJobOperator,
+    )
 
     with TaskGroup("evaluation", tooltip="Compare the candidates with the champion"):
         baseline = tasks.select_baseline(run, registry)
+        requests = tasks.evaluation_requests(
+            run, training.board, serving.candidates, serving.provision.output
+        )
         evaluate = BedrockEvaluateModelsOperator.partial(
             task_id="evaluate",
             aws_conn_id=AWS_CONN_ID,
-            validation_data_uri=data.dataset.output["validation_uri"],
+            validation_data_uri=data.held_out.output["uri"],
             baseline_model_id=baseline["model_id"],
             baseline_label=baseline["source"],
             sample_size="{{ params.eval_samples }}",
             metrics="{{ (params.metrics + [params.primary_metric]) | join(',') }}",
             primary_metric="{{ params.primary_metric }}",
+            judge_model_id="{{ params.judge_model_id or '' }}",
+            margin="{{ params.margin }}",
+            kms_key_id=run["kms_key_arn"],
+        ).expand_kwargs(requests)
+        # params.engine: the Converse scoring above, or a native Bedrock evaluation job per model (deferred to
+        # the triggerer) and their comparison, which returns the same summary.
+        native = {
+            role: BedrockEvaluationJobOperator.partial(
+                task_id=f"{role}_job",
+                aws_conn_id=AWS_CONN_ID,
+                role_arn=run["role_arn"],
+                validation_data_uri=data.held_out.output["uri"],
+                sample_size="{{ params.eval_samples }}",
+                judge_model_id="{{ params.judge_model_id or '' }}",
+                kms_key_id=run["kms_key_arn"],
+                **({"model_id": baseline["model_id"]} if role == "baseline" else {}),
+            ).expand_kwargs(requests.map(job_request))
+            for role, job_request in (
+                ("baseline", tasks.baseline_job_request),
+                ("candidate", tasks.candidate_job_request),
+            )
+        }
+        compare = BedrockCompareEvaluationJobsOperator.partial(
+            task_id="compare_jobs",
+            aws_conn_id=AWS_CONN_ID,
+            baseline_label=baseline["source"],
             margin="{{ params.margin }}",
             kms_key_id=run["kms_key_arn"],
         ).expand_kwargs(
-            tasks.evaluation_requests(run, training.board, serving.candidates, serving.provision.output)
+            tasks.compare_requests(requests, native["baseline"].output, native["candidate"].output)
         )
+        requests >> tasks.evaluation_engine() >> [evaluate, *native.values()]
+        summaries = tasks.evaluation_summaries(requests)
+        [evaluate, compare] >> summaries
         chosen = tasks.choose_candidate(
-            training.board, serving.candidates, serving.provision.output, evaluate.output
+            training.board, serving.candidates, serving.provision.output, summaries
         )
     return Evaluation(baseline, evaluate, chosen)
 

@@ -16,6 +16,10 @@ PLAN = "plan"
 LEADERBOARD = "training.leaderboard"
 CHOSEN = "evaluation.choose_candidate"
 PROMOTION = "release.promote_model"
+#: The scoring tasks of the evaluation engines (``params.engine``): Converse, or native jobs then a comparison.
+EVALUATE = "evaluation.evaluate"
+NATIVE_JOBS = ("evaluation.baseline_job", "evaluation.candidate_job")
+COMPARE_JOBS = "evaluation.compare_jobs"
 
 
 @task(task_id=PLAN)
@@ -151,6 +155,54 @@ def evaluation_requests(run: dict, board: dict, candidates: list, throughputs: l
             }
         )
     return requests
+
+
+@task.branch
+def evaluation_engine(params: dict | None = None) -> str | list[str]:
+    """Run the engine ``params.engine`` chose: Converse scoring, or a native evaluation job per model."""
+    if (params or {}).get("engine", "converse") == "bedrock_evaluation_job":
+        return list(NATIVE_JOBS)
+    return EVALUATE
+
+
+def baseline_job_request(request: dict) -> dict:
+    """The baseline's native evaluation job for one candidate's evaluation request (an ``XComArg.map``)."""
+    return {"output_uri": f"{request['output_uri']}jobs/", "description": "baseline"}
+
+
+def candidate_job_request(request: dict) -> dict:
+    """The candidate's native evaluation job for one evaluation request (an ``XComArg.map``)."""
+    return {
+        "model_id": request["candidate_model_id"],
+        "output_uri": f"{request['output_uri']}jobs/",
+        "description": request["candidate_label"],
+    }
+
+
+@task
+def compare_requests(requests: list, baseline_jobs: list, candidate_jobs: list) -> list:
+    """One comparison per candidate: its job and the baseline's job over the same prompts."""
+    return [
+        {
+            "baseline_job_arn": baseline,
+            "candidate_job_arn": candidate,
+            "candidate_label": request["candidate_label"],
+            "output_uri": request["output_uri"],
+        }
+        for request, baseline, candidate in zip(requests, baseline_jobs, candidate_jobs, strict=True)
+    ]
+
+
+@task(trigger_rule="none_failed_min_one_success")
+def evaluation_summaries(requests: list, ti=None) -> list:
+    """Each candidate's evaluation summary, from the engine that ran (the other one was skipped); the same
+    shape either way, so the choice, promotion, notification and UI do not depend on the engine."""
+    indexes = list(range(len(requests)))
+    for task_id in (EVALUATE, COMPARE_JOBS):
+        summaries = ti.xcom_pull(task_ids=task_id, map_indexes=indexes)
+        if summaries and all(summary is not None for summary in summaries):
+            return list(summaries)
+    raise RuntimeError(f"Neither {EVALUATE} nor {COMPARE_JOBS} returned an evaluation summary per candidate.")
 
 
 @task
