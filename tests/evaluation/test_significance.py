@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -121,11 +120,10 @@ def test_bad_input_fails_clearly():
         paired_decision([1, 2], [1, 2], metric="chrf", resamples=10)
 
 
-def test_fast_enough_for_thousands_of_samples():
+def test_thousands_of_samples_decide():
+    # Its speed is measured by tests/benchmarks/bench_significance.py (run by hand), not asserted here.
     baseline, candidate = scores(3000, 0.3, 5)
-    began = time.perf_counter()
     result = paired_decision(baseline, candidate, metric="chrf", resamples=2000)
-    assert time.perf_counter() - began < 3.0  # about 0.5 s; generous for a shared machine
     assert result["n"] == 3000 and 0 < result["p_value"] <= 1
 
 
