@@ -69,6 +69,7 @@ def _form_problems(driver) -> str:
 
 def _trigger_from_form(driver, api_url: str, dag_id: str, shot) -> None:
     """Open the DAG's trigger form and submit its defaults."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
@@ -80,6 +81,10 @@ def _trigger_from_form(driver, api_url: str, dag_id: str, shot) -> None:
         EC.presence_of_element_located((By.CSS_SELECTOR, '[data-testid="trigger-dag-submit"]'))
     )
     time.sleep(1)  # the form validates its defaults once rendered
+    try:  # a busy machine renders and validates later: a deadline, not a fixed wait
+        WebDriverWait(driver, UI_TIMEOUT).until(lambda _: submit.is_enabled())
+    except TimeoutException:
+        pass
     shot(driver, f"{dag_id}-1-trigger-form")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", submit)
     assert submit.is_enabled(), (
