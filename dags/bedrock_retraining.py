@@ -1,7 +1,8 @@
 """
 ### Bedrock retraining
 
-Fine-tune a Bedrock base model on the question/answer data in the landing-zone bucket, inside the VPC and
+Fine-tune a Bedrock base model on the question/answer data in the landing-zone bucket (or distil it from a
+teacher: `customization_type` DISTILLATION with `teacher_model_id`), inside the VPC and
 with the customer-managed KMS key; serve it on a provisioned throughput; compare it with the model it would
 replace (the current champion, else the base model); promote it, reject it or, when the evaluation cannot
 tell them apart, keep the champion (inconclusive); leave nothing billable behind.
@@ -70,9 +71,7 @@ TOPIC = "{{ params.notification_topic or var.json.get('bedrock_customization', {
     default_args=params.default_args(),
     params={
         **params.model(),
-        "customization_type": Param(
-            "FINE_TUNING", type="string", enum=["FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"]
-        ),
+        **params.customization(),
         "hyperparameters": Param(
             {},
             type="object",

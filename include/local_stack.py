@@ -176,6 +176,9 @@ def retraining_summary(dag_run, landing_zone: dict) -> dict:
         "significance": evaluation.get("significance"),
         "decision": evaluation.get("decision"),
         "promotion": promotion.get("outcome"),
+        # The run's estimate (training, evaluation serving, storage): see bedrock_customization.cost.
+        "estimated_cost_usd": (evaluation.get("estimated_cost") or {}).get("estimated_cost_usd"),
+        "estimated_cost": evaluation.get("estimated_cost"),
         "serving_throughput": serving,
         "billable_resources_left": [t for t in throughputs_alive() if t["provisionedModelArn"] != serving],
     }

@@ -665,3 +665,32 @@ def test_on_demand_deployment_reasons_and_data():
     assert "customized on 2025-07-01" in old and "on or after 2025-07-16" in old
     assert "not eu-west-1" in catalog.on_demand_deployment_problem(NOVA_LITE, "eu-west-1")
     assert "use provisioned throughput" in catalog.on_demand_deployment_problem(LLAMA31_8B, "us-west-2")
+
+
+def test_distillation_teachers_follow_their_lifecycle_and_pair_only_with_catalogued_students():
+    before, after = date(2026, 9, 1), date(2026, 12, 3)  # Nova Premier's end of life is 2026-09-14
+    assert [t.id for t in catalog.distillation_teachers(NOVA_MICRO, before)] == [
+        "amazon.nova-pro-v1:0",
+        "amazon.nova-premier-v1:0",
+    ]
+    assert [t.id for t in catalog.distillation_teachers(NOVA_MICRO, after)] == ["amazon.nova-pro-v1:0"]
+    nova_pro = "amazon.nova-pro-v1:0:300k"
+    assert catalog.offered_customization_types(nova_pro, before) == ("FINE_TUNING", "DISTILLATION")
+    assert catalog.offered_customization_types(nova_pro, after) == ("FINE_TUNING",)
+    assert catalog.offered_customization_types(CLAUDE_HAIKU, after) == ()  # past end of life
+    assert catalog.check_teacher(
+        NOVA_LITE, "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0", after
+    )
+    entry = {
+        "id": "meta.llama3-1-405b-instruct-v1:0",
+        "name": "Llama 3.1 405B Instruct",
+        "provider": "Meta",
+        "regions": ["us-west-2"],
+        "lifecycle": {"status": "ACTIVE"},
+        "students": ["meta.llama3-1-8b-instruct-v1:0:128k"],  # catalogued, but not for DISTILLATION
+        "sources": [
+            "https://docs.aws.amazon.com/bedrock/latest/userguide/prequisites-model-distillation.html"
+        ],
+    }
+    with pytest.raises(BedrockCustomizationError, match="no catalogued DISTILLATION model: meta.llama3-1-8b"):
+        catalog.parse_teachers({"distillation_teachers": [entry]}, catalog.list_models())

@@ -87,6 +87,78 @@ def test_the_llm_judge_metric_without_a_judge_model_fails_before_any_job(params)
     assert _plan({**params, "judge_model_id": "amazon.nova-pro-v1:0"})["jobs"]
 
 
+# ------------------------------------------------------------------------------- customization types
+
+
+def test_distillation_plans_the_teacher_and_sends_no_hyperparameters():
+    run = _plan({"customization_type": "DISTILLATION", "teacher_model_id": "us.amazon.nova-pro-v1:0"})
+    assert run["customization_type"] == "DISTILLATION"
+    assert run["teacher_model_id"] == "us.amazon.nova-pro-v1:0"
+    assert run["jobs"][0]["hyperparameters"] == {}  # a distillation job takes none
+    with pytest.raises(HyperparameterError, match="takes no hyperparameters; remove it"):
+        _plan(
+            {"customization_type": "DISTILLATION", "teacher_model_id": "amazon.nova-pro-v1:0",
+             "hyperparameters": {"epochCount": 2}}
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("teacher", "why"),
+    [
+        (None, "teacher_model_id is empty"),
+        ("meta.llama3-1-70b-instruct-v1:0", "is not a documented distillation teacher"),
+        ("amazon.nova-premier-v1:0", "past end of life since 2026-09-14"),
+    ],
+)
+def test_a_bad_teacher_fails_listing_the_valid_ones(teacher, why):
+    with pytest.raises(BedrockCustomizationError, match=why) as err:
+        _plan({"customization_type": "DISTILLATION", "teacher_model_id": teacher})
+    assert "Valid teachers: amazon.nova-pro-v1:0" in str(err.value)
+
+
+def test_a_teacher_without_distillation_and_a_type_the_model_lacks_fail():
+    with pytest.raises(BedrockCustomizationError, match="only used by DISTILLATION, not FINE_TUNING"):
+        _plan({"teacher_model_id": "amazon.nova-pro-v1:0"})
+    # Nova Pro's only documented teacher (Nova Premier) is past end of life: nothing can teach it now.
+    with pytest.raises(
+        BedrockCustomizationError, match="every teacher documented for it is past end of life"
+    ):
+        _plan({"base_model_id": "amazon.nova-pro-v1:0:300k", "customization_type": "DISTILLATION"})
+    with pytest.raises(BedrockCustomizationError) as err:
+        _plan({"customization_type": "CONTINUED_PRE_TRAINING"})
+    assert str(err.value).startswith(
+        "amazon.nova-micro-v1:0:128k (Nova Micro) cannot be customized with CONTINUED_PRE_TRAINING"
+    )
+    assert "It offers FINE_TUNING, DISTILLATION" in str(err.value)
+    assert "No catalogued base model offers CONTINUED_PRE_TRAINING now" in str(err.value)
+    with pytest.raises(
+        BedrockCustomizationError, match="text_key=body maps the text of CONTINUED_PRE_TRAINING"
+    ):
+        _plan({"text_key": "body"})
+
+
+def test_continued_pre_training_plans_its_text_key_for_a_model_that_offers_it(monkeypatch):
+    from tests.dataset.helpers import PLAIN, offer_continued_pre_training
+
+    offer_continued_pre_training(monkeypatch)
+    run = _plan({"base_model_id": PLAIN, "customization_type": "CONTINUED_PRE_TRAINING", "text_key": "body"})
+    assert run["customization_type"] == "CONTINUED_PRE_TRAINING" and run["text_key"] == "body"
+    from bedrock_customization.pipeline import params
+
+    assert "CONTINUED_PRE_TRAINING" in params.customization_types()
+    assert "text_key" in params.customization()
+
+
+def test_the_form_offers_only_types_and_teachers_a_current_model_has():
+    from bedrock_customization.pipeline import params
+
+    form = params.customization()
+    assert form["customization_type"].schema["enum"] == ["FINE_TUNING", "DISTILLATION"]
+    assert form["teacher_model_id"].schema["examples"] == ["amazon.nova-pro-v1:0"]
+    assert form["teacher_model_id"].value is None
+    assert "text_key" not in form  # no current model offers continued pre-training
+
+
 def _entry(config_hash, loss, model_arn="arn:m", diverged=False):
     return {
         "index": 0,

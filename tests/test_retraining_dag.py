@@ -110,6 +110,11 @@ def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
     start, run = retraining
     triggers_run = _record_triggers(monkeypatch)
     landing_zone = start(request.getfixturevalue(emulator))
+    # The shipped table has no throughput price (unconfirmed): the setting supplies one, so every item is priced.
+    monkeypatch.setenv(
+        "AIRFLOW__BEDROCK_CUSTOMIZATION__PRICES",
+        json.dumps({"amazon.nova-micro-v1:0:128k": {"throughput_per_model_unit_hour": 12.5}}),
+    )
 
     dag_run, summary = run()
 
@@ -136,6 +141,29 @@ def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
     tags = {t["key"]: t["value"] for t in bedrock.list_tags_for_resource(resourceARN=job["jobArn"])["tags"]}
     assert tags["bedrock-customization:run-id"] == dag_run.run_id
 
+    # The run's estimated cost: each item's arithmetic, and the breakdown adds up to the total.
+    parts = summary["estimated_cost"]["breakdown"]
+    assert set(parts) == {"training", "evaluation_candidate", "evaluation_baseline", "storage_first_month"}
+    assert summary["estimated_cost"]["unpriced"] == []
+    total = sum(part["estimated_cost_usd"] for part in parts.values())
+    assert summary["estimated_cost_usd"] == pytest.approx(total, abs=1e-6) and total > 0
+    training = parts["training"]  # the training records' estimated tokens x the job's epochs x the price
+    assert training["tokens"] == training["training_tokens"] * int(job["hyperParameters"]["epochCount"]) > 0
+    assert training["estimated_cost_usd"] == pytest.approx(
+        training["tokens"] / 1000 * training["price_per_1k_tokens"], abs=1e-6
+    )
+    serving = parts["evaluation_candidate"]  # a throughput of a few seconds pays its first hour
+    assert serving["model_units"] == alive["modelUnits"] and serving["hours"] == 1
+    assert serving["estimated_cost_usd"] == pytest.approx(alive["modelUnits"] * 12.5)
+    asked = parts["evaluation_baseline"]  # the base model answered on demand: its Converse usage tokens
+    assert asked["input_tokens"] > 0 and asked["output_tokens"] > 0
+    assert asked["estimated_cost_usd"] == pytest.approx(
+        asked["input_tokens"] / 1000 * asked["input_price_per_1k_tokens"]
+        + asked["output_tokens"] / 1000 * asked["output_price_per_1k_tokens"],
+        abs=1e-6,
+    )
+    assert parts["storage_first_month"]["models"] == 1  # the promoted candidate is kept
+
     # Training data encrypted with the landing zone's key; loss curve, report and chart written to S3.
     bucket, key = _split(job["trainingDataConfig"]["s3Uri"])
     head = s3.head_object(Bucket=bucket, Key=key)
@@ -144,10 +172,38 @@ def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
         bucket, key = _split(uri)
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         assert body.startswith(b"\x89PNG") if key.endswith(".png") else b"chrf" in body.lower()
+    bucket, key = _split(summary["evaluation_report"])
+    report = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert b"## Cost (estimated)" in report and b"https://aws.amazon.com/bedrock/pricing/" in report
 
     # Both long waits deferred to triggers (run inline by dag.test) instead of blocking a worker.
     assert "BedrockCustomizeModelCompletedTrigger" in triggers_run
     assert "BedrockProvisionedThroughputInServiceTrigger" in triggers_run
+
+
+def test_a_distilled_student_is_evaluated_and_promoted_like_a_fine_tuned_one(in_process_emulator, retraining):
+    start, run = retraining
+    start(in_process_emulator)
+
+    _, summary = run({"customization_type": "DISTILLATION", "teacher_model_id": "amazon.nova-pro-v1:0"})
+
+    assert summary["state"] == "success", summary
+    bedrock, s3 = _clients()
+    job = bedrock.get_model_customization_job(jobIdentifier=summary["job_arn"])
+    assert job["status"] == "Completed" and job["customizationType"] == "DISTILLATION"
+    teacher = job["customizationConfig"]["distillationConfig"]["teacherModelConfig"]
+    assert teacher["teacherModelIdentifier"] == "amazon.nova-pro-v1:0"
+    assert not job.get("hyperParameters")  # a distillation job takes none
+    # The sample data's answers went along as golden examples: every record is a prompt and its answer.
+    bucket, key = _split(job["trainingDataConfig"]["s3Uri"])
+    records = [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()]
+    assert records and all([m["role"] for m in r["messages"]] == ["user", "assistant"] for r in records)
+    # The student learned: it beats its base model and becomes the champion; only its throughput is left.
+    baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
+    assert summary["decision"] == "promote" and candidate["chrf"] > baseline["chrf"] + 20
+    (alive,) = _alive(bedrock)
+    assert alive["provisionedModelArn"] == summary["serving_throughput"] == candidate["model_id"]
+    assert summary["billable_resources_left"] == []
 
 
 def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_process_emulator, retraining):

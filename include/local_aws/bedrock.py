@@ -1056,6 +1056,9 @@ class LocalBedrockBackend(BedrockBackend):
                     "customizationConfig.distillationConfig.teacherModelConfig.teacherModelIdentifier is required "
                     f"for DISTILLATION of base model {base_model_id}."
                 )
+            problem = catalog.teacher_problem(base_model_id, str(teacher))  # catalog.DISTILLATION
+            if problem:
+                raise ValidationException(problem)
         elif config.get("distillationConfig") is not None:
             raise ValidationException(
                 f"customizationConfig.distillationConfig is only allowed with customizationType DISTILLATION, not {kind}."

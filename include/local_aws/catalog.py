@@ -46,6 +46,9 @@ RFT_NOVA = "rft-nova-models"
 DATA_PREP = "model-customization-prepare"
 NOVA_DATA_PREP = "https://docs.aws.amazon.com/nova/latest/userguide/customize-fine-tune-prepare.html"
 DISTILLATION = "prequisites-model-distillation"
+NOVA_CUSTOMIZATION = "https://docs.aws.amazon.com/nova/latest/userguide/customization.html"
+NOVA_DISTILL = "https://docs.aws.amazon.com/nova/latest/userguide/customize-distill.html"
+NOVA_PREMIER_CARD = "model-card-amazon-nova-premier"
 PT_PAGE = "prov-throughput"
 PT_SUPPORTED = "pt-supported"
 PT_PURCHASE = "prov-thru-purchase"
@@ -241,7 +244,9 @@ def _nova_ft(record_min: int = 8, record_max: int = 20000) -> Customization:
 
 
 def _nova_distillation() -> Customization:
-    # Nova Micro/Lite/Pro can be distillation students (Nova user guide "Customizing Amazon Nova models").
+    # Nova Micro/Lite/Pro can be distillation students (NOVA_CUSTOMIZATION); a distillation job takes no
+    # hyperParameters, only the teacher's maxResponseLengthForInference (submit-model-distillation-job).
+    # Records: bedrock-conversation-2024 prompts, the assistant turn optional (NOVA_DISTILL).
     return Customization("DISTILLATION", US_EAST_1, (), "distillation-prompts", DISTILLATION)
 
 
@@ -544,6 +549,71 @@ MODELS: dict[str, FoundationModel] = {entry.model_id: entry for entry in _ENTRIE
 
 #: Customization types botocore's ``ModelCustomization`` enum knows (ListFoundationModels answers only these).
 LISTED_CUSTOMIZATIONS = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION")
+
+# ---------------------------------------------------------------------------------------------
+# Distillation teachers (DISTILLATION: "The student model must be one of the student models paired with your
+# teacher model"). The Nova pairs come from NOVA_CUSTOMIZATION (Micro/Lite: student; Pro: teacher and
+# student; Premier: teacher) and NOVA_DISTILL (Nova Pro teaches Nova Lite and Micro). The Anthropic and Meta
+# pairs of DISTILLATION are not emulated: none of their students is customizable in this table.
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """A distillation teacher: its on-demand id, the inference profiles it may be named by, its students."""
+
+    model_id: str
+    profiles: tuple[str, ...]
+    students: tuple[str, ...]  # :N:ctx ids of the student base models
+    source: str
+    eol_date: date | None = None  # past it the teacher takes no new job
+    lifecycle_source: str | None = None
+
+
+TEACHERS = (
+    Teacher(
+        "amazon.nova-pro-v1:0",
+        ("us.amazon.nova-pro-v1:0",),
+        ("amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k"),
+        NOVA_DISTILL,
+    ),
+    Teacher(
+        "amazon.nova-premier-v1:0",
+        ("us.amazon.nova-premier-v1:0",),
+        ("amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k", "amazon.nova-pro-v1:0:300k"),
+        NOVA_CUSTOMIZATION,
+        # The model card gives "Model EOL date: September 14, 2026".
+        eol_date=date(2026, 9, 14),
+        lifecycle_source=NOVA_PREMIER_CARD,
+    ),
+)
+_TEACHER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d*:(?:foundation-model|inference-profile)/(.+)$"
+)
+
+
+def teacher_problem(student_id: str, identifier: str, on: date | None = None) -> str | None:
+    """Why ``identifier`` (teacherModelIdentifier: id, inference profile or ARN) cannot teach ``student_id``."""
+    match = _TEACHER_ARN.match(identifier)
+    key = match.group(1) if match else identifier
+    on = on or today()
+    valid = [
+        t.model_id for t in TEACHERS if student_id in t.students and (t.eol_date is None or on < t.eol_date)
+    ]
+    listing = ", ".join(valid) or "none"
+    teacher = next((t for t in TEACHERS if key in (t.model_id, *t.profiles)), None)
+    if teacher is None or student_id not in teacher.students:
+        return (
+            f"The teacher model {identifier} is not supported for the student model {student_id}. Supported teacher "
+            f"models for this student: {listing} (see {page_url(DISTILLATION)}, {NOVA_CUSTOMIZATION})."
+        )
+    if teacher.eol_date is not None and on >= teacher.eol_date:
+        return (
+            f"The teacher model {identifier} reached end of life on {teacher.eol_date.isoformat()} and can no longer "
+            f"be used (see {page_url(teacher.lifecycle_source or LIFECYCLE)}). Supported teacher models for "
+            f"{student_id}: {listing}."
+        )
+    return None
+
 
 # ---------------------------------------------------------------------------------------------
 # Provisioned Throughput (PT_PAGE, PT_SUPPORTED, PT_PURCHASE)

@@ -45,6 +45,7 @@ __all__ = [
     "RECORD_FORMATS",
     "BaseModel",
     "CustomizationOptions",
+    "DistillationTeacher",
     "HyperparameterSpec",
     "Lifecycle",
     "Limits",
@@ -52,13 +53,17 @@ __all__ = [
     "TokenStep",
     "ValidatedHyperparameters",
     "WithdrawnModel",
+    "check_customization",
+    "check_teacher",
     "default_hyperparameters",
+    "distillation_teachers",
     "get_model",
     "lifecycle_warning",
     "list_families",
     "list_models",
     "list_withdrawn",
     "max_tokens_per_record",
+    "offered_customization_types",
     "on_demand_deployment_problem",
     "on_demand_deployment_supported",
     "parse_models",
@@ -88,6 +93,10 @@ RECORD_FORMATS = (
 LIFECYCLE_STATUSES = ("ACTIVE", "LEGACY", "EOL")
 
 _DATA_FILE = "models.json"
+#: A teacher's foundation-model or inference-profile ARN; ``model_id`` is what follows the resource type.
+_TEACHER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d*:(?:foundation-model|inference-profile)/(?P<model_id>.+)$"
+)
 _FOUNDATION_MODEL_ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d*:foundation-model/(?P<model_id>.+)$"
 )
@@ -314,6 +323,25 @@ class WithdrawnModel(_JsonFields):
 
 
 @dataclass(frozen=True)
+class DistillationTeacher:
+    """A teacher model of DISTILLATION jobs and the students (base model ids) it may teach."""
+
+    id: str
+    name: str
+    provider: str
+    regions: tuple[str, ...]
+    lifecycle: Lifecycle
+    students: tuple[str, ...]
+    sources: tuple[str, ...]
+    inference_profile_id: str | None = None
+    reviewed: date | None = None
+
+    def spellings(self) -> tuple[str, ...]:
+        """The ids ``teacherModelIdentifier`` may name it by (its ARN is recognised too)."""
+        return tuple(s for s in (self.id, self.inference_profile_id) if s)
+
+
+@dataclass(frozen=True)
 class BaseModel:
     """A customizable Bedrock base model and its customization rules."""
 
@@ -469,6 +497,47 @@ def parse_withdrawn(document: Mapping[str, Any], models: Iterable[BaseModel]) ->
             raise BedrockCustomizationError(f"{_DATA_FILE}: withdrawn {model_id}: {detail}") from exc
         withdrawn.append(item)
     return tuple(withdrawn)
+
+
+def parse_teachers(
+    document: Mapping[str, Any], models: Iterable[BaseModel]
+) -> tuple[DistillationTeacher, ...]:
+    """The ``distillation_teachers`` section: each student must be a catalogued model offering DISTILLATION."""
+    students = {m.id: m for m in models if "DISTILLATION" in m.customization_types}
+    teachers = []
+    for entry in document.get("distillation_teachers", ()):
+        teacher_id = entry.get("id", "<entry without id>")
+        try:
+            lifecycle = entry["lifecycle"]
+            if lifecycle["status"] not in LIFECYCLE_STATUSES:
+                raise ValueError(f"unknown lifecycle status {lifecycle['status']!r}")
+            teacher = DistillationTeacher(
+                id=entry["id"],
+                name=entry["name"],
+                provider=entry["provider"],
+                regions=tuple(entry["regions"]),
+                lifecycle=Lifecycle(
+                    status=lifecycle["status"],
+                    end_of_life=_date(lifecycle.get("end_of_life")),
+                    replacements=tuple(lifecycle.get("replacements", ())),
+                ),
+                students=tuple(entry["students"]),
+                sources=tuple(entry["sources"]),
+                inference_profile_id=entry.get("inference_profile_id") or None,
+                reviewed=_date(entry.get("reviewed")),
+            )
+            if not teacher.students or not teacher.sources:
+                raise ValueError("a teacher needs at least one student and one source")
+            unknown = [student for student in teacher.students if student not in students]
+            if unknown:
+                raise ValueError(f"students that are no catalogued DISTILLATION model: {', '.join(unknown)}")
+        except (KeyError, TypeError, ValueError) as exc:
+            detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise BedrockCustomizationError(
+                f"{_DATA_FILE}: distillation teacher {teacher_id}: {detail}"
+            ) from exc
+        teachers.append(teacher)
+    return tuple(teachers)
 
 
 def _parse_model(entry: Mapping[str, Any]) -> BaseModel:
@@ -645,6 +714,11 @@ def _withdrawn() -> tuple[tuple[WithdrawnModel, ...], Mapping[str, WithdrawnMode
     return items, _aliases(items)
 
 
+@functools.cache
+def _teachers() -> tuple[DistillationTeacher, ...]:
+    return parse_teachers(_document(), _catalog()[0])
+
+
 def _aliases(models: Iterable[BaseModel | WithdrawnModel]) -> Mapping[str, Any]:
     models = tuple(models)
     aliases: dict[str, Any] = {}
@@ -740,6 +814,104 @@ def withdrawn_model(model_id: str) -> WithdrawnModel | None:
 def supports(model_id: str, customization_type: str) -> bool:
     """Whether the model offers ``customization_type`` (which must be a Bedrock customizationType)."""
     return get_model(model_id).supports(customization_type)
+
+
+def distillation_teachers(
+    student_id: str, today: date | None = None, *, include_eol: bool = False
+) -> tuple[DistillationTeacher, ...]:
+    """The teachers documented for the student ``student_id`` (any spelling :func:`get_model` accepts), in file
+    order; those past end of life on ``today`` only with ``include_eol``."""
+    student = get_model(student_id)
+    today = today or date.today()
+    return tuple(
+        teacher
+        for teacher in _teachers()
+        if student.id in teacher.students and (include_eol or teacher.lifecycle.status_on(today) != "EOL")
+    )
+
+
+def offered_customization_types(model_id: str, today: date | None = None) -> tuple[str, ...]:
+    """The customization types a job for ``model_id`` can use on ``today``: the model's types, without
+    DISTILLATION when none of its teachers is before end of life (and none at all for a model past it)."""
+    model = get_model(model_id)
+    today = today or date.today()
+    if model.lifecycle.status_on(today) == "EOL":
+        return ()
+    return tuple(
+        ctype
+        for ctype in model.customization_types
+        if ctype != "DISTILLATION" or distillation_teachers(model.id, today)
+    )
+
+
+def check_customization(model_id: str, customization_type: str, today: date | None = None) -> str:
+    """The normalised ``customization_type`` when ``model_id`` offers it on ``today``; else
+    :class:`UnsupportedCustomizationError` naming the model, what it offers and which models offer the type."""
+    model = get_model(model_id)
+    ctype = _customization_type(customization_type)
+    today = today or date.today()
+    offered = offered_customization_types(model.id, today)
+    if ctype in offered:
+        return ctype
+    others = [
+        m.id for m in list_models() if m.id != model.id and ctype in offered_customization_types(m.id, today)
+    ]
+    if ctype == "DISTILLATION" and ctype in model.customization_types:
+        gone = ", ".join(
+            f"{t.id} (end of life {t.lifecycle.end_of_life.isoformat() if t.lifecycle.end_of_life else 'passed'})"
+            for t in distillation_teachers(model.id, today, include_eol=True)
+        )
+        reason = f"every teacher documented for it is past end of life: {gone}"
+    elif model.lifecycle.status_on(today) == "EOL":
+        reason = "it is past end of life"
+    else:
+        reason = "AWS does not document it for this model"
+    elsewhere = (
+        f" Base models that offer {ctype}: {', '.join(others)}."
+        if others
+        else f" No catalogued base model offers {ctype} now."
+    )
+    raise UnsupportedCustomizationError(
+        f"{model.id} ({model.name}) cannot be customized with {ctype}: {reason}. It offers "
+        f"{', '.join(offered) or 'no customization type now'}.{elsewhere}",
+        model_id=model.id,
+        customization_type=ctype,
+        supported=offered,
+    )
+
+
+def check_teacher(student_id: str, teacher_id: str | None, today: date | None = None) -> DistillationTeacher:
+    """The catalogued teacher ``teacher_id`` names (on-demand id, inference profile or ARN) when it may teach
+    ``student_id`` on ``today``; else :class:`BedrockCustomizationError` listing the valid teachers."""
+    student = get_model(student_id)
+    today = today or date.today()
+    valid = distillation_teachers(student.id, today)
+    listing = ", ".join(t.id for t in valid) or "none (no documented teacher is before end of life)"
+    if not teacher_id or not str(teacher_id).strip():
+        raise BedrockCustomizationError(
+            f"teacher_model_id is empty: DISTILLATION of {student.id} needs a teacher model. Valid teachers: "
+            f"{listing}."
+        )
+    key = str(teacher_id).strip().lower()
+    match = _TEACHER_ARN.match(key)
+    if match:
+        key = match["model_id"]
+    for teacher in _teachers():
+        if key in (spelling.lower() for spelling in teacher.spellings()):
+            if teacher in valid:
+                return teacher
+            if student.id not in teacher.students:
+                why = f"AWS does not document {teacher.id} as a teacher of {student.id}"
+            else:
+                eol = teacher.lifecycle.end_of_life
+                why = f"{teacher.id} is past end of life{f' since {eol.isoformat()}' if eol else ''}"
+            raise BedrockCustomizationError(
+                f"teacher_model_id {teacher_id!r} cannot teach {student.id}: {why}. Valid teachers: {listing}."
+            )
+    raise BedrockCustomizationError(
+        f"teacher_model_id {teacher_id!r} is not a documented distillation teacher of {student.id}. "
+        f"Valid teachers: {listing} (see {', '.join(sorted({s for t in _teachers() for s in t.sources}))})."
+    )
 
 
 def record_format(model_id: str, customization_type: str = "FINE_TUNING") -> str:
@@ -1014,6 +1186,8 @@ def _batch_token_rule(
 
 def _unknown_name_problem(name: str, model: BaseModel, specs: Mapping[str, HyperparameterSpec]) -> str:
     names = list(specs)
+    if not names:
+        return f"{name}: this customization type of {model.id} takes no hyperparameters; remove it"
     by_lower = {n.lower(): n for n in names}
     close = (
         [by_lower[name.lower()]] if name.lower() in by_lower else difflib.get_close_matches(name, names, n=1)

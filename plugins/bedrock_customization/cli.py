@@ -121,13 +121,21 @@ def render_catalog(models: Sequence[catalog.BaseModel], today: date | None = Non
                 [model.family],
                 list(model.regions),
                 [lifecycle],
-                list(model.customization_types),
+                [_customization_line(model, ctype, today) for ctype in model.customization_types],
                 [model.record_formats[ctype] for ctype in model.customization_types],
                 _limit_lines(model.limits),
                 [spec.compact() for spec in model.hyperparameters.values()],
             ]
         )
     return render_table(headers, rows)
+
+
+def _customization_line(model: catalog.BaseModel, ctype: str, today: date) -> str:
+    """The type, and for DISTILLATION the teachers it can have on ``today``."""
+    if ctype != "DISTILLATION":
+        return ctype
+    teachers = [teacher.id for teacher in catalog.distillation_teachers(model.id, today)]
+    return f"{ctype} (teacher {' or '.join(teachers)})" if teachers else f"{ctype} (no current teacher)"
 
 
 def _limit_lines(limits: catalog.Limits) -> list[str]:

@@ -7,12 +7,13 @@ subject, attributes and topic are Jinja templates rendered with the callback con
 summary of the run gathered from XCom (missing values are None, never an error)::
 
     {"dag_id", "run_id", "state": "success" | "failure", "reason", "decision", "metric", "figures",
-     "significance", "promotion", "evaluation", "params", "headline", "subject"}
+     "significance", "estimated_cost_usd", "promotion", "evaluation", "params", "headline", "subject"}
 
 ``decision`` (``promote``, ``reject`` or ``inconclusive``) comes from the promotion task's XCom (else the
 evaluation's), ``figures`` is the evaluation's XCom (baseline/candidate scores), ``significance`` its
 statistics (interval of the mean per-sample difference, p-value, n, the decision rule), which the headline
-states too. The default message is the headline followed by the summary as JSON, and the SNS message
+states too, with the run's estimated cost (``figures["estimated_cost"]``, see
+:mod:`bedrock_customization.cost`) when the evaluation computed one. The default message is the headline followed by the summary as JSON, and the SNS message
 attributes ``state`` and ``decision`` allow subscription filter policies.
 """
 
@@ -102,6 +103,9 @@ def run_summary(context: Mapping[str, Any], state: str, xcom_task_ids: Mapping[s
             scores += f"; {describe(significance)}"
         except (KeyError, TypeError, ValueError):  # not this package's figures: the JSON still carries them
             pass
+    estimate = figures.get("estimated_cost") if figures else None
+    if isinstance(estimate, Mapping) and estimate.get("estimated_cost_usd") is not None:
+        scores += f"; estimated cost ${estimate['estimated_cost_usd']:,.2f}"
     headline = (
         f"Bedrock {dag_id} run {run_id}: {state}" + (f", decision {decision}" if decision else "") + scores
     )
@@ -117,6 +121,7 @@ def run_summary(context: Mapping[str, Any], state: str, xcom_task_ids: Mapping[s
         "metric": metric,
         "figures": figures,
         "significance": significance,
+        "estimated_cost_usd": estimate.get("estimated_cost_usd") if isinstance(estimate, Mapping) else None,
         "headline": headline,
         "subject": subject,
         "params": dict(params) if isinstance(params, Mapping) else None,

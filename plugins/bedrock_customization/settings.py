@@ -49,6 +49,15 @@ OPTIONS: dict[str, dict[str, str]] = {
         "example": "False",
         "default": "True",
     },
+    "prices": {
+        "description": "Overrides of the price table cost estimates use (bedrock_customization/data/prices.json): "
+        "a JSON object, or the path of a JSON file holding one, mapping catalog model ids to the fields to "
+        'replace, e.g. {"amazon.nova-micro-v1:0:128k": {"throughput_per_model_unit_hour": 20.0}}. '
+        "Empty: the table as shipped.",
+        "type": "string",
+        "example": "/opt/airflow/config/bedrock_prices.json",
+        "default": "",
+    },
 }
 
 
@@ -94,3 +103,44 @@ def deferrable() -> bool:
 def max_attempts(timeout_option: str) -> int:
     """How many polls at :func:`poll_interval` fit in the timeout named by ``timeout_option``."""
     return max(1, _get_int(timeout_option) // poll_interval())
+
+
+def prices_override() -> dict:
+    """The ``prices`` option parsed: model id -> price fields to replace (``{}`` when unset).
+
+    The value is a JSON object, or the path of a JSON file holding one. Raises
+    :class:`~bedrock_customization.exceptions.BedrockCustomizationError` naming the option, the file and the fix.
+    """
+    import json
+    from pathlib import Path
+
+    from airflow.configuration import conf
+
+    from bedrock_customization.exceptions import BedrockCustomizationError
+
+    value = (conf.get(SECTION, "prices", fallback="") or "").strip()
+    if not value:
+        return {}
+    where = "[bedrock_customization] prices (AIRFLOW__BEDROCK_CUSTOMIZATION__PRICES)"
+    if not value.startswith("{"):
+        path = Path(value).expanduser()
+        try:
+            value = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise BedrockCustomizationError(
+                f"{where} names the file {path}, which cannot be read ({error.strerror}): give a JSON object "
+                "or the path of a readable JSON file."
+            ) from error
+        where = f"{path} (from {where})"
+    try:
+        document = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise BedrockCustomizationError(
+            f"{where} is not valid JSON ({error.msg} at line {error.lineno} column {error.colno}): give an "
+            'object such as {"amazon.nova-micro-v1:0:128k": {"throughput_per_model_unit_hour": 20.0}}.'
+        ) from error
+    if not isinstance(document, dict):
+        raise BedrockCustomizationError(
+            f"{where} must be a JSON object mapping model ids to price fields, got {type(document).__name__}."
+        )
+    return document

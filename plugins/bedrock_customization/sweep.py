@@ -35,6 +35,7 @@ from bedrock_customization.naming import digest
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "COST_FIELD",
     "LEADERBOARD_SCHEMA",
     "RANK_METRIC",
     "RESULT_FIELDS",
@@ -73,6 +74,15 @@ RESULT_FIELDS = (
     "summary_uri",
     "loss_curve_uri",
 )
+
+
+#: Each entry's estimated training cost (:func:`bedrock_customization.cost.training_estimates`): the
+#: leaderboard's "loss vs cost" column, shown when the entries carry it.
+COST_FIELD = "estimated_training_cost_usd"
+
+
+def _cost_columns(entries: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [COST_FIELD] if any(COST_FIELD in entry for entry in entries) else []
 
 
 class SweepError(BedrockCustomizationError):
@@ -462,7 +472,8 @@ def losers(
 def leaderboard_csv(document: Mapping[str, Any]) -> str:
     """The leaderboard as CSV: rank, config_hash, the swept hyperparameters, the results, ``selected``."""
     swept = list(document.get("swept") or [])
-    columns = ["rank", "config_hash", *swept, *RESULT_FIELDS, "selected"]
+    costs = _cost_columns(document["entries"])
+    columns = ["rank", "config_hash", *swept, *RESULT_FIELDS, *costs, "selected"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
@@ -470,7 +481,7 @@ def leaderboard_csv(document: Mapping[str, Any]) -> str:
         values = entry.get("hyperparameters") or {}
         row = [entry.get("rank"), entry.get("config_hash")]
         row += [values.get(name, "") for name in swept]
-        row += ["" if entry.get(name) is None else entry.get(name) for name in RESULT_FIELDS]
+        row += ["" if entry.get(name) is None else entry.get(name) for name in (*RESULT_FIELDS, *costs)]
         row.append(bool(entry.get("selected")))
         writer.writerow(row)
     return buffer.getvalue()
@@ -489,6 +500,7 @@ def leaderboard_table(document: Mapping[str, Any]) -> str:
     from bedrock_customization.tables import text_table
 
     swept = list(document.get("swept") or [])
+    costs = _cost_columns(document["entries"])
     rows = []
     for entry in document["entries"]:
         values = entry.get("hyperparameters") or {}
@@ -500,11 +512,11 @@ def leaderboard_table(document: Mapping[str, Any]) -> str:
                 entry.get("rank"),
                 str(entry.get("config_hash", ""))[:8],
                 *(values.get(name) for name in swept),
-                *(entry.get(name) for name in TABLE_RESULT_FIELDS),
+                *(entry.get(name) for name in (*TABLE_RESULT_FIELDS, *costs)),
                 selected,
             ]
         )
-    return text_table(rows, ["rank", "config", *swept, *TABLE_RESULT_FIELDS, "selected"])
+    return text_table(rows, ["rank", "config", *swept, *TABLE_RESULT_FIELDS, *costs, "selected"])
 
 
 def render_chart(document: Mapping[str, Any], title: str | None = None) -> bytes:
@@ -548,6 +560,8 @@ def render_chart(document: Mapping[str, Any], title: str | None = None) -> bytes
     for bar, entry in zip(bars, entries, strict=True):
         loss = _loss(entry)
         text = f"{loss:.4f}" if loss is not None else "no validation loss"
+        if entry.get(COST_FIELD) is not None:
+            text += f"  (training ~${entry[COST_FIELD]:,.2f} estimated)"
         axes.text(
             bar.get_width() + span * 0.01,
             bar.get_y() + bar.get_height() / 2,

@@ -38,8 +38,6 @@ def _mapping(record_format: str) -> FieldMapping:
 def _expected(record: dict[str, str], record_format: str) -> list[tuple[str, str]]:
     if record_format == "continued_pretraining":
         return [("text", record["text"])]
-    if record_format == "distillation_prompts":
-        return [("user", record["question"])]
     return [("user", record["question"]), ("assistant", record["answer"])]
 
 
@@ -61,6 +59,30 @@ def test_continued_pretraining_records_can_still_be_written(tmp_path):
     assert any("continued_pretraining was forced" in warning for warning in report.warnings)
     written = read_jsonl(tmp_path / "out" / "train.jsonl")
     assert [record["input"] for record in written] == [record["text"] for record in records]
+
+
+def test_continued_pretraining_maps_text_key_for_a_model_that_offers_it(tmp_path, monkeypatch):
+    from bedrock_customization.exceptions import InvalidDatasetError
+
+    from .helpers import offer_continued_pre_training
+
+    offer_continued_pre_training(monkeypatch)
+    rows = [{"body": f"Plan {i} includes {i * 10} GB of storage.", "id": i} for i in range(12)]
+    write_jsonl(tmp_path / "docs.jsonl", rows)
+    report = prepare(
+        tmp_path / "docs.jsonl", tmp_path / "out", base_model_id=PLAIN, customization_type="CONTINUED_PRE_TRAINING",
+        mapping=FieldMapping(text_key="body"), validation_fraction=0,
+    )  # fmt: skip
+    assert report.record_format == "continued_pretraining"
+    assert not any("forced" in warning for warning in report.warnings)
+    assert read_jsonl(tmp_path / "out" / "train.jsonl") == [{"input": row["body"]} for row in rows]
+    # Question/answer data has no text field: the error names the option to set.
+    write_jsonl(tmp_path / "qa.jsonl", qa_records(12))
+    with pytest.raises(InvalidDatasetError, match="text_key"):
+        prepare(
+            tmp_path / "qa.jsonl", tmp_path / "out2", base_model_id=PLAIN, customization_type="CONTINUED_PRE_TRAINING",
+            mapping=FieldMapping(text_key="body"), validation_fraction=0,
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -176,7 +198,7 @@ def test_conversation_with_leading_system_message_to_claude(tmp_path):
     }
 
 
-def test_distillation_keeps_only_the_user_turn_of_conversations(tmp_path):
+def test_distillation_keeps_the_answers_of_conversations_as_golden_examples(tmp_path):
     rows = [
         {"messages": [{"role": "user", "content": f"Q{i}"}, {"role": "assistant", "content": f"A{i}"}]}
         for i in range(8)
@@ -192,8 +214,30 @@ def test_distillation_keeps_only_the_user_turn_of_conversations(tmp_path):
     )
     records = read_jsonl(tmp_path / "out" / "train.jsonl")
     assert [check_record(r, "distillation_prompts") for r in records] == [
-        [("user", f"Q{i}")] for i in range(8)
+        [("user", f"Q{i}"), ("assistant", f"A{i}")] for i in range(8)
     ]
+
+
+def test_distillation_takes_prompts_with_and_without_answers(tmp_path):
+    # Prompts only, answered ones, and an empty answer (a prompt only): the assistant turn is optional.
+    rows = [{"question": f"Q{i}"} for i in range(4)] + [
+        {"question": f"Q{i}", "answer": f"A{i}" if i % 2 else ""} for i in range(4, 10)
+    ]
+    WRITERS["jsonl"](tmp_path / "d.jsonl", rows)
+    report = prepare(
+        tmp_path / "d.jsonl",
+        tmp_path / "out",
+        base_model_id="amazon.nova-micro-v1:0:128k",
+        customization_type="DISTILLATION",
+        mapping=FieldMapping(prompt_key="question", completion_key="answer"),
+        validation_fraction=0,
+    )
+    assert report.record_format == "distillation_prompts"
+    turns = [check_record(r, "distillation_prompts") for r in read_jsonl(tmp_path / "out" / "train.jsonl")]
+    assert sorted(turns) == sorted(
+        [[("user", f"Q{i}")] for i in (0, 1, 2, 3, 4, 6, 8)]
+        + [[("user", f"Q{i}"), ("assistant", f"A{i}")] for i in (5, 7, 9)]
+    )
 
 
 def test_forced_format_is_used_and_warned_about(tmp_path):

@@ -45,11 +45,21 @@ def active(model: catalog.FoundationModel) -> bool:
     return catalog.lifecycle(model) != "EOL"
 
 
+def current_teacher(student_id: str) -> str | None:
+    """A distillation teacher of ``student_id`` before its end of life, or None."""
+    return next(
+        (t.model_id for t in catalog.TEACHERS if catalog.teacher_problem(student_id, t.model_id) is None),
+        None,
+    )
+
+
 CUSTOMIZATIONS = [
     (model, c, region)
     for model in catalog.MODELS.values()
     if active(model)
     for c in model.customizations
+    # A student whose every teacher is past end of life takes no distillation job (tested below).
+    if c.kind != "DISTILLATION" or current_teacher(model.model_id)
     for region in c.regions
 ]
 CASE_IDS = [f"{m.model_id}-{c.kind}-{r}" for m, c, r in CUSTOMIZATIONS]
@@ -71,7 +81,7 @@ def job_kwargs(
         if customization.kind == "DISTILLATION":
             kwargs["customizationConfig"] = {
                 "distillationConfig": {
-                    "teacherModelConfig": {"teacherModelIdentifier": "amazon.nova-pro-v1:0"}
+                    "teacherModelConfig": {"teacherModelIdentifier": current_teacher(model_id) or "none.none"}
                 }
             }
         if customization.kind == "REINFORCEMENT_FINE_TUNING":
@@ -380,6 +390,62 @@ def test_validation_set_only_where_the_model_takes_one(
         )
 
 
+def distillation(student: str, teacher: str) -> dict[str, Any]:
+    return job_kwargs(
+        student,
+        customizationType="DISTILLATION",
+        customizationConfig={
+            "distillationConfig": {"teacherModelConfig": {"teacherModelIdentifier": teacher}}
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "teacher",
+    [
+        "amazon.nova-pro-v1:0",
+        "us.amazon.nova-pro-v1:0",
+        "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0",
+    ],
+)
+def test_a_documented_teacher_is_accepted_by_any_spelling(aws: None, teacher: str) -> None:
+    arn = client("bedrock").create_model_customization_job(**distillation(NOVA_MICRO, teacher))["jobArn"]
+    job = client("bedrock").get_model_customization_job(jobIdentifier=arn)
+    assert job["customizationType"] == "DISTILLATION"
+    assert (
+        job["customizationConfig"]["distillationConfig"]["teacherModelConfig"]["teacherModelIdentifier"]
+        == teacher
+    )
+
+
+def test_distillation_refuses_teachers_not_paired_with_the_student(aws: None) -> None:
+    bedrock = client("bedrock")
+    # Not a teacher at all (a student cannot teach itself), and Llama teaching a Nova student.
+    for teacher in (NOVA_MICRO.rsplit(":", 1)[0], "meta.llama3-1-70b-instruct-v1:0"):
+        error = rejected(
+            lambda teacher=teacher: bedrock.create_model_customization_job(
+                **distillation(NOVA_MICRO, teacher)
+            ),
+            "ValidationException",
+            teacher,
+        )
+        assert "amazon.nova-pro-v1:0" in str(error)  # names the supported teachers
+
+
+def test_a_teacher_past_end_of_life_is_refused_and_nova_pro_has_no_other(aws: None) -> None:
+    # Nova Premier (model card: end of life 2026-09-14) was the only teacher of Nova Pro.
+    bedrock = client("bedrock")
+    for student in (NOVA_MICRO, "amazon.nova-pro-v1:0:300k"):
+        error = rejected(
+            lambda student=student: bedrock.create_model_customization_job(
+                **distillation(student, "amazon.nova-premier-v1:0")
+            ),
+            "ValidationException",
+            "end of life",
+        )
+        assert "2026-09-14" in str(error)
+
+
 def test_distillation_and_rft_need_their_configuration(aws: None) -> None:
     bedrock = client("bedrock")
     rejected(
@@ -424,6 +490,27 @@ def test_bad_nova_record_fails_the_job_naming_the_line(s3: Any, bedrock: Any, ca
     assert job["status"] == "Failed"
     assert "line 10" in job["failureMessage"] and f"s3://{BUCKET}/{case}.jsonl" in job["failureMessage"]
     assert "bedrock-conversation-2024" in job["failureMessage"]
+
+
+def test_distillation_records_are_prompts_with_an_optional_answer(s3: Any, bedrock: Any) -> None:
+    # Prompts alone and prompt-answer pairs train (NOVA_DISTILL); a second exchange fails the job.
+    config = {
+        "distillationConfig": {"teacherModelConfig": {"teacherModelIdentifier": "amazon.nova-pro-v1:0"}}
+    }
+    mixed = [conversation(f"Question {i}?", None if i % 2 else f"Answer {i}.") for i in range(10)]
+    arn = create_job(
+        bedrock, "distill-ok", training=put_jsonl(s3, "distill-ok.jsonl", mixed),
+        customizationType="DISTILLATION", customizationConfig=config,
+    )  # fmt: skip
+    assert wait_job(bedrock, arn)["status"] == "Completed"
+    two = conversation("Q?", "A.")
+    two["messages"] += [{"role": "user", "content": [{"text": "Q2?"}]}]
+    arn = create_job(
+        bedrock, "distill-bad", training=put_jsonl(s3, "distill-bad.jsonl", [*mixed, two]),
+        customizationType="DISTILLATION", customizationConfig=config,
+    )  # fmt: skip
+    job = wait_job(bedrock, arn)
+    assert job["status"] == "Failed" and "line 11" in job["failureMessage"], job
 
 
 def test_invalid_json_and_bad_validation_records_fail(s3: Any, bedrock: Any) -> None:

@@ -8,7 +8,7 @@ claude_messages            ``{"system": str, "messages": [{"role": "user"|"assis
 bedrock_conversation_2024  ``{"schemaVersion": "bedrock-conversation-2024", "system": [{"text": str}],
                            "messages": [{"role", "content": [{"text": str}]}, ...]}``
 continued_pretraining      ``{"input": str}``
-distillation_prompts       ``bedrock_conversation_2024`` with a single user turn
+distillation_prompts       ``bedrock_conversation_2024``: a user turn, and its answer when the data has one
 rft_prompts                (not written yet: reinforcement fine-tuning prompts, OpenAI chat-completions style)
 ========================== ===================================================================================
 

@@ -169,7 +169,10 @@ class Mapper:
             conversation_system, turns, reasoning = self._conversation(data)
             system = conversation_system or system
         elif self.format == "distillation_prompts":
+            # A prompt, and its answer when the record has one (a golden example for the teacher).
             turns = [(USER, self._text(data, spans, self.mapping.prompt_key))]
+            if data.get(self.mapping.completion_key) not in (None, ""):
+                turns.append((ASSISTANT, self._text(data, spans, self.mapping.completion_key)))
         else:
             turns = [
                 (USER, self._text(data, spans, self.mapping.prompt_key)),
@@ -345,10 +348,14 @@ def _reasoning(block: dict[str, Any], where: str, role: Any, allowed: bool, coun
 
 
 def _distillation_turns(turns: list[tuple[str, Text]]) -> list[tuple[str, Text]]:
-    """Distillation prompts are one user turn; a trailing assistant answer (the reference) is dropped."""
+    """Distillation prompts are one user turn, optionally followed by its answer, which is kept: AWS takes
+    prompt-response pairs as golden examples for the teacher (Nova user guide customize-distill, Bedrock
+    distillation-data-prep-option-1); an empty answer is dropped."""
     roles = [role for role, _ in turns]
-    if roles == [USER] or roles == [USER, ASSISTANT]:
+    if roles == [USER, ASSISTANT] and not turns[1][1].value.strip():
         return turns[:1]
+    if roles == [USER] or roles == [USER, ASSISTANT]:
+        return turns
     raise RecordRejected(
         "role_order",
         f"distillation prompts must be a single user turn (optionally followed by its answer); got roles {roles}",

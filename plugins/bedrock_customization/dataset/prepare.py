@@ -346,6 +346,7 @@ def _process(
     report.duplicate_examples = sink.examples
     report.records_written = train.records + validation.records
     report.tokens = sink.tokens.stats(validator.rule.max_tokens)
+    report.train_tokens = sink.train_tokens
     report.file_problems = check_files(
         model,
         train_records=train.records,
@@ -407,6 +408,8 @@ class _Sink:
         self.dropped = 0
         self.examples: list[dict[str, int]] = []
         self.tokens = TokenHistogram()
+        #: Estimated tokens of the training records (what a job trains on once per epoch: cost estimates).
+        self.train_tokens = 0
 
     def consume(self, line: bytes, number: int, split_key: str, estimate: int) -> bool:
         """Take one valid record; True when, with it, the files pass one of the model's maximums."""
@@ -421,6 +424,8 @@ class _Sink:
         self.tokens.add(estimate)
         side = assign_split(split_key, seed=self.seed, validation_fraction=self.fraction)
         (self.validation if side == VALIDATION else self.train).write(line)
+        if side != VALIDATION:
+            self.train_tokens += estimate
         train, validation = self.train, self.validation
         return self.limits is not None and self.limits.exceeded(
             train.records, validation.records, train.bytes, validation.bytes

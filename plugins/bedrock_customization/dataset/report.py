@@ -217,6 +217,8 @@ class PrepareReport:
     train: OutputFile | None = None
     validation: OutputFile | None = None
     tokens: TokenStats = field(default_factory=TokenStats)
+    #: Estimated tokens of all training records (one epoch's worth; cost estimates multiply by epochs).
+    train_tokens: int = 0
     rejection_counts: dict[str, int] = field(default_factory=dict)
     rejections: list[Problem] = field(default_factory=list)
     rejection_groups: list[RejectionGroup] = field(default_factory=list)
@@ -255,6 +257,7 @@ class PrepareReport:
             "tokens_p50": self.tokens.p50,
             "tokens_p95": self.tokens.p95,
             "tokens_max": self.tokens.max,
+            "train_tokens": self.train_tokens,
             "rejection_counts": dict(self.rejection_counts),
             "stopped_at_line": self.stopped_at_line,
             "warnings": list(self.warnings),

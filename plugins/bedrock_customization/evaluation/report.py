@@ -255,8 +255,34 @@ def render_markdown(summary: Mapping[str, Any], rows: Sequence[Mapping[str, Any]
     notes = "; ".join(filter(None, (_scaled_note(metrics), _error_bar_note(summary))))
     lines += ["", f"![Mean scores per metric{f' ({notes})' if notes else ''}]({CHART_NAME})"]
     lines += _judge_lines(summary)
+    lines += _cost_lines(summary.get("estimated_cost"))
     lines += _changed_samples(rows, primary, label, scale, examples)
     return "\n".join(lines) + "\n"
+
+
+def _cost_lines(estimate: Mapping[str, Any] | None) -> list[str]:
+    """The "Cost (estimated)" section: each item with its basis, the total, the prices' source and review."""
+    if not estimate:
+        return []
+    lines = ["", "## Cost (estimated)", "", "| item | estimated USD | basis |", "|---|---:|---|"]
+    for name, line in estimate["breakdown"].items():
+        value = line["estimated_cost_usd"]
+        lines.append(
+            f"| {name} | {'unpriced' if value is None else f'{value:,.4f}'} | {_cell(line['basis'])} |"
+        )
+    lines.append(f"| **total** | **{estimate['estimated_cost_usd']:,.4f}** | sum of the priced items |")
+    prices = estimate.get("prices") or {}
+    verified = "verified" if prices.get("verified") else "not verified against the AWS page"
+    lines += [
+        "",
+        f"Prices of `{prices.get('model_id')}` from {prices.get('source')}, reviewed {prices.get('reviewed')} "
+        f"({verified}){'; overridden: ' + ', '.join(prices['overridden']) if prices.get('overridden') else ''}. "
+        "An estimate, not a bill.",
+    ]
+    if estimate.get("unpriced"):
+        lines.append(f"Unpriced (no price known): {', '.join(estimate['unpriced'])}.")
+    lines += [f"- {assumption}" for assumption in estimate.get("assumptions") or []]
+    return lines
 
 
 def score_summary(summary: Mapping[str, Any]) -> str:

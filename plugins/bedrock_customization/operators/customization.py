@@ -215,6 +215,8 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         """CreateModelCustomizationJob parameters for ``identity``; every check runs here, before any AWS call."""
         ctype = str(self.customization_type or "FINE_TUNING").strip().upper().replace("-", "_")
         model_id = _catalog_model_id(self.base_model_id)
+        catalog.record_format(model_id, ctype)  # raises when the model does not offer the type
+        distillation = _distillation_config(ctype, self.teacher_model_id, self.teacher_max_response_length)
         # The guard before the billable call (the operator also runs without the pipeline's plan); the model's
         # lifecycle is reported once a run, by plan and the preflight, not again per job.
         hyperparameters = catalog.validate_hyperparameters(model_id, self.hyperparameters or {}, ctype)
@@ -254,7 +256,6 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
             validators = []
         if validators:
             request["validationDataConfig"] = {"validators": [{"s3Uri": uri} for uri in validators]}
-        distillation = _distillation_config(ctype, self.teacher_model_id, self.teacher_max_response_length)
         if distillation:
             request["customizationConfig"] = distillation
         return request

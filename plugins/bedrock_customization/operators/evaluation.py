@@ -105,6 +105,11 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
     :param retry_base_delay: Seconds before the first retry; doubles each retry, with jitter. (default 1.0)
     :param retry_max_delay: Longest wait between attempts, in seconds. (default 20.0)
     :param kms_key_id: KMS key for SSE-KMS on every object written. (templated; default ``aws/s3``)
+    :param cost_context: ``base_model_id``, ``training_tokens`` and ``epochs`` of the candidate's training, and
+        for a candidate on a throughput ``throughput`` (``model_units``, ``created`` ISO time): with it the
+        summary gets ``estimated_cost`` (:func:`bedrock_customization.cost.run_estimate`: training, the
+        candidate's throughput hours or on-demand tokens, the baseline's on-demand tokens, storage). The
+        summary's ``usage`` holds each model's Converse input and output tokens either way. (default none)
     """
 
     aws_hook_class = BedrockRuntimeHook
@@ -154,6 +159,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         retry_base_delay: float = 1.0,
         retry_max_delay: float = 20.0,
         kms_key_id: str | None = None,
+        cost_context: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -178,6 +184,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         self.max_concurrency = max_concurrency
         self.throttling_retries = RetryPolicy(max_attempts, retry_base_delay, retry_max_delay)
         self.kms_key_id = kms_key_id
+        self.cost_context = cost_context
         self._cancel = threading.Event()
 
     @property
@@ -298,7 +305,8 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
                 f"primary_metric {primary!r} is not among the metrics {[m.name for m in metrics]}"
             )
         models = self._models()
-        responses = self._ask_all(runtime, samples, models, counter)
+        usage = {role: {"inputTokens": 0, "outputTokens": 0} for role in ROLES}
+        responses = self._ask_all(runtime, samples, models, counter, usage)
         rows = score_rows(samples, responses, metrics)
         keys = ("baseline", "candidate", "judge") if judge_id else ROLES
         judged = {"judge": _judge_figures(rows)} if judge_id else {}
@@ -318,8 +326,11 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
             **judged,
             inference_config=self.inference_config,
             retries=counter.as_dict(keys),
+            usage=usage,
             uris=dict(uris),
         )
+        if self.cost_context:
+            summary["estimated_cost"] = self._estimated_cost(models, usage, summary["decision"])
         publish(self._s3_client, summary, rows, uris, self.kms_key_id)
         self.log.info("%s Outputs under %s.", score_summary(summary), self.output_uri)
         return summary
@@ -330,9 +341,11 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         samples: list[Sample],
         models: Mapping[str, Mapping[str, str]],
         counter: RetryCounter,
+        usage: dict[str, dict[str, int]] | None = None,
     ) -> dict[str, list[str]]:
         """Every sample to both models, ``max_concurrency`` calls at a time; the first failure stops the rest."""
         answers: dict[str, list[str]] = {role: [""] * len(samples) for role in ROLES}
+        usage_lock = threading.Lock()
 
         def ask(role: str, position: int) -> None:
             if self._cancel.is_set():
@@ -345,6 +358,10 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
             request = converse_request(model_id, sample, self.inference_config)
             reply = self._retrying(lambda: runtime.converse(**request), what, counter, role)
             answers[role][position] = reply_text(reply)
+            if usage is not None:
+                with usage_lock:
+                    for key in ("inputTokens", "outputTokens"):
+                        usage[role][key] += int((reply.get("usage") or {}).get(key) or 0)
 
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="evaluate") as pool:
             futures = [pool.submit(ask, role, i) for i in range(len(samples)) for role in ROLES]
@@ -363,3 +380,30 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
             retries["candidate"],
         )
         return answers
+
+    def _estimated_cost(
+        self, models: Mapping[str, Mapping[str, str]], usage: Mapping[str, Mapping[str, int]], decision: str
+    ) -> dict[str, Any]:
+        """The run's estimated cost (:func:`bedrock_customization.cost.run_estimate`); a candidate on a
+        provisioned throughput is counted from the throughput's creation (``cost_context``) to now."""
+        from datetime import UTC, datetime
+
+        from bedrock_customization import cost
+
+        context = dict(self.cost_context or {})
+        throughput = context.get("throughput")
+        if throughput and throughput.get("created"):
+            created = datetime.fromisoformat(throughput["created"])
+            throughput = {**throughput, "seconds": (datetime.now(UTC) - created).total_seconds()}
+        return cost.run_estimate(
+            context["base_model_id"],
+            cost.configured_table(),
+            training_tokens=context.get("training_tokens"),
+            epochs=context.get("epochs"),
+            candidate_model_id=models["candidate"]["model_id"],
+            candidate_usage=usage["candidate"],
+            throughput=throughput,
+            baseline_model_id=models["baseline"]["model_id"],
+            baseline_usage=usage["baseline"],
+            kept_models=1 if decision == "promote" else 0,
+        )

@@ -51,6 +51,56 @@ def model() -> dict[str, Param]:
     }
 
 
+#: Customization types the training pipeline runs (reinforcement fine-tuning needs a grader it does not pass).
+PIPELINE_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION")
+
+
+def customization_types() -> list[str]:
+    """The customization types the forms offer: those some catalogued model can use today (a DISTILLATION
+    student needs a teacher before end of life); the plan checks the type against the chosen base model."""
+    from datetime import date
+
+    today = date.today()
+    offered = {
+        ctype for m in catalog.list_models() for ctype in catalog.offered_customization_types(m.id, today)
+    }
+    return [ctype for ctype in catalog.CUSTOMIZATION_TYPES if ctype in offered and ctype in PIPELINE_TYPES]
+
+
+def customization() -> dict[str, Param]:
+    from datetime import date
+
+    today = date.today()
+    teachers = list(
+        dict.fromkeys(t.id for m in catalog.list_models() for t in catalog.distillation_teachers(m.id, today))
+    )
+    types = customization_types()
+    form = {
+        "customization_type": Param(
+            "FINE_TUNING",
+            type="string",
+            enum=types,
+            description="How the base model learns; the plan checks that the base model offers it "
+            "(`bedrock-customize catalog`).",
+        ),
+        "teacher_model_id": Param(
+            None,
+            type=["null", "string"],
+            examples=teachers,
+            description="DISTILLATION only: the teacher that answers the prompts (a documented teacher of the "
+            "base model, by id, inference profile or ARN). The data's answers, when present, are kept as "
+            "examples for it.",
+        ),
+    }
+    if "CONTINUED_PRE_TRAINING" in types:  # AWS documents it for no current model (catalog notes)
+        form["text_key"] = Param(
+            None,
+            type=["null", "string"],
+            description="CONTINUED_PRE_TRAINING only: the raw field holding the unlabeled text (default `input`).",
+        )
+    return form
+
+
 def data(fallback: bool = False) -> dict[str, Param]:
     params = {
         "dataset_key": Param(

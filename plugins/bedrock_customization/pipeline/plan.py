@@ -46,6 +46,32 @@ def configurations(
     )
 
 
+def check_customization(
+    params: Mapping[str, Any], model_id: str, today: date | None = None
+) -> tuple[str, str | None]:
+    """(customization type, teacher model id or None), checked against the catalog.
+
+    The type must be one ``model_id`` offers ``today`` (default: today, when the job is created; a
+    DISTILLATION student needs a teacher before end of life); ``teacher_model_id`` must be a documented
+    teacher of the model and is refused for other types; ``text_key`` only maps continued pre-training text.
+    """
+    ctype = catalog.check_customization(model_id, params.get("customization_type") or "FINE_TUNING", today)
+    teacher = str(params.get("teacher_model_id") or "").strip() or None
+    if ctype == "DISTILLATION":
+        catalog.check_teacher(model_id, teacher, today)
+    elif teacher:
+        raise BedrockCustomizationError(
+            f"teacher_model_id={teacher} is only used by DISTILLATION, not {ctype}: clear it, or set "
+            "customization_type to DISTILLATION."
+        )
+    if params.get("text_key") and ctype != "CONTINUED_PRE_TRAINING":
+        raise BedrockCustomizationError(
+            f"text_key={params['text_key']} maps the text of CONTINUED_PRE_TRAINING records, not {ctype}: clear "
+            "it (prompt_key and completion_key map the other types)."
+        )
+    return ctype, teacher
+
+
 def check_judge(params: Mapping[str, Any]) -> None:
     """The ``llm_judge`` metric (in ``metrics`` or as ``primary_metric``) needs ``judge_model_id``: fail before
     any job rather than after training and provisioning."""
@@ -98,7 +124,7 @@ def plan_run(
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     model = catalog.get_model(params["base_model_id"])
-    customization_type = str(params.get("customization_type") or "FINE_TUNING").strip().upper()
+    customization_type, teacher = check_customization(params, model.id)
     configs = configurations(params, model.id, customization_type)
     check_judge(params)
     top_k = int(params.get("top_k") or 1)
@@ -145,6 +171,8 @@ def plan_run(
         "base_model_id": model.id,
         "base_inference_id": model.inference_id,
         "customization_type": customization_type,
+        "teacher_model_id": teacher,
+        "text_key": params.get("text_key") or None,
         "logical_date": ds,
         "raw_uri": artifacts.s3_uri(bucket, raw_key),
         "data_source": data_source,

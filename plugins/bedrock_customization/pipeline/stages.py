@@ -66,6 +66,7 @@ def data(run: Any) -> Data:
             customization_type=run["customization_type"],
             prompt_key="{{ params.prompt_key }}",
             completion_key="{{ params.completion_key }}",
+            text_key=run["text_key"],
             validation_fraction="{{ params.validation_fraction }}",
             seed="{{ params.seed }}",
             # plan validated the hyperparameters; the data needs only the batch size they settle.
@@ -128,6 +129,7 @@ def training(run: Any, data: Data, pool: str | None = None) -> Training:
             role_arn=run["role_arn"],
             base_model_id=run["base_model_id"],
             customization_type=run["customization_type"],
+            teacher_model_id=run["teacher_model_id"],
             training_data_uri=data.dataset.output["train_uri"],
             validation_data_uri=data.dataset.output["validation_uri"],
             kms_key_id=run["kms_key_arn"],
@@ -140,7 +142,7 @@ def training(run: Any, data: Data, pool: str | None = None) -> Training:
             aws_conn_id=AWS_CONN_ID,
             kms_key_id=run["kms_key_arn"],
         ).expand(job_arn=customize.output.map(tasks.job_arn))
-        board = tasks.leaderboard(run, customize.output, metrics.output)
+        board = tasks.leaderboard(run, customize.output, metrics.output, data.dataset.output["summary"])
     return Training(customize, metrics, board)
 
 

@@ -28,8 +28,11 @@ def plan(scope: str = "run", params: dict | None = None, dag_run=None) -> dict:
     import pendulum
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+    from bedrock_customization import cost
     from bedrock_customization.landing_zone import LandingZone
     from bedrock_customization.pipeline.plan import plan_run
+
+    cost.configured_table()  # a bad [bedrock_customization] prices override fails here, before any job
 
     def landing_zone() -> LandingZone:
         return LandingZone.from_variable(
@@ -62,14 +65,20 @@ def job_arn(result: dict) -> str:
 
 
 @task
-def leaderboard(run: dict, jobs: list, metrics: list, dag_run=None) -> dict:
-    """Rank the configurations by final validation loss; a sweep writes the leaderboard JSON, CSV and chart."""
+def leaderboard(run: dict, jobs: list, metrics: list, prepared: dict | None = None, dag_run=None) -> dict:
+    """Rank the configurations by final validation loss, each with its estimated training cost (from the
+    dataset step's summary ``prepared``: its ``train_tokens``); a sweep writes the leaderboard JSON, CSV and
+    chart."""
     import logging
 
-    from bedrock_customization import sweep
+    from bedrock_customization import cost, sweep
 
     log = logging.getLogger(__name__)
     entries = sweep.merge_results(run["configs"], list(jobs), list(metrics))
+    table = cost.configured_table()
+    entries = cost.training_estimates(
+        entries, run["base_model_id"], (prepared or {}).get("train_tokens"), table
+    )
     document = sweep.leaderboard(
         entries,
         top_k=run["top_k"],
@@ -80,6 +89,7 @@ def leaderboard(run: dict, jobs: list, metrics: list, dag_run=None) -> dict:
         base_model_id=run["base_model_id"],
         customization_type=run["customization_type"],
         dataset={"raw_uri": run["raw_uri"], "source": run["data_source"], "data_uri": run["data_uri"]},
+        prices=cost.prices_for(run["base_model_id"], table),
     )
     if run["leaderboard_uri"]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -139,19 +149,33 @@ def select_baseline(run: dict, registry: str) -> dict:
 
 @task
 def evaluation_requests(run: dict, board: dict, candidates: list, throughputs: list) -> list:
-    """One evaluation per provisioned candidate: its throughput, label and output prefix."""
+    """One evaluation per provisioned candidate: its throughput, label and output prefix, and what the cost
+    estimate needs beyond what the evaluation measures (the throughput's model units and creation time)."""
+    from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
+
     from bedrock_customization.pipeline.plan import evaluation_uri
 
+    bedrock = BedrockHook(aws_conn_id=AWS_CONN_ID).conn
     by_model = {e["model_arn"]: e for e in board["entries"]}
     requests = []
     for candidate, throughput_arn in zip(candidates, throughputs, strict=True):
         entry = by_model[candidate["model_id"]]
         label = f"#{entry['rank']} {entry['label']}" if len(board["entries"]) > 1 else "candidate"
+        described = bedrock.get_provisioned_model_throughput(provisionedModelId=throughput_arn)
         requests.append(
             {
                 "candidate_model_id": throughput_arn,
                 "candidate_label": label,
                 "output_uri": evaluation_uri(run, entry["config_hash"]),
+                "cost_context": {
+                    "base_model_id": run["base_model_id"],
+                    "training_tokens": entry.get("train_tokens"),
+                    "epochs": (entry.get("hyperparameters") or {}).get("epochCount"),
+                    "throughput": {
+                        "model_units": described.get("modelUnits"),
+                        "created": described["creationTime"].isoformat(),
+                    },
+                },
             }
         )
     return requests
