@@ -2,7 +2,8 @@
 ### Bedrock retraining
 
 Fine-tune a Bedrock base model on the question/answer data in the landing-zone bucket (or distil it from a
-teacher: `customization_type` DISTILLATION with `teacher_model_id`), inside the VPC and
+teacher: `customization_type` DISTILLATION with `teacher_model_id`; or reinforce it with a Lambda grader:
+REINFORCEMENT_FINE_TUNING with `grader_lambda_arn`), inside the VPC and
 with the customer-managed KMS key; serve it on a provisioned throughput; compare it with the model it would
 replace (the current champion, else the base model); promote it, reject it or, when the evaluation cannot
 tell them apart, keep the champion (inconclusive); leave nothing billable behind.

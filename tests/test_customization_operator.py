@@ -432,3 +432,76 @@ def test_deferrable_job_resumes_with_the_result_or_the_failure_message(served, e
         assert FAIL_MESSAGE not in event.get("message", "")  # the trigger's event carries only the status
         with pytest.raises(AirflowFailException, match=re.escape(FAIL_MESSAGE)):
             resumed.execute_complete(ctx, event)
+
+
+# ------------------------------------------------------------------------------ reinforcement fine-tuning
+
+
+def _rft(aws, **kwargs) -> BedrockVpcCustomizeModelOperator:
+    from tests.grader import rft_jsonl
+
+    aws["s3"].put_object(
+        Bucket=BUCKET, Key="rft.jsonl", Body=rft_jsonl((f"q{i}", f"a{i}") for i in range(120)).encode()
+    )
+    return operator(
+        base_model_id=NOVA_2_LITE,
+        customization_type="REINFORCEMENT_FINE_TUNING",
+        training_data_uri=f"s3://{BUCKET}/rft.jsonl",
+        validation_data_uri=None,
+        hyperparameters={"epochCount": "3", "learningRate": 0.0001, "reasoningEffort": "low"},
+        **kwargs,
+    )
+
+
+def test_reinforcement_fine_tuning_sends_the_grader_and_typed_hyperparameters(aws):
+    import boto3
+
+    from tests.grader import create_grader
+
+    grader = create_grader(
+        boto3.client("lambda", region_name=REGION), boto3.client("iam", region_name=REGION)
+    )
+    result = _rft(aws, grader_lambda_arn=grader).execute(context())
+
+    job = aws["bedrock"].get_model_customization_job(jobIdentifier=result["job_arn"])
+    assert job["status"] == "Completed" and job["customizationType"] == "REINFORCEMENT_FINE_TUNING"
+    assert job["customizationConfig"] == {
+        "rftConfig": {
+            "graderConfig": {"lambdaGrader": {"lambdaArn": grader}},
+            "hyperParameters": {"epochCount": 3, "learningRate": 0.0001, "reasoningEffort": "low"},
+        }
+    }
+    assert not job.get("hyperParameters")  # RFT's go in rftConfig
+
+
+def test_reinforcement_fine_tuning_with_a_grader_that_does_not_exist_creates_no_job(aws):
+    from botocore.exceptions import ClientError
+
+    missing = f"arn:aws:lambda:{REGION}:123456789012:function:no-such-grader"
+    with pytest.raises(ClientError, match="Lambda function .*no-such-grader does not exist"):
+        _rft(aws, grader_lambda_arn=missing).execute(context())
+    assert jobs(aws["bedrock"]) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"customization_type": "REINFORCEMENT_FINE_TUNING", "base_model_id": NOVA_2_LITE},
+            "needs grader_lambda_arn",
+        ),
+        (
+            {"customization_type": "REINFORCEMENT_FINE_TUNING", "base_model_id": NOVA_2_LITE,
+             "grader_lambda_arn": "reward-function"},
+            "is not a Lambda function ARN",
+        ),
+        (
+            {"grader_lambda_arn": f"arn:aws:lambda:{REGION}:123456789012:function:g"},
+            "only used by REINFORCEMENT",
+        ),
+    ],
+)  # fmt: skip
+def test_bad_rft_settings_fail_before_any_aws_call(no_aws, kwargs, message):
+    kwargs.setdefault("hyperparameters", None)
+    with pytest.raises(BedrockCustomizationError, match=re.escape(message)):
+        operator(validation_data_uri=None, **kwargs).execute(context())

@@ -300,3 +300,19 @@ def test_cli_output_dir_writes_one_policy_document_per_file(tmp_path, capsys):
         assert set(document) == {"Version", "Statement"} and document["Statement"]
     trust = json.loads((folder / "trust-policy.json").read_text())
     assert trust == iam.trust_policy(region=REGION, account=ACCOUNT)
+
+
+def test_an_rft_grader_is_granted_lambda_invoke_and_a_bad_arn_fails(capsys):
+    grader = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:reward-function"
+    policy = iam.service_role_policy(region=REGION, account=ACCOUNT, bucket=BUCKET, grader_lambda_arn=grader)
+    statement = {s["Sid"]: s for s in policy["Statement"]}[iam.SID_INVOKE_GRADER]
+    assert statement["Action"] == ["lambda:InvokeFunction"] and statement["Resource"] == [grader]
+    plain = iam.service_role_policy(region=REGION, account=ACCOUNT, bucket=BUCKET)
+    assert iam.SID_INVOKE_GRADER not in [s["Sid"] for s in plain["Statement"]]
+    with pytest.raises(BedrockCustomizationError, match="grader 'reward' is not a Lambda function ARN"):
+        iam.service_role_policy(region=REGION, account=ACCOUNT, bucket=BUCKET, grader_lambda_arn="reward")
+    args = ["iam-policy", "--region", REGION, "--account", ACCOUNT, "--bucket", BUCKET]
+    assert main([*args, "--grader-lambda-arn", grader]) == 0
+    printed = json.loads(capsys.readouterr().out)["policy"]["Statement"]
+    assert {"Sid": iam.SID_INVOKE_GRADER, "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+            "Resource": [grader]} in printed  # fmt: skip

@@ -153,9 +153,11 @@ def test_the_form_offers_only_types_and_teachers_a_current_model_has():
     from bedrock_customization.pipeline import params
 
     form = params.customization()
-    assert form["customization_type"].schema["enum"] == ["FINE_TUNING", "DISTILLATION"]
+    types = ["FINE_TUNING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING"]
+    assert form["customization_type"].schema["enum"] == types
     assert form["teacher_model_id"].schema["examples"] == ["amazon.nova-pro-v1:0"]
     assert form["teacher_model_id"].value is None
+    assert form["grader_lambda_arn"].value is None  # required by the plan for RFT only
     assert "text_key" not in form  # no current model offers continued pre-training
 
 
@@ -197,3 +199,50 @@ def test_the_chosen_candidate_is_the_best_one_its_evaluation_promotes_and_the_re
     summaries[1]["decision"] = "reject"
     chosen = sweep.choose(board, candidates, ["arn:t/a", "arn:t/b"], summaries)
     assert (chosen["config_hash"], chosen["decision"]) == ("a", "inconclusive")
+
+
+# ------------------------------------------------------------------------------ reinforcement fine-tuning
+
+NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"
+GRADER = "arn:aws:lambda:us-east-1:123456789012:function:reward"
+
+
+def test_reinforcement_fine_tuning_plans_the_grader_and_its_own_hyperparameters():
+    run = _plan(
+        {"base_model_id": NOVA_2_LITE, "customization_type": "REINFORCEMENT_FINE_TUNING",
+         "grader_lambda_arn": GRADER, "hyperparameters": {"epochCount": 3, "reasoningEffort": "low"}}
+    )  # fmt: skip
+    assert run["customization_type"] == "REINFORCEMENT_FINE_TUNING" and run["grader_lambda_arn"] == GRADER
+    # RFT's own hyperparameters (no documented defaults: nothing is added)
+    assert run["jobs"][0]["hyperparameters"] == {"epochCount": "3", "reasoningEffort": "low"}
+
+
+@pytest.mark.parametrize(
+    ("params", "why"),
+    [
+        ({}, "REINFORCEMENT_FINE_TUNING needs grader_lambda_arn"),
+        ({"grader_lambda_arn": "reward"}, "grader_lambda_arn=reward is not a Lambda function ARN"),
+        (
+            {"grader_lambda_arn": GRADER, "hyperparameters": {"batchSize": 8}},
+            r"batchSize.*16\.\.512",
+        ),
+        (
+            {"grader_lambda_arn": GRADER, "hyperparameters": {"learningRateWarmupSteps": 10}},
+            "learningRateWarmupSteps",
+        ),
+    ],
+)
+def test_reinforcement_fine_tuning_without_a_valid_grader_or_hyperparameters_fails(params, why):
+    with pytest.raises(BedrockCustomizationError, match=why):
+        _plan({"base_model_id": NOVA_2_LITE, "customization_type": "REINFORCEMENT_FINE_TUNING", **params})
+
+
+def test_a_grader_for_another_type_or_rft_on_a_model_without_it_fails():
+    with pytest.raises(
+        BedrockCustomizationError, match="only used by REINFORCEMENT_FINE_TUNING, not FINE_TUNING"
+    ):
+        _plan({"base_model_id": NOVA_2_LITE, "grader_lambda_arn": GRADER})
+    with pytest.raises(
+        BedrockCustomizationError, match="cannot be customized with REINFORCEMENT_FINE_TUNING"
+    ):
+        _plan({"customization_type": "REINFORCEMENT_FINE_TUNING", "grader_lambda_arn": GRADER})

@@ -497,3 +497,62 @@ class TestEvaluationModels:
             "evaluation-models",
         )
         assert "acme.judge-v1:0" in check.detail and "bedrock:InvokeModel" in check.fix
+
+
+# ------------------------------------------------------------------------------ reinforcement fine-tuning
+
+
+def _rft(zone: LandingZone, grader: str, invoke_on: str | None) -> PreflightReport:
+    """Preflight of an RFT job of Nova 2 Lite graded by ``grader``; the role may invoke ``invoke_on``."""
+    if invoke_on:
+        zone.client("iam").put_role_policy(
+            RoleName=zone.outputs["RoleArn"].split("/")[-1],
+            PolicyName="rft-grader",
+            PolicyDocument=json.dumps(
+                {"Version": "2012-10-17",
+                 "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": invoke_on}]}
+            ),
+        )  # fmt: skip
+    return preflight(
+        zone,
+        base_model=NOVA_2_LITE,
+        customization_type="REINFORCEMENT_FINE_TUNING",
+        hyperparameters={"epochCount": "2", "batchSize": "16"},
+        grader_lambda_arn=grader,
+    )
+
+
+def test_rft_passes_with_a_grader_the_role_may_invoke(zone):
+    from tests.grader import create_grader
+
+    grader = create_grader(zone.client("lambda"), zone.client("iam"))
+    report = _rft(zone, grader, invoke_on=grader)
+    assert report.ok, report.render()
+    (check,) = [c for c in report.checks if c.name == "grader-lambda"]
+    assert f"grader {grader} exists in {REGION}" in check.detail
+
+
+def test_rft_with_a_grader_that_does_not_exist_fails_naming_it(zone):
+    missing = f"arn:aws:lambda:{REGION}:{zone.outputs['RoleArn'].split(':')[4]}:function:no-such-grader"
+    check = only_failure(_rft(zone, missing, invoke_on="*"), "grader-lambda")
+    assert check.detail == f"grader Lambda function {missing} does not exist in {REGION}"
+    assert "create the reward function no-such-grader in us-east-1" in check.fix
+
+
+def test_rft_with_a_role_that_may_not_invoke_the_grader_fails_with_the_fix(zone):
+    from tests.grader import create_grader
+
+    grader = create_grader(zone.client("lambda"), zone.client("iam"))
+    check = only_failure(_rft(zone, grader, invoke_on=None), "role-permissions")
+    missing = f"{iam.SID_INVOKE_GRADER}: lambda:InvokeFunction on {grader}"
+    assert f"lacks statements {iam.SID_INVOKE_GRADER} ({missing})" in check.detail
+    assert f"--grader-lambda-arn {grader}" in check.fix
+
+
+def test_rft_without_a_grader_and_a_grader_for_another_type_fail(zone):
+    check = only_failure(_rft(zone, None, invoke_on=None), "grader-lambda")
+    assert "needs a Lambda grader" in check.detail and "set grader_lambda_arn" in check.fix
+    grader = f"arn:aws:lambda:{REGION}:123456789012:function:reward"
+    report = preflight(zone, grader_lambda_arn=grader)
+    check = next(c for c in report.failed if c.name == "grader-lambda")
+    assert "only used by REINFORCEMENT_FINE_TUNING, not FINE_TUNING" in check.detail

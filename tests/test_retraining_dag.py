@@ -206,6 +206,57 @@ def test_a_distilled_student_is_evaluated_and_promoted_like_a_fine_tuned_one(in_
     assert summary["billable_resources_left"] == []
 
 
+def test_reinforcement_fine_tuning_is_graded_by_the_lambda_and_promoted_like_a_fine_tuned_one(
+    in_process_emulator, retraining
+):
+    import boto3
+
+    from include.local_stack import REGION
+    from tests.grader import create_grader
+
+    start, run = retraining
+    landing_zone = start(in_process_emulator)
+    # The user's part: a reward function in the region, and the service role allowed to invoke it.
+    grader = create_grader(
+        boto3.client("lambda", region_name=REGION), boto3.client("iam", region_name=REGION)
+    )
+    boto3.client("iam", region_name=REGION).put_role_policy(
+        RoleName=landing_zone["role_arn"].split("/")[-1],
+        PolicyName="rft-grader",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": grader}]}
+        ),
+    )  # fmt: skip
+
+    _, summary = run(
+        {"base_model_id": "amazon.nova-2-lite-v1:0:256k", "customization_type": "REINFORCEMENT_FINE_TUNING",
+         "grader_lambda_arn": grader, "hyperparameters": {"epochCount": 2, "reasoningEffort": "low"}}
+    )  # fmt: skip
+
+    assert summary["state"] == "success", summary
+    bedrock, s3 = _clients()
+    job = bedrock.get_model_customization_job(jobIdentifier=summary["job_arn"])
+    assert job["status"] == "Completed" and job["customizationType"] == "REINFORCEMENT_FINE_TUNING"
+    assert job["customizationConfig"]["rftConfig"] == {
+        "graderConfig": {"lambdaGrader": {"lambdaArn": grader}},
+        "hyperParameters": {"epochCount": 2, "reasoningEffort": "low"},
+    }
+    assert not job.get("hyperParameters") and not (job.get("validationDataConfig") or {}).get("validators")
+    # The training records are prompts with the sample data's answers as the grader's reference answers.
+    bucket, key = _split(job["trainingDataConfig"]["s3Uri"])
+    records = [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()]
+    assert len(records) >= 100 and all(
+        [m["role"] for m in r["messages"]] == ["user"] and r["reference_answer"] for r in records
+    )
+    # The tuned model beats its base model and becomes the champion; only its throughput is left.
+    baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
+    assert summary["decision"] == "promote" and candidate["chrf"] > baseline["chrf"] + 20
+    (alive,) = _alive(bedrock)
+    assert alive["provisionedModelArn"] == summary["serving_throughput"] == candidate["model_id"]
+    assert summary["billable_resources_left"] == []
+
+
 def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_process_emulator, retraining):
     start, run = retraining
     start(in_process_emulator)

@@ -197,7 +197,11 @@ def _record_pairs(record: dict) -> tuple[list[tuple[str, str]], list[str]]:
                 # Each assistant turn answers the conversation so far; its latest user turn is the key.
                 pairs.append((last_user, text))
                 last_user = None
-        if last_user:
+        reference = record.get("reference_answer")
+        if last_user and isinstance(reference, str) and reference.strip():
+            # Reinforcement fine-tuning: the grader rewards responses close to the reference answer.
+            pairs.append((last_user, reference.strip()))
+        elif last_user:
             unanswered.append(last_user)  # distillation prompt (no assistant turn)
         return pairs, unanswered
     prompt = record.get("prompt")

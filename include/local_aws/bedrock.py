@@ -74,6 +74,11 @@ class ThrottlingException(ServiceException):
 JOB_NAME = r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*"
 RESOURCE_NAME = r"([0-9a-zA-Z][_-]?)+"
 ROLE_ARN = r"arn:aws(-[^:]+)?:iam::([0-9]{12})?:role/.+"
+# LambdaGraderConfig.lambdaArn (API reference page API_LambdaGraderConfig), at most 512 characters.
+LAMBDA_ARN = (
+    r"arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}(-gov)?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_\.]+"
+    r"(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
 S3_URI = r"s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?"
 MODEL_ID = r"[a-z0-9-]{1,63}[.]{1}[a-z0-9-]{1,63}([.]?[a-z0-9-]{1,63})([:][a-z0-9-]{1,63}){0,2}"
 TOKEN = r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?"
@@ -1033,6 +1038,9 @@ class LocalBedrockBackend(BedrockBackend):
                 f"(see {catalog.page_url(customization.source)})."
             )
         self._check_customization_config(customization, base_model_id, params.get("customizationConfig"))
+        if customization_type == "REINFORCEMENT_FINE_TUNING":
+            rft = params["customizationConfig"]["rftConfig"]  # present: checked just above
+            self._check_grader(rft["graderConfig"]["lambdaGrader"]["lambdaArn"])
         self._check_hyper_parameters(customization, base_model_id, params)
         validators = (params.get("validationDataConfig") or {}).get("validators") or []
         if validators and not customization.validation:
@@ -1072,10 +1080,34 @@ class LocalBedrockBackend(BedrockBackend):
                     "customizationConfig.rftConfig.graderConfig.lambdaGrader.lambdaArn is required for "
                     f"REINFORCEMENT_FINE_TUNING of base model {base_model_id}."
                 )
+            field = "customizationConfig.rftConfig.graderConfig.lambdaGrader.lambdaArn"
+            _check_pattern(field, lambda_arn, LAMBDA_ARN, 512)
         elif config.get("rftConfig") is not None:
             raise ValidationException(
                 f"customizationConfig.rftConfig is only allowed with customizationType REINFORCEMENT_FINE_TUNING, not {kind}."
             )
+
+    def _check_grader(self, lambda_arn: str) -> None:
+        """The grader is a Lambda function of this account and region that exists. The emulator looks it up
+        in moto's Lambda backend (GetFunction, no Docker) and does not invoke it: reward calls are not
+        emulated. The service role invokes the reward function (rft-access-security)."""
+        from moto.awslambda.exceptions import UnknownFunctionException
+        from moto.awslambda.models import lambda_backends
+
+        field = "customizationConfig.rftConfig.graderConfig.lambdaGrader.lambdaArn"
+        account, region = lambda_arn.split(":")[4], lambda_arn.split(":")[3]
+        if region != self.region_name or account != self.account_id:
+            raise ValidationException(
+                f"{field} {lambda_arn} must be a Lambda function of account {self.account_id} in "
+                f"{self.region_name}, where the job runs (see {catalog.page_url(catalog.RFT_ACCESS)})."
+            )
+        try:
+            lambda_backends[account][region].get_function(lambda_arn)
+        except UnknownFunctionException:
+            raise ValidationException(
+                f"{field}: the Lambda function {lambda_arn} does not exist "
+                f"(see {catalog.page_url(catalog.RFT_ACCESS)})."
+            ) from None
 
     @staticmethod
     def _check_hyper_parameters(customization: catalog.Customization, base_model_id: str, params: dict[str, Any]) -> None:

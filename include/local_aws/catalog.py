@@ -43,6 +43,9 @@ HP_LLAMA31 = "cm-hp-meta-llama31"
 HP_LLAMA32 = "cm-hp-meta-llama32"
 NOVA2_SFT = "nova-2-sft-data-prep"
 RFT_NOVA = "rft-nova-models"
+RFT_DATA = "rft-prepare-data"  # RFT records (OpenAI chat completion format) and their minimum count
+RFT_HP_API = "https://docs.aws.amazon.com/bedrock/latest/APIReference/API_RFTHyperParameters.html"
+RFT_ACCESS = "rft-access-security"  # the service role needs lambda:InvokeFunction on the grader
 DATA_PREP = "model-customization-prepare"
 NOVA_DATA_PREP = "https://docs.aws.amazon.com/nova/latest/userguide/customize-fine-tune-prepare.html"
 DISTILLATION = "prequisites-model-distillation"
@@ -78,11 +81,14 @@ class HyperParameter:
     default: float | None
     source: str
     allow_auto: bool = False  # Titan Multimodal Embeddings: epochCount also accepts "Auto"
+    choices: tuple[str, ...] = ()  # kind "string": the allowed values (RFT's reasoningEffort enum)
 
     def problem(self, raw: Any) -> str | None:
         """Why ``raw`` (a hyperParameters map value, always a string on the wire) is invalid, or None."""
         if not isinstance(raw, str):
             return f"must be a string holding {'an' if self.kind == 'integer' else 'a'} {self.kind}"
+        if self.choices:
+            return None if raw in self.choices else f"'{raw}' is not one of {', '.join(self.choices)}"
         text = raw.strip()
         if self.allow_auto and text == "Auto":
             return None
@@ -99,7 +105,9 @@ class HyperParameter:
         return None
 
     def range_text(self) -> str:
-        """``between 1 and 5`` / ``1`` (for a one-value range)."""
+        """``between 1 and 5`` / ``1`` (for a one-value range) / ``one of low, medium, high``."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
         low, high = _num(self.minimum), _num(self.maximum)
         return low if low == high else f"between {low} and {high}"
 
@@ -208,13 +216,18 @@ LLAMA31_HP = (
 LLAMA32_HP = tuple(
     HyperParameter(hp.name, hp.kind, hp.minimum, hp.maximum, hp.default, HP_LLAMA32) for hp in LLAMA31_HP
 )
-# Reinforcement fine-tuning: botocore RFTHyperParameters (customizationConfig.rftConfig.hyperParameters);
-# ranges from the rft-nova-models pages (facts section 0a).
+# Reinforcement fine-tuning: botocore RFTHyperParameters (customizationConfig.rftConfig.hyperParameters),
+# every member with its ranges from the API reference page API_RFTHyperParameters (botocore 1.43 agrees); the
+# maxPromptLength and inferenceMaxTokens shapes carry no bounds.
 RFT_HP = (
-    _hp("epochCount", "integer", 1, 50, None, RFT_NOVA),
-    _hp("batchSize", "integer", 16, 512, None, RFT_NOVA),
-    _hp("learningRate", "float", 1e-7, 1e-3, None, RFT_NOVA),
-    _hp("trainingSamplePerPrompt", "integer", 2, 16, None, RFT_NOVA),
+    _hp("epochCount", "integer", 1, 50, None, RFT_HP_API),
+    _hp("batchSize", "integer", 16, 512, None, RFT_HP_API),
+    _hp("learningRate", "float", 1e-7, 1e-3, None, RFT_HP_API),
+    _hp("maxPromptLength", "integer", -math.inf, math.inf, None, RFT_HP_API),
+    _hp("trainingSamplePerPrompt", "integer", 2, 16, None, RFT_HP_API),
+    _hp("inferenceMaxTokens", "integer", -math.inf, math.inf, None, RFT_HP_API),
+    _hp("reasoningEffort", "string", 0, 0, None, RFT_HP_API, choices=("low", "medium", "high")),
+    _hp("evalInterval", "integer", 1, 100, None, RFT_HP_API),
 )
 
 NOVA_RESERVED = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]")  # NOVA_DATA_PREP
@@ -387,6 +400,9 @@ _ENTRIES: list[FoundationModel] = [
                 "rft-prompts",
                 RFT_NOVA,
                 validation=False,
+                min_records=100,  # "A minimum of 100 records in training dataset" (RFT_DATA)
+                max_records=20000,  # at most 20,000 prompts (RFT_DATA)
+                records_source=RFT_DATA,
                 hyper_parameters_in="customizationConfig.rftConfig.hyperParameters",
             ),
         ),
@@ -817,12 +833,16 @@ def _image_caption(record: dict) -> str | None:
 
 
 def _rft_prompts(record: dict) -> str | None:
-    # UNVERIFIED details: RFT records carry a user prompt in "messages" (RFT_NOVA, rft-prepare-data).
+    # RFT_DATA: OpenAI chat completion records: "messages" holding the prompt (system/user/assistant roles)
+    # and "reference_answer", what the grader scores the response against (any JSON value); more fields
+    # are allowed.
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         return 'field "messages" must be a non-empty list'
     if not any(isinstance(m, dict) and m.get("role") == "user" for m in messages):
         return 'field "messages" must contain a message with role "user"'
+    if record.get("reference_answer") in (None, ""):
+        return 'field "reference_answer" is required (what the grader scores the response against)'
     return None
 
 
@@ -837,7 +857,7 @@ RECORD_FORMATS: dict[str, tuple[str, str]] = {
     "distillation-prompts": ("bedrock-conversation-2024 prompts (assistant turn optional)", DISTILLATION),
     "continued-pre-training": ('{"input": string}', DATA_PREP),
     "image-caption": ('{"image-ref": "s3://...", "caption": string}', DATA_PREP),
-    "rft-prompts": ('{"messages": [{"role": "user", ...}], ...}', RFT_NOVA),
+    "rft-prompts": ('{"messages": [{"role": "user", ...}], "reference_answer": ..., ...}', RFT_DATA),
 }
 
 

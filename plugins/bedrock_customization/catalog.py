@@ -269,6 +269,8 @@ class CustomizationOptions:
         supervised fine-tuning does not. Prepared data still holds out a split for this project's evaluation.
     :ivar reasoning_content: whether assistant turns may carry ``reasoningContent`` blocks (Nova 2 Lite SFT).
     :ivar hyperparameters: this type's own hyperparameters (RFT), or None for the model's ``hyperparameters``.
+    :ivar min_training_records: this type's own minimum of training records when higher than the model's
+        (RFT: 100), or None.
     :ivar sources: the pages documenting these options.
     """
 
@@ -276,6 +278,7 @@ class CustomizationOptions:
     reasoning_content: bool = False
     hyperparameters: Mapping[str, HyperparameterSpec] | None = field(default=None, hash=False)
     sources: tuple[str, ...] = ()
+    min_training_records: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -284,6 +287,8 @@ class CustomizationOptions:
         }
         if self.hyperparameters is not None:
             data["hyperparameters"] = {name: spec.to_dict() for name, spec in self.hyperparameters.items()}
+        if self.min_training_records is not None:
+            data["min_training_records"] = self.min_training_records
         data["sources"] = list(self.sources)
         return data
 
@@ -603,6 +608,7 @@ def _parse_options(ctype: str, data: Mapping[str, Any]) -> CustomizationOptions:
             else None
         ),
         sources=tuple(data.get("sources", ())),
+        min_training_records=data.get("min_training_records"),
     )
 
 

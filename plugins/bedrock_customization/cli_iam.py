@@ -55,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--kms-key", metavar="ARN", help="ARN of the customer-managed KMS key")
     parser.add_argument(
+        "--grader-lambda-arn",
+        metavar="ARN",
+        help="the Lambda grader of reinforcement fine-tuning jobs (grants lambda:InvokeFunction on it)",
+    )
+    parser.add_argument(
         "--subnet-ids",
         nargs="+",
         default=[],
@@ -98,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         kms_key_arn=args.kms_key,
         subnet_ids=split_list(args.subnet_ids),
         security_group_ids=split_list(args.security_group_ids),
+        grader_lambda_arn=args.grader_lambda_arn,
     )
     if args.output_dir is None:
         print(json.dumps(documents, indent=2))

@@ -83,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="e.g. epochCount=2 learningRate=0.00001 (space- or comma-separated)",
     )
     parser.add_argument("--kms-key", metavar="KEY", help="customer-managed key (id, ARN or alias)")
+    parser.add_argument(
+        "--grader-lambda-arn", metavar="ARN", help="the Lambda grader of a REINFORCEMENT_FINE_TUNING job"
+    )
     parser.add_argument("--subnet-ids", nargs="+", default=[], metavar="ID", help="vpcConfig subnets")
     parser.add_argument("--security-group-ids", nargs="+", default=[], metavar="ID", help="vpcConfig groups")
     parser.add_argument(
@@ -141,4 +144,5 @@ def _spec(
         subnet_ids=tuple(subnets),
         security_group_ids=tuple(groups),
         require_all_azs=args.require_all_azs,
+        grader_lambda_arn=args.grader_lambda_arn,
     )

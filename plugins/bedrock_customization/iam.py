@@ -72,6 +72,7 @@ SID_MANAGE_ENI = "ManageBedrockEni"
 SID_TAG_ENI = "TagBedrockEniOnCreate"
 SID_TRUST = "BedrockAssumeRole"
 SID_KEY_POLICY = "BedrockServiceRoleUseOfKey"
+SID_INVOKE_GRADER = "InvokeRftGrader"
 #: Every Sid of the permission policy, in the order statements appear.
 SIDS = (
     SID_READ_DATA,
@@ -95,6 +96,11 @@ ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
 KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]+$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]+$")
+#: LambdaGraderConfig.lambdaArn (Bedrock API reference): a function ARN, optionally with a version or alias.
+LAMBDA_ARN = re.compile(
+    r"^arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}(-gov)?-[a-z]+-\d{1}:\d{12}:function:[a-zA-Z0-9-_\.]+"
+    r"(:(\$LATEST|[a-zA-Z0-9-_]+))?$"
+)
 
 
 def partition_for(region: str) -> str:
@@ -137,6 +143,7 @@ def service_role_policy(
     subnet_ids: Sequence[str] = (),
     security_group_ids: Sequence[str] = (),
     data_objects: Iterable[str] = (),
+    grader_lambda_arn: str | None = None,
 ) -> dict[str, Any]:
     """The permission policy of the service role, narrowed to one bucket, its prefixes, a key and a VPC.
 
@@ -147,8 +154,16 @@ def service_role_policy(
     :param subnet_ids: subnets of the job's ``vpcConfig``; requires ``security_group_ids`` and vice versa.
     :param data_objects: exact object keys the job reads, granted without a trailing wildcard (preflight uses
         this to check a role against the objects of one job).
+    :param grader_lambda_arn: the Lambda grader of reinforcement fine-tuning jobs; the role may invoke it
+        (page rft-access-security: lambda:InvokeFunction on the reward function).
     """
-    _check(region=region, account=account, bucket=bucket, kms_key_arn=kms_key_arn)
+    _check(
+        region=region,
+        account=account,
+        bucket=bucket,
+        kms_key_arn=kms_key_arn,
+        grader_lambda_arn=grader_lambda_arn,
+    )
     subnets, groups = _vpc(subnet_ids, security_group_ids)
     partition = partition_for(region)
     s3 = f"arn:{partition}:s3:::{bucket}"
@@ -173,6 +188,8 @@ def service_role_policy(
         )
     if subnets:
         statements.extend(_vpc_statements(partition, region, account, subnets, groups))
+    if grader_lambda_arn:
+        statements.append(_allow(SID_INVOKE_GRADER, ["lambda:InvokeFunction"], [grader_lambda_arn]))
     return {"Version": _VERSION, "Statement": statements}
 
 
@@ -304,7 +321,14 @@ def _vpc(subnet_ids: Sequence[str], security_group_ids: Sequence[str]) -> tuple[
     return subnets, groups
 
 
-def _check(*, region: str, account: str, bucket: str | None = None, kms_key_arn: str | None = None) -> None:
+def _check(
+    *,
+    region: str,
+    account: str,
+    bucket: str | None = None,
+    kms_key_arn: str | None = None,
+    grader_lambda_arn: str | None = None,
+) -> None:
     problems = []
     if not REGION.match(region or ""):
         problems.append(f"region {region!r} is not an AWS region name such as us-east-1")
@@ -314,6 +338,11 @@ def _check(*, region: str, account: str, bucket: str | None = None, kms_key_arn:
         problems.append(f"bucket {bucket!r} is not an S3 bucket name (give the name, not s3://…)")
     if kms_key_arn and not KMS_KEY_ARN.match(kms_key_arn):
         problems.append(f"KMS key {kms_key_arn!r} is not a key ARN (arn:aws:kms:<region>:<account>:key/<id>)")
+    if grader_lambda_arn and not LAMBDA_ARN.match(grader_lambda_arn):
+        problems.append(
+            f"grader {grader_lambda_arn!r} is not a Lambda function ARN "
+            "(arn:aws:lambda:<region>:<account>:function:<name>)"
+        )
     if problems:
         raise BedrockCustomizationError("; ".join(problems))
 

@@ -163,6 +163,8 @@ class PreflightSpec:
     #: ``semantic`` metric's embedding model) must answer before anything billable starts.
     evaluation_metrics: tuple[str, ...] = ()
     judge_model_id: str | None = None
+    #: The Lambda grader of a REINFORCEMENT_FINE_TUNING job (rftConfig.graderConfig.lambdaGrader.lambdaArn).
+    grader_lambda_arn: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("validation_uris", "subnet_ids", "security_group_ids", "evaluation_metrics"):
@@ -185,6 +187,11 @@ class PreflightSpec:
         if not iam_policy.ROLE_ARN.match(self.role_arn or ""):
             problems.append(
                 f"role {self.role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+            )
+        if self.grader_lambda_arn and not iam_policy.LAMBDA_ARN.match(self.grader_lambda_arn):
+            problems.append(
+                f"grader_lambda_arn {self.grader_lambda_arn!r} is not a Lambda function ARN "
+                "(arn:aws:lambda:<region>:<account>:function:<name>)"
             )
         if problems:
             raise BedrockCustomizationError("; ".join(problems))
@@ -209,12 +216,15 @@ class Clients:
     bedrock: Any
     #: bedrock-runtime: only the evaluation-models check uses it.
     runtime: Any = None
+    #: lambda: only the grader check (reinforcement fine-tuning) uses it.
+    lambda_: Any = None
 
     @classmethod
     def from_session(cls, session: Any, region: str) -> Clients:
         """Clients of a boto3 session (the standard credential chain; ``AWS_ENDPOINT_URL`` is honoured)."""
         names = {"ec2": "ec2", "s3": "s3", "iam": "iam", "kms": "kms", "bedrock": "bedrock"}
         names["runtime"] = "bedrock-runtime"
+        names["lambda_"] = "lambda"
         return cls(**{field: session.client(name, region_name=region) for field, name in names.items()})
 
 
@@ -282,6 +292,8 @@ def run_preflight(spec: PreflightSpec, clients: Clients) -> PreflightReport:
                     ),
                 )
             )
+    if spec.grader_lambda_arn or spec.customization_type == "REINFORCEMENT_FINE_TUNING":
+        plan.append(("grader-lambda", lambda: check_grader_lambda(clients.lambda_, spec)))
     if _evaluation_model_metrics(spec):
         plan.append(("evaluation-models", lambda: check_evaluation_models(clients.runtime, spec)))
     return PreflightReport(tuple(_guarded(name, run) for name, run in plan))
@@ -726,6 +738,54 @@ def _trust_condition_problem(condition: Mapping[str, Any], account: str, job_arn
     return None
 
 
+def check_grader_lambda(lambda_client: Any, spec: PreflightSpec) -> Check:
+    """A REINFORCEMENT_FINE_TUNING job's grader is a Lambda function of the job's region that exists; other
+    types take none. (role-permissions checks that the role may invoke it: page rft-access-security.)"""
+    name = "grader-lambda"
+    arn = spec.grader_lambda_arn
+    if spec.customization_type != "REINFORCEMENT_FINE_TUNING":
+        return Check(
+            name,
+            False,
+            f"grader_lambda_arn {arn} is only used by REINFORCEMENT_FINE_TUNING, not "
+            f"{spec.customization_type}",
+            "clear grader_lambda_arn, or set customization_type to REINFORCEMENT_FINE_TUNING",
+        )
+    if not arn:
+        return Check(
+            name,
+            False,
+            "a REINFORCEMENT_FINE_TUNING job needs a Lambda grader and none was given",
+            f"set grader_lambda_arn to the ARN of the reward function (a Lambda function in {spec.region})",
+        )
+    region = arn.split(":")[3]
+    if region != spec.region:
+        return Check(
+            name,
+            False,
+            f"grader {arn} is in {region}, but the job runs in {spec.region}",
+            f"deploy the reward function in {spec.region} and give its ARN",
+        )
+    try:
+        config = lambda_client.get_function(FunctionName=arn)["Configuration"]
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return Check(
+            name,
+            False,
+            f"grader Lambda function {arn} does not exist in {spec.region}",
+            f"create the reward function {arn.split(':')[6]} in {spec.region}, or fix grader_lambda_arn",
+        )
+    state = config.get("State") or "Active"
+    if state == "Failed":
+        return Check(
+            name,
+            False,
+            f"grader {arn} is in state Failed ({config.get('StateReason') or 'no reason given'})",
+            "fix and redeploy the reward function",
+        )
+    return Check(name, True, f"grader {config['FunctionArn']} exists in {spec.region} (state {state})")
+
+
 def check_role_permissions(iam: Any, spec: PreflightSpec, key_arn: str | None = None) -> Check:
     """The role's policies grant every action and resource the generated policy for this job grants."""
     name = "role-permissions"
@@ -776,6 +836,9 @@ def _required_statements(spec: PreflightSpec, key_arn: str | None) -> list[dict[
             kms_key_arn=key_arn if bucket == output_bucket and _is_key_arn(key_arn) else None,
             subnet_ids=spec.subnet_ids if bucket == output_bucket else (),
             security_group_ids=spec.security_group_ids if bucket == output_bucket else (),
+            grader_lambda_arn=spec.grader_lambda_arn
+            if bucket == output_bucket and spec.customization_type == "REINFORCEMENT_FINE_TUNING"
+            else None,
         )
         for statement in policy["Statement"]:
             sid = statement["Sid"]
@@ -801,6 +864,8 @@ def _iam_policy_command(spec: PreflightSpec, key_arn: str | None) -> str:
         parts += ["--kms-key", str(key_arn)]
     if spec.vpc:
         parts += ["--subnet-ids", *spec.subnet_ids, "--security-group-ids", *spec.security_group_ids]
+    if spec.grader_lambda_arn:
+        parts += ["--grader-lambda-arn", spec.grader_lambda_arn]
     return shlex.join(parts)
 
 

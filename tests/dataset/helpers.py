@@ -196,6 +196,18 @@ def check_record(record: dict[str, Any], record_format: str) -> list[tuple[str, 
             turns.append((message["role"], message["content"]))
         _alternating([role for role, _ in turns])
         return turns
+    if record_format == "rft_prompts":
+        assert set(record) == {"messages", "reference_answer"}
+        messages = record["messages"]
+        if messages[0]["role"] == "system":
+            _texts_ok(messages[0]["content"])
+            messages = messages[1:]
+        turns = [(message["role"], message["content"]) for message in messages]
+        assert all(set(message) == {"role", "content"} for message in messages)
+        _texts_ok(*(text for _, text in turns), record["reference_answer"])
+        turns.append(("assistant", record["reference_answer"]))  # the answer the grader scores against
+        _alternating([role for role, _ in turns])
+        return turns
     assert record_format in ("bedrock_conversation_2024", "distillation_prompts")
     assert set(record) <= {"schemaVersion", "system", "messages"}
     assert record["schemaVersion"] == "bedrock-conversation-2024"

@@ -19,8 +19,9 @@ TARGETS = [
     (model.id, ctype, model.record_formats[ctype])
     for model in catalog.list_models()
     for ctype in model.customization_types
-    if model.record_formats[ctype] in ENCODERS  # rft_prompts cannot be prepared yet
+    if model.record_formats[ctype] in ENCODERS
 ]
+CHAT_FORMATS = ("claude_messages", "bedrock_conversation_2024", "distillation_prompts", "rft_prompts")
 VARIANTS = {
     "plain": {},
     "bom_crlf_blank_lines": {"bom": True, "crlf": True, "blank_every": 3},
@@ -30,7 +31,7 @@ VARIANTS = {
 def _mapping(record_format: str) -> FieldMapping:
     if record_format == "continued_pretraining":
         return FieldMapping(text_key="text")
-    if record_format in ("claude_messages", "bedrock_conversation_2024", "distillation_prompts"):
+    if record_format in CHAT_FORMATS:
         return FieldMapping(prompt_key="question", completion_key="answer", system_prompt=SYSTEM)
     return FieldMapping(prompt_key="question", completion_key="answer")
 
@@ -44,8 +45,8 @@ def _expected(record: dict[str, str], record_format: str) -> list[tuple[str, str
 def test_every_customizable_model_and_type_is_covered():
     formats = {fmt for _, _, fmt in TARGETS}
     # continued_pretraining was Titan Text's (withdrawn): it is covered by forcing the format below.
-    assert formats == set(catalog.RECORD_FORMATS) - {"continued_pretraining", "rft_prompts"}
-    assert set(ENCODERS) == set(catalog.RECORD_FORMATS) - {"rft_prompts"}
+    assert formats == set(catalog.RECORD_FORMATS) - {"continued_pretraining"}
+    assert set(ENCODERS) == set(catalog.RECORD_FORMATS)
     assert {model for model, _, _ in TARGETS} == {m.id for m in catalog.list_models()} - {PLAIN}
 
 
@@ -127,6 +128,8 @@ def test_round_trip(tmp_path, model_id, ctype, record_format, input_format, vari
                     record["system"] if record_format == "claude_messages" else record["system"][0]["text"]
                 )
                 assert system == SYSTEM
+            if record_format == "rft_prompts":
+                assert record["messages"][0] == {"role": "system", "content": SYSTEM}
             if input_format != "jsonl" or variant != "plain":  # no escapes in the input: canonical bytes
                 assert raw == orjson.dumps(record)
     assert sorted(written) == sorted(_expected(r, record_format) for r in records)

@@ -445,15 +445,6 @@ def test_failure_keeps_previous_results_and_leaves_no_temporaries(tmp_path, caps
             ["--base-model", "amazon.titan-text-express-v1:0:8k"],
             "is no longer offered for customization",
         ),
-        (
-            [
-                "--base-model",
-                "amazon.nova-2-lite-v1:0:256k",
-                "--customization-type",
-                "REINFORCEMENT_FINE_TUNING",
-            ],
-            "cannot prepare that format yet",
-        ),
         (["--base-model", PLAIN, "--customization-type", "DISTILLATION"], "does not support DISTILLATION"),
         (["--base-model", PLAIN, "--system", "Be brief."], "prompt_completion format has no system prompt"),
         (["--base-model", PLAIN, "--format", "nope"], "invalid choice: 'nope'"),

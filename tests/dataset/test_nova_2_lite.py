@@ -135,3 +135,31 @@ def test_cli_prepares_reasoning_records(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     records = read_jsonl(tmp_path / "out" / "train.jsonl") + read_jsonl(tmp_path / "out" / "validation.jsonl")
     assert all("reasoningContent" in r["messages"][1]["content"][0] for r in records)
+
+
+def test_reinforcement_fine_tuning_records_are_prompts_with_a_reference_answer(tmp_path):
+    from bedrock_customization.evaluation.samples import read_samples
+
+    raw = [{"question": f"What is {i} + {i}?", "answer": f"{2 * i}"} for i in range(130)]
+    write_jsonl(tmp_path / "raw.jsonl", raw)
+    mapping = FieldMapping(prompt_key="question", completion_key="answer", system_prompt="Add.")
+    report = prepare(
+        tmp_path / "raw.jsonl", tmp_path / "out", base_model_id=NOVA_2_LITE,
+        customization_type="REINFORCEMENT_FINE_TUNING", mapping=mapping, validation_fraction=0.1,
+    )  # fmt: skip
+    assert report.records_written == 130
+    records = read_jsonl(tmp_path / "out" / "train.jsonl")
+    by_question = {r["messages"][1]["content"]: r for r in records}
+    assert by_question["What is 3 + 3?"] == {
+        "messages": [{"role": "system", "content": "Add."}, {"role": "user", "content": "What is 3 + 3?"}],
+        "reference_answer": "6",
+    }
+    # The held-out split reads back as prompt and reference for the evaluation.
+    (sample, *_) = read_samples((tmp_path / "out" / "validation.jsonl").read_text())
+    assert sample.system == "Add." and sample.reference == str(2 * int(sample.prompt.split()[2]))
+    # RFT needs at least 100 training records (rft-prepare-data), more than Nova 2 Lite's fine-tuning minimum.
+    with pytest.raises(InvalidDatasetError, match="needs at least 100: add records or lower the validation"):
+        prepare(
+            tmp_path / "raw.jsonl", tmp_path / "few", base_model_id=NOVA_2_LITE,
+            customization_type="REINFORCEMENT_FINE_TUNING", mapping=mapping, validation_fraction=0.3,
+        )  # fmt: skip

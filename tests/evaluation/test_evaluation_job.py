@@ -75,8 +75,9 @@ def job_op(validation_uri: str, **overrides: Any) -> BedrockEvaluationJobOperato
         "description": "candidate fine-tuned",
         "wait_for_completion": False,
         "deferrable": False,
-        "waiter_delay": 0,
-        "waiter_max_attempts": 100,
+        # A deadline (about 20 s), not a count of instant polls: a busy machine reaches Completed later.
+        "waiter_delay": 0.05,
+        "waiter_max_attempts": 400,
         **overrides,
     }
     return BedrockEvaluationJobOperator(**kwargs)

@@ -325,6 +325,6 @@ def test_uris_ids_and_options_render_from_templates():
     assert (op.baseline_model_id, op.candidate_model_id) == (NOVA_MICRO_ON_DEMAND, context["ti_arn"])
     assert (op.kms_key_id, op.judge_model_id) == ("alias/lz", JUDGE)
     assert parse_sample_size(op.sample_size) == 12 and float(op.margin) == 1.5
-    from bedrock_customization.operators.evaluation import _names
+    from bedrock_customization.evaluation.metrics import parse_metric_names
 
-    assert _names(op.metrics) == ["chrf", "rouge_l"]
+    assert parse_metric_names(op.metrics) == ["chrf", "rouge_l"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 import botocore.session
@@ -86,14 +87,21 @@ def job_kwargs(
             }
         if customization.kind == "REINFORCEMENT_FINE_TUNING":
             kwargs["customizationConfig"] = {
-                "rftConfig": {
-                    "graderConfig": {
-                        "lambdaGrader": {"lambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:g"}
-                    }
-                }
+                "rftConfig": {"graderConfig": {"lambdaGrader": {"lambdaArn": grader_function()}}}
             }
     kwargs.update(extra)
     return kwargs
+
+
+def grader_function(name: str = "g") -> str:
+    """The ARN of an RFT grader Lambda function, created in moto's Lambda backend unless it exists."""
+    from tests.grader import create_grader
+
+    lambda_client = client("lambda")
+    try:
+        return lambda_client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    except lambda_client.exceptions.ResourceNotFoundException:
+        return create_grader(lambda_client, client("iam"), name)
 
 
 def with_hyper_parameters(
@@ -224,14 +232,20 @@ def test_documented_customization_is_accepted_with_documented_hyperparameters(
 ) -> None:
     bedrock = client("bedrock", region_name=region)
     base = job_kwargs(model.model_id, customization)
-    lows = {hp.name: _num_text(hp.minimum, hp.kind) for hp in customization.hyper_parameters}
+    lows = {hp.name: _num_text(hp.minimum, hp.kind) for hp in _bounded(customization)}
     bedrock.create_model_customization_job(**with_hyper_parameters(base, customization, lows))
-    highs = {hp.name: _num_text(hp.maximum, hp.kind) for hp in customization.hyper_parameters}
+    highs = {hp.name: _num_text(hp.maximum, hp.kind) for hp in _bounded(customization)}
     bedrock.create_model_customization_job(
         **with_hyper_parameters(
             {**base, "jobName": "rule-job-2", "customModelName": "rule-model-2"}, customization, highs
         )
     )
+
+
+def _bounded(customization: catalog.Customization) -> list[catalog.HyperParameter]:
+    """The hyperparameters with a documented numeric range (RFT's maxPromptLength, inferenceMaxTokens and
+    reasoningEffort have none; test_rft_takes_every_documented_hyperparameter covers them)."""
+    return [hp for hp in customization.hyper_parameters if not hp.choices and math.isfinite(hp.maximum)]
 
 
 def _num_text(value: float, kind: str) -> str:
@@ -251,7 +265,7 @@ def test_undocumented_hyperparameters_are_rejected(
             "hyperParameters.notAKnob",
         )
         assert all(hp.name in message for hp in customization.hyper_parameters)  # names the allowed values
-    for hp in customization.hyper_parameters:
+    for hp in _bounded(customization):
         field = f"{customization.hyper_parameters_in}.{hp.name}"
         too_big = _num_text(hp.maximum * 10 + 1, hp.kind)
         # RFT hyperparameters are typed numbers in botocore's shape: only the range can be wrong there.
@@ -584,6 +598,11 @@ def test_llama_3_1_takes_prompt_completion_in_us_west_2(s3: Any) -> None:
             {"image-ref": "https://x/i.png", "caption": "a cat"},
         ),
         ("prompt-completion", {"prompt": "q", "completion": "a"}, {"prompt": "q"}),
+        (
+            "rft-prompts",
+            {"messages": [{"role": "user", "content": "q"}], "reference_answer": {"answer": "a"}},
+            {"messages": [{"role": "user", "content": "q"}]},
+        ),
     ],
 )
 def test_record_formats(fmt: str, good: dict, bad: dict) -> None:
@@ -761,3 +780,111 @@ def test_identifiers_violating_the_declared_pattern(bedrock: Any, method: str, f
     rejected(
         lambda: getattr(bedrock, method)(**{field: "not valid!"}), "ValidationException", field, "pattern"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reinforcement fine-tuning: the Lambda grader and the RFT records
+
+NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"
+
+
+def _rft_records(count: int) -> list[dict]:
+    return [
+        {"messages": [{"role": "user", "content": f"Question {i}?"}], "reference_answer": f"Answer {i}."}
+        for i in range(count)
+    ]
+
+
+def _rft_config(grader: str, **hyper_parameters: Any) -> dict:
+    config: dict[str, Any] = {"graderConfig": {"lambdaGrader": {"lambdaArn": grader}}}
+    if hyper_parameters:
+        config["hyperParameters"] = hyper_parameters
+    return {"rftConfig": config}
+
+
+def test_rft_takes_every_documented_hyperparameter_and_trains_on_prompts_with_reference_answers(
+    s3: Any, bedrock: Any
+) -> None:
+    every = {
+        "epochCount": 2, "batchSize": 16, "learningRate": 1e-5, "maxPromptLength": 4096,
+        "trainingSamplePerPrompt": 4, "inferenceMaxTokens": 1024, "reasoningEffort": "medium",
+        "evalInterval": 10,
+    }  # fmt: skip
+    arn = create_job(
+        bedrock, "rft-ok", base=NOVA_2_LITE, training=put_jsonl(s3, "rft.jsonl", _rft_records(100)),
+        customizationType="REINFORCEMENT_FINE_TUNING",
+        customizationConfig=_rft_config(grader_function(), **every),
+    )  # fmt: skip
+    job = wait_job(bedrock, arn)
+    assert job["status"] == "Completed", job.get("failureMessage")
+    assert job["customizationConfig"]["rftConfig"]["hyperParameters"] == every
+    assert bedrock.get_custom_model(modelIdentifier=job["outputModelArn"])["customizationType"] == (
+        "REINFORCEMENT_FINE_TUNING"
+    )
+
+
+def test_rft_refuses_a_bad_reasoning_effort_and_a_grader_that_is_not_a_lambda_function_arn(
+    bedrock: Any,
+) -> None:
+    rejected(
+        lambda: create_job(
+            bedrock, "rft-effort", base=NOVA_2_LITE, customizationType="REINFORCEMENT_FINE_TUNING",
+            customizationConfig=_rft_config(grader_function(), reasoningEffort="extreme"),
+        ),
+        "ValidationException", "reasoningEffort", "one of low, medium, high",
+    )  # fmt: skip
+    for bad in (
+        "reward",
+        "arn:aws:lambda:us-east-1:123456789012:layer:reward",
+        "arn:aws:iam::123456789012:role/r",
+    ):
+        rejected(
+            lambda bad=bad: create_job(
+                bedrock, "rft-arn", base=NOVA_2_LITE, customizationType="REINFORCEMENT_FINE_TUNING",
+                customizationConfig=_rft_config(bad),
+            ),
+            "ValidationException", "lambdaArn", "regular expression pattern",
+        )  # fmt: skip
+
+
+def test_rft_grader_must_exist_in_the_jobs_account_and_region(aws: None) -> None:
+    bedrock = client("bedrock")
+    grader = grader_function()
+    missing = grader.replace(":function:g", ":function:no-such-grader")
+    message = rejected(
+        lambda: create_job(
+            bedrock, "rft-missing", base=NOVA_2_LITE, customizationType="REINFORCEMENT_FINE_TUNING",
+            customizationConfig=_rft_config(missing),
+        ),
+        "ValidationException", f"the Lambda function {missing} does not exist",
+    )  # fmt: skip
+    assert "rft-access-security" in message
+    elsewhere = grader.replace("us-east-1", "us-west-2")
+    rejected(
+        lambda: create_job(
+            bedrock, "rft-west", base=NOVA_2_LITE, customizationType="REINFORCEMENT_FINE_TUNING",
+            customizationConfig=_rft_config(elsewhere),
+        ),
+        "ValidationException", "must be a Lambda function of account", "in us-east-1",
+    )  # fmt: skip
+    assert bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"] == []
+
+
+def test_rft_fails_with_too_few_prompts_or_records_without_a_reference_answer(s3: Any, bedrock: Any) -> None:
+    config = _rft_config(grader_function())
+    few = create_job(
+        bedrock, "rft-few", base=NOVA_2_LITE, training=put_jsonl(s3, "few.jsonl", _rft_records(99)),
+        customizationType="REINFORCEMENT_FINE_TUNING", customizationConfig=config,
+    )  # fmt: skip
+    job = wait_job(bedrock, few)
+    assert job["status"] == "Failed" and "has 99 records" in job["failureMessage"]
+    assert "between 100 and 20000" in job["failureMessage"] and "rft-prepare-data" in job["failureMessage"]
+    records = _rft_records(100)
+    del records[41]["reference_answer"]
+    bad = create_job(
+        bedrock, "rft-bad", base=NOVA_2_LITE, training=put_jsonl(s3, "bad.jsonl", records),
+        customizationType="REINFORCEMENT_FINE_TUNING", customizationConfig=config,
+    )  # fmt: skip
+    job = wait_job(bedrock, bad)
+    assert job["status"] == "Failed" and "line 42" in job["failureMessage"]
+    assert "reference_answer" in job["failureMessage"]

@@ -9,7 +9,10 @@ bedrock_conversation_2024  ``{"schemaVersion": "bedrock-conversation-2024", "sys
                            "messages": [{"role", "content": [{"text": str}]}, ...]}``
 continued_pretraining      ``{"input": str}``
 distillation_prompts       ``bedrock_conversation_2024``: a user turn, and its answer when the data has one
-rft_prompts                (not written yet: reinforcement fine-tuning prompts, OpenAI chat-completions style)
+rft_prompts                ``{"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...],
+                           "reference_answer": str}``: the conversation up to its last user turn, and the
+                           final answer as the reference the grader scores against (OpenAI chat completion
+                           format, user guide page rft-prepare-data)
 ========================== ===================================================================================
 
 For Nova 2 Lite supervised fine-tuning an assistant turn of ``bedrock_conversation_2024`` may start with a
@@ -63,6 +66,16 @@ def _bedrock_conversation(record: Conversation) -> bytes:
     return b"".join(parts)
 
 
+def _rft_prompts(record: Conversation) -> bytes:
+    parts = [b'{"messages":[']
+    if record.system:
+        parts += (b'{"role":"system","content":', record.system.literal, b"},")
+    *prompt, (_, reference) = record.turns  # validated records end with the assistant's answer
+    parts.append(b",".join(b"".join((_ROLE[role], text.literal, b"}")) for role, text in prompt))
+    parts += (b'],"reference_answer":', reference.literal, b"}\n")
+    return b"".join(parts)
+
+
 def _continued_pretraining(record: Conversation) -> bytes:
     return b"".join((b'{"input":', record.text.literal, b"}\n"))
 
@@ -74,6 +87,7 @@ ENCODERS: dict[str, Callable[[Conversation], bytes]] = {
     "bedrock_conversation_2024": _bedrock_conversation,
     "continued_pretraining": _continued_pretraining,
     "distillation_prompts": _bedrock_conversation,
+    "rft_prompts": _rft_prompts,
 }
 
 

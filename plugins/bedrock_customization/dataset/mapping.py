@@ -40,7 +40,7 @@ ASSISTANT = "assistant"
 #: Key read for continued pre-training text when no ``text_key`` is given (Bedrock's own field name).
 DEFAULT_TEXT_KEY = "input"
 #: Formats whose records are conversations; the others are ``prompt_completion`` and ``continued_pretraining``.
-CHAT_FORMATS = ("claude_messages", "bedrock_conversation_2024", "distillation_prompts")
+CHAT_FORMATS = ("claude_messages", "bedrock_conversation_2024", "distillation_prompts", "rft_prompts")
 #: Usual names of the field each mapping option reads, likeliest first; matched case-insensitively.
 COMMON_KEYS: dict[str, tuple[str, ...]] = {
     "prompt_key": ("question", "prompt", "instruction", "input", "query", "user", "source", "sentence1"),

@@ -355,6 +355,7 @@ def _process(
         validation_bytes=validation.bytes,
         validation_fraction=sink.fraction,
         stopped_at=stopped_at,
+        min_training_records=model.options(report.customization_type).min_training_records,
     )
     if skip and rejections and not fatal:
         report.warnings.append(f"{len(rejections):,} invalid records were skipped (on_invalid='skip')")

@@ -280,13 +280,17 @@ def check_files(
     validation_bytes: int,
     validation_fraction: float,
     stopped_at: int | None = None,
+    min_training_records: int | None = None,
 ) -> list[Problem]:
     """File-level problems: record counts and file sizes against the model's limits.
+
+    ``min_training_records`` is the customization type's own minimum (RFT), checked when above the model's.
 
     ``stopped_at`` is the input line where reading stopped because a :class:`HardLimits` maximum was passed:
     the counts are then lower bounds, the messages say so and name the line, and minimums are not checked.
     """
     limits = model.limits
+    minimum = max(limits.min_training_records or 0, min_training_records or 0) or None
     problems: list[Problem] = []
     total = train_records + validation_records
     fewer = " or lower the validation fraction" if validation_records else ""
@@ -298,12 +302,12 @@ def check_files(
         pass  # minimums: the rest of the input was not read, so too few records cannot be told
     elif total == 0:
         problems.append(Problem("no_records", "no valid records to write"))
-    elif limits.min_training_records is not None and train_records < limits.min_training_records:
+    elif minimum is not None and train_records < minimum:
         problems.append(
             Problem(
                 "too_few_records",
                 f"{train_records:,} training records; {model.id} needs at least "
-                f"{limits.min_training_records:,}: add records{fewer}",
+                f"{minimum:,}: add records{fewer}",
             )
         )
     elif train_records == 0:

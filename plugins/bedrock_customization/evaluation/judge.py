@@ -37,6 +37,7 @@ __all__ = [
     "Judgement",
     "Verdict",
     "judge_both_orders",
+    "judge_details",
     "judge_metric",
     "judge_request",
     "judge_summary",
@@ -389,6 +390,16 @@ def judge_metric(
         f"LLM-as-judge with {model_id}, both answer orders",
         paired=paired,
     )
+
+
+def judge_details(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    """Each model's ``llm_judge`` score details, sample by sample, from scored rows (``compare.score_rows``)."""
+    details: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        for role, scores in (row.get("details") or {}).items():
+            if "llm_judge" in scores:
+                details.setdefault(role, []).append(scores["llm_judge"])
+    return details
 
 
 def judge_summary(details: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ __all__ = [
     "exact_match",
     "mean_chrf",
     "metric_names",
+    "parse_metric_names",
     "register_metric",
     "rouge_l",
 ]
@@ -141,6 +142,13 @@ def register_metric(name: str, factory: MetricFactory, *, replace: bool = False)
     if name in _REGISTRY and not replace:
         raise ValueError(f"A metric named {name!r} is already registered; pass replace=True to override it")
     _REGISTRY[name] = factory
+
+
+def parse_metric_names(metrics: Sequence[str] | str) -> list[str]:
+    """Metric names from a list, or from a comma-separated string (a rendered template)."""
+    if isinstance(metrics, str):
+        return [name.strip() for name in metrics.split(",") if name.strip()]
+    return [str(name) for name in metrics]
 
 
 def metric_names() -> tuple[str, ...]:

@@ -5,7 +5,9 @@ Accepted records (one JSON object per line):
 * prompt/completion: ``{"prompt": str, "completion": str}``;
 * Claude messages: ``{"system": str, "messages": [{"role": "user"|"assistant", "content": str | [{"text"}]}]}``;
 * bedrock-conversation-2024: ``{"schemaVersion": ..., "system": [{"text"}], "messages": [{"role",
-  "content": [{"text"}]}]}``.
+  "content": [{"text"}]}]}``;
+* reinforcement fine-tuning: ``{"messages": [{"role": "system"|"user", "content": str}],
+  "reference_answer": str}`` (the reference answer is the expected reply).
 
 For conversations the final assistant turn is the reference, the user turn before it is the prompt, and the turns
 before that (and the system text) are kept as context, so the models see what they saw in training.
@@ -97,6 +99,13 @@ def _conversation(record: Mapping[str, Any], index: int, line: int, where: str) 
     messages = record.get("messages")
     if not isinstance(messages, list) or not messages:
         raise EvaluationError(f"{where}: 'messages' must be a non-empty list")
+    system = record.get("system")
+    reference_answer = record.get("reference_answer")
+    if isinstance(reference_answer, str):
+        # Reinforcement fine-tuning records: a system message, the prompt, and the reference answer apart.
+        if messages and isinstance(messages[0], Mapping) and messages[0].get("role") == "system":
+            system, messages = messages[0].get("content"), messages[1:]
+        messages = [*messages, {"role": "assistant", "content": reference_answer}]
     turns: list[tuple[str, str]] = []
     for number, message in enumerate(messages, start=1):
         role = message.get("role") if isinstance(message, Mapping) else None
@@ -116,7 +125,7 @@ def _conversation(record: Mapping[str, Any], index: int, line: int, where: str) 
     reference, prompt = turns[-1][1], turns[-2][1]
     if not prompt.strip() or not reference.strip():
         raise EvaluationError(f"{where}: the last user turn and the final assistant turn must not be empty")
-    return Sample(index, line, prompt, reference, _system(record.get("system")), tuple(turns[:-2]))
+    return Sample(index, line, prompt, reference, _system(system), tuple(turns[:-2]))
 
 
 def read_samples(text: str, source: str = "<data>") -> list[Sample]:

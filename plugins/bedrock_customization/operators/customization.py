@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
-from bedrock_customization import catalog
+from bedrock_customization import catalog, iam
 from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.links.bedrock import BedrockCustomizationJobLink, BedrockCustomModelLink
 from bedrock_customization.operators.base import BedrockJobOperator, error_code
@@ -31,7 +31,7 @@ _MANAGED_REQUEST_KEYS = {
     "outputDataConfig": "output_data_uri",
     "hyperParameters": "hyperparameters",
     "customizationType": "customization_type",
-    "customizationConfig": "teacher_model_id",
+    "customizationConfig": "teacher_model_id / grader_lambda_arn",
     "vpcConfig": "subnet_ids / security_group_ids",
     "customModelKmsKeyId": "kms_key_id",
     "jobTags": "job_tags",
@@ -78,11 +78,14 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
     :param custom_model_name: Prefix of the custom model name, as ``job_name``. (templated)
     :param hyperparameters: ``hyperParameters``, strings or numbers, checked against the model catalog.
         Default none (Bedrock's defaults). (templated)
-    :param customization_type: ``FINE_TUNING`` (default), ``CONTINUED_PRE_TRAINING`` or ``DISTILLATION``.
-        (templated)
+    :param customization_type: ``FINE_TUNING`` (default), ``CONTINUED_PRE_TRAINING``, ``DISTILLATION`` or
+        ``REINFORCEMENT_FINE_TUNING``. (templated)
     :param teacher_model_id: The teacher model of a ``DISTILLATION`` job (required for it). (templated)
     :param teacher_max_response_length: ``maxResponseLengthForInference`` of the teacher. Default: Bedrock's.
         (templated)
+    :param grader_lambda_arn: The Lambda grader (reward function) of a ``REINFORCEMENT_FINE_TUNING`` job
+        (required for it): ``customizationConfig.rftConfig.graderConfig.lambdaGrader.lambdaArn``; the job's
+        hyperparameters then go in ``rftConfig.hyperParameters``, typed. (templated)
     :param customization_job_kwargs: Further CreateModelCustomizationJob parameters that have no parameter
         here. (templated)
     :param idempotency_key: What identifies the job instead of the run id and map index, up to 256
@@ -106,6 +109,7 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         "customization_type",
         "teacher_model_id",
         "teacher_max_response_length",
+        "grader_lambda_arn",
         "subnet_ids",
         "security_group_ids",
         "kms_key_id",
@@ -138,6 +142,7 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         customization_type: str = "FINE_TUNING",
         teacher_model_id: str | None = None,
         teacher_max_response_length: int | None = None,
+        grader_lambda_arn: str | None = None,
         customization_job_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -151,6 +156,7 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         self.customization_type = customization_type
         self.teacher_model_id = teacher_model_id
         self.teacher_max_response_length = teacher_max_response_length
+        self.grader_lambda_arn = grader_lambda_arn
         self.customization_job_kwargs = customization_job_kwargs
 
     # ------------------------------------------------------------------------------------------- the lifecycle
@@ -217,6 +223,12 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         model_id = _catalog_model_id(self.base_model_id)
         catalog.record_format(model_id, ctype)  # raises when the model does not offer the type
         distillation = _distillation_config(ctype, self.teacher_model_id, self.teacher_max_response_length)
+        grader = str(self.grader_lambda_arn or "").strip() or None
+        if grader and ctype != "REINFORCEMENT_FINE_TUNING":
+            raise BedrockCustomizationError(
+                f"grader_lambda_arn is only used by REINFORCEMENT_FINE_TUNING jobs, not {ctype}; remove it "
+                "or set customization_type='REINFORCEMENT_FINE_TUNING'"
+            )
         # The guard before the billable call (the operator also runs without the pipeline's plan); the model's
         # lifecycle is reported once a run, by plan and the preflight, not again per job.
         hyperparameters = catalog.validate_hyperparameters(model_id, self.hyperparameters or {}, ctype)
@@ -238,7 +250,9 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
             "customizationType": ctype,
             **extra,
         }
-        if hyperparameters:
+        if ctype == "REINFORCEMENT_FINE_TUNING":
+            request["customizationConfig"] = _rft_config(model_id, grader, hyperparameters)
+        elif hyperparameters:
             request["hyperParameters"] = dict(hyperparameters)
         validators = as_list(self.validation_data_uri)
         if len(validators) > 10:
@@ -268,6 +282,27 @@ def _catalog_model_id(base_model_id: str) -> str:
     """The catalogued base model behind ``base_model_id`` (a custom model ARN names its base model)."""
     match = _CUSTOM_MODEL_ARN.match(str(base_model_id).strip())
     return match["base"] if match else str(base_model_id)
+
+
+def _rft_config(model_id: str, grader: str | None, hyperparameters: Mapping[str, str]) -> dict:
+    """``rftConfig``: the Lambda grader, and the validated hyperparameters typed as RFTHyperParameters."""
+    if not grader:
+        raise BedrockCustomizationError(
+            "A REINFORCEMENT_FINE_TUNING job needs grader_lambda_arn (the ARN of the Lambda function that "
+            "scores the model's responses)"
+        )
+    if not iam.LAMBDA_ARN.match(grader):
+        raise BedrockCustomizationError(
+            f"grader_lambda_arn {grader!r} is not a Lambda function ARN "
+            "(arn:aws:lambda:<region>:<account>:function:<name>)"
+        )
+    specs = catalog.get_model(model_id).hyperparameters_for("REINFORCEMENT_FINE_TUNING")
+    convert = {"int": int, "float": float, "str": str}
+    typed = {name: convert[specs[name].type](value) for name, value in hyperparameters.items()}
+    config: dict[str, Any] = {"graderConfig": {"lambdaGrader": {"lambdaArn": grader}}}
+    if typed:
+        config["hyperParameters"] = typed
+    return {"rftConfig": config}
 
 
 def _distillation_config(ctype: str, teacher: str | None, max_response_length: int | str | None) -> dict:

@@ -25,8 +25,13 @@ from bedrock_customization.evaluation.invoke import (
     converse_request,
     reply_text,
 )
-from bedrock_customization.evaluation.judge import JUDGE_MODELS_HINT, judge_summary
-from bedrock_customization.evaluation.metrics import DEFAULT_METRICS, Metric, create_metrics
+from bedrock_customization.evaluation.judge import JUDGE_MODELS_HINT, judge_details, judge_summary
+from bedrock_customization.evaluation.metrics import (
+    DEFAULT_METRICS,
+    Metric,
+    create_metrics,
+    parse_metric_names,
+)
 from bedrock_customization.evaluation.report import score_summary
 from bedrock_customization.evaluation.samples import Sample, parse_sample_size
 from bedrock_customization.evaluation.storage import describe_selection, load_samples, output_uris, publish
@@ -36,18 +41,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 DEFAULT_INFERENCE_CONFIG = {"maxTokens": 512, "temperature": 0.0}
-
-
-def _judge_figures(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The summary's ``judge``: each model's mean per criterion, the order flips and the rubric."""
-    return judge_summary({role: [row["details"][role]["llm_judge"] for row in rows] for role in ROLES})
-
-
-def _names(metrics: Sequence[str] | str) -> list[str]:
-    """Metric names from a list, or from a comma-separated string (a rendered template)."""
-    if isinstance(metrics, str):
-        return [name.strip() for name in metrics.split(",") if name.strip()]
-    return [str(name) for name in metrics]
 
 
 class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
@@ -246,7 +239,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
     def _build_metrics(
         self, converse: Callable[..., Any], invoke_model: Callable[..., Any] | None = None
     ) -> list[Metric]:
-        names = _names(self.metrics)
+        names = parse_metric_names(self.metrics)
         if self.judge_model_id and "llm_judge" not in names:
             names.append("llm_judge")
         if "llm_judge" in names and not self.judge_model_id:
@@ -309,7 +302,7 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         responses = self._ask_all(runtime, samples, models, counter, usage)
         rows = score_rows(samples, responses, metrics)
         keys = ("baseline", "candidate", "judge") if judge_id else ROLES
-        judged = {"judge": _judge_figures(rows)} if judge_id else {}
+        judged = {"judge": judge_summary(judge_details(rows))} if judge_id else {}
         summary = summarize(
             rows,
             metrics,

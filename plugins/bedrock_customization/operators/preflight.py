@@ -42,6 +42,8 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         its embedding model must answer a probe. Default none. (templated)
     :param judge_model_id: The evaluation's LLM judge, which must answer a probe judgement. Default none.
         (templated)
+    :param grader_lambda_arn: The Lambda grader of a ``REINFORCEMENT_FINE_TUNING`` job: it must exist in the
+        region and the role must be allowed to invoke it. Default none. (templated)
     """
 
     aws_hook_class = AwsBaseHook
@@ -59,6 +61,7 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         "require_all_azs",
         "evaluation_metrics",
         "judge_model_id",
+        "grader_lambda_arn",
     )
     template_fields_renderers = {"hyperparameters": "json"}
     ui_color = "#f0e4ec"
@@ -79,6 +82,7 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         require_all_azs: bool = True,
         evaluation_metrics: Sequence[str] | str | None = None,
         judge_model_id: str | None = None,
+        grader_lambda_arn: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -95,6 +99,7 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         self.require_all_azs = require_all_azs
         self.evaluation_metrics = evaluation_metrics
         self.judge_model_id = judge_model_id
+        self.grader_lambda_arn = grader_lambda_arn
 
     @property
     def _hook_parameters(self) -> dict[str, Any]:
@@ -117,6 +122,7 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
             require_all_azs=_flag(self.require_all_azs),
             evaluation_metrics=self.evaluation_metrics or (),
             judge_model_id=self.judge_model_id or None,
+            grader_lambda_arn=self.grader_lambda_arn or None,
         )
         clients = Clients(
             ec2=self.hook.conn,
@@ -125,6 +131,7 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
             kms=self._client("kms"),
             bedrock=self._client("bedrock"),
             runtime=self._client("bedrock-runtime"),
+            lambda_=self._client("lambda"),
         )
         return run_preflight(spec, clients).task_result(self.log)
 

@@ -51,8 +51,8 @@ def model() -> dict[str, Param]:
     }
 
 
-#: Customization types the training pipeline runs (reinforcement fine-tuning needs a grader it does not pass).
-PIPELINE_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION")
+#: Customization types the training pipeline runs (reinforcement fine-tuning takes grader_lambda_arn).
+PIPELINE_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING")
 
 
 def customization_types() -> list[str]:
@@ -92,6 +92,14 @@ def customization() -> dict[str, Param]:
             "examples for it.",
         ),
     }
+    if "REINFORCEMENT_FINE_TUNING" in types:
+        form["grader_lambda_arn"] = Param(
+            None,
+            type=["null", "string"],
+            description="REINFORCEMENT_FINE_TUNING only (required for it): the ARN of the Lambda function "
+            "that scores the model's responses against each record's reference answer, in the run's region; "
+            "the service role needs lambda:InvokeFunction on it (preflight checks both).",
+        )
     if "CONTINUED_PRE_TRAINING" in types:  # AWS documents it for no current model (catalog notes)
         form["text_key"] = Param(
             None,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from bedrock_customization import artifacts, catalog, sweep
+from bedrock_customization import artifacts, catalog, iam, sweep
 from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.naming import digest, resource_name
 
@@ -70,6 +70,30 @@ def check_customization(
             "it (prompt_key and completion_key map the other types)."
         )
     return ctype, teacher
+
+
+def check_grader(params: Mapping[str, Any], customization_type: str) -> str | None:
+    """``grader_lambda_arn``: required by REINFORCEMENT_FINE_TUNING (a Lambda function ARN), refused
+    otherwise."""
+    grader = str(params.get("grader_lambda_arn") or "").strip() or None
+    if customization_type != "REINFORCEMENT_FINE_TUNING":
+        if grader:
+            raise BedrockCustomizationError(
+                f"grader_lambda_arn={grader} is only used by REINFORCEMENT_FINE_TUNING, not "
+                f"{customization_type}: clear it, or set customization_type to REINFORCEMENT_FINE_TUNING."
+            )
+        return None
+    if not grader:
+        raise BedrockCustomizationError(
+            "customization_type REINFORCEMENT_FINE_TUNING needs grader_lambda_arn: the ARN of the Lambda "
+            "function that scores the model's responses (arn:aws:lambda:<region>:<account>:function:<name>)."
+        )
+    if not iam.LAMBDA_ARN.match(grader):
+        raise BedrockCustomizationError(
+            f"grader_lambda_arn={grader} is not a Lambda function ARN: give "
+            "arn:aws:lambda:<region>:<account>:function:<name> (optionally :<version or alias>)."
+        )
+    return grader
 
 
 def check_judge(params: Mapping[str, Any]) -> None:
@@ -125,6 +149,7 @@ def plan_run(
         raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     model = catalog.get_model(params["base_model_id"])
     customization_type, teacher = check_customization(params, model.id)
+    grader = check_grader(params, customization_type)
     configs = configurations(params, model.id, customization_type)
     check_judge(params)
     top_k = int(params.get("top_k") or 1)
@@ -172,6 +197,7 @@ def plan_run(
         "base_inference_id": model.inference_id,
         "customization_type": customization_type,
         "teacher_model_id": teacher,
+        "grader_lambda_arn": grader,
         "text_key": params.get("text_key") or None,
         "logical_date": ds,
         "raw_uri": artifacts.s3_uri(bucket, raw_key),

@@ -90,6 +90,7 @@ def data(run: Any) -> Data:
             # The judge and the semantic metric's embedding model answer a probe before any job is paid for.
             evaluation_metrics="{{ (params.metrics + [params.primary_metric]) | join(',') }}",
             judge_model_id="{{ params.judge_model_id or '' }}",
+            grader_lambda_arn=run["grader_lambda_arn"],
         )
         # What the evaluation will ask (params.eval_set): the split, question/answer pairs a model writes
         # from documents, or both; generated and checked here, before the checks and any job.
@@ -130,6 +131,7 @@ def training(run: Any, data: Data, pool: str | None = None) -> Training:
             base_model_id=run["base_model_id"],
             customization_type=run["customization_type"],
             teacher_model_id=run["teacher_model_id"],
+            grader_lambda_arn=run["grader_lambda_arn"],
             training_data_uri=data.dataset.output["train_uri"],
             validation_data_uri=data.dataset.output["validation_uri"],
             kms_key_id=run["kms_key_arn"],
