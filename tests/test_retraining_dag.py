@@ -316,6 +316,7 @@ def test_an_llm_judge_grades_both_answer_orders_and_its_reasons_reach_the_report
             "metrics": ["chrf", "llm_judge"],
             "primary_metric": "llm_judge",
             "eval_samples": 12,
+            "confidence": 0.99,
         }
     )
 
@@ -325,6 +326,7 @@ def test_an_llm_judge_grades_both_answer_orders_and_its_reasons_reach_the_report
     # its per-sample scores, each the mean over both answer orders, decide.
     assert candidate["llm_judge"] > baseline["llm_judge"] + 2
     assert summary["significance"]["metric"] == "llm_judge" and summary["decision"] == "promote"
+    assert summary["significance"]["confidence"] == 0.99  # the form's confidence reaches the decision
     _, s3 = _clients()
     bucket, key = _split(summary["evaluation_report"])
     report = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()

@@ -176,6 +176,14 @@ def evaluation(eval_samples: int = EVAL_SAMPLES_CAP) -> dict[str, Param]:
             "(Amazon Nova, Anthropic Claude 3 or later); any model id or inference profile may be typed. "
             "Two judge calls per sample.",
         ),
+        "confidence": Param(
+            0.95,
+            type="number",
+            minimum=0.5,
+            maximum=0.999,
+            description="Confidence level of the interval that decides (paired bootstrap). Higher: fewer wrong "
+            "promotions, more inconclusive runs; 0.99 needs at least 8 samples to decide, 0.95 needs 6.",
+        ),
         "margin": Param(
             0.0,
             type="number",

@@ -186,6 +186,7 @@ def evaluation(run: Any, data: Data, training: Training, serving: Serving, regis
             primary_metric="{{ params.primary_metric }}",
             judge_model_id="{{ params.judge_model_id or '' }}",
             margin="{{ params.margin }}",
+            confidence="{{ params.confidence }}",
             kms_key_id=run["kms_key_arn"],
         ).expand_kwargs(requests)
         # params.engine: the Converse scoring above, or a native Bedrock evaluation job per model (deferred to
@@ -211,6 +212,7 @@ def evaluation(run: Any, data: Data, training: Training, serving: Serving, regis
             aws_conn_id=AWS_CONN_ID,
             baseline_label=baseline["source"],
             margin="{{ params.margin }}",
+            confidence="{{ params.confidence }}",
             kms_key_id=run["kms_key_arn"],
         ).expand_kwargs(
             tasks.compare_requests(requests, native["baseline"].output, native["candidate"].output)
