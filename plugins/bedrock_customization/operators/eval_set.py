@@ -21,7 +21,8 @@ from bedrock_customization.evaluation.generate import (
     read_text,
     to_documents,
 )
-from bedrock_customization.evaluation.invoke import NO_BOTOCORE_RETRIES, RetryPolicy, call_with_retries
+from bedrock_customization.evaluation.invoke import RetryCounter, RetryPolicy
+from bedrock_customization.operators.retrying import ThrottlingRetriesMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -40,7 +41,7 @@ def _locations(value: str | Sequence[str] | None) -> list[str]:
     return [item.strip() for item in items if item and item.strip()]
 
 
-class GenerateBedrockEvalSetOperator(AwsBaseOperator[BedrockRuntimeHook]):
+class GenerateBedrockEvalSetOperator(ThrottlingRetriesMixin, AwsBaseOperator[BedrockRuntimeHook]):
     """
     Write the held-out set an evaluation uses: question/answer pairs a model generates from documents, the
     validation split, or both.
@@ -129,11 +130,6 @@ class GenerateBedrockEvalSetOperator(AwsBaseOperator[BedrockRuntimeHook]):
         self.throttling_retries = RetryPolicy(max_attempts, retry_base_delay, retry_max_delay)
         self.kms_key_id = kms_key_id
 
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        # Runtime calls make one attempt each in botocore: retries are ours (counted, logged, capped).
-        return {**super()._hook_parameters, "config": {**(self.botocore_config or {}), **NO_BOTOCORE_RETRIES}}
-
     @cached_property
     def _s3_client(self) -> Any:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -200,31 +196,11 @@ class GenerateBedrockEvalSetOperator(AwsBaseOperator[BedrockRuntimeHook]):
             len(training),
             len(held_out),
         )
-        runtime = self.hook.conn
-        retries = 0
+        runtime, counter = self.hook.conn, RetryCounter()
 
         def converse(**request: Any) -> Any:
-            nonlocal retries
-
-            def on_retry(retry: int, code: str, delay: float) -> None:
-                nonlocal retries
-                retries += 1
-                self.log.warning(
-                    "Converse with %s: %s; retry %d of %d in %.2f s.",
-                    self.model_id,
-                    code,
-                    retry,
-                    self.throttling_retries.max_attempts - 1,
-                    delay,
-                )
-
-            reply, _ = call_with_retries(
-                lambda: runtime.converse(**request),
-                what=f"Converse with {self.model_id} to generate evaluation questions",
-                policy=self.throttling_retries,
-                on_retry=on_retry,
-            )
-            return reply
+            what = f"Converse with {self.model_id} to generate evaluation questions"
+            return self._retrying(lambda: runtime.converse(**request), what, counter, "generator")
 
         result = generate(
             converse,
@@ -237,6 +213,7 @@ class GenerateBedrockEvalSetOperator(AwsBaseOperator[BedrockRuntimeHook]):
             near_duplicate_threshold=float(self.near_duplicate_threshold),
             inference_config=self.inference_config,
         )
+        retries = counter.as_dict(("generator",))["generator"]
         report = {**result.report, "eval_set": mode, "split_uri": self.split_uri, "retries": retries}
         for warning in report["warnings"]:
             self.log.warning("%s", warning)

@@ -18,10 +18,8 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from bedrock_customization.evaluation.compare import ROLES, score_rows, summarize
 from bedrock_customization.evaluation.errors import EvaluationError
 from bedrock_customization.evaluation.invoke import (
-    NO_BOTOCORE_RETRIES,
     RetryCounter,
     RetryPolicy,
-    call_with_retries,
     converse_request,
     reply_text,
 )
@@ -36,6 +34,7 @@ from bedrock_customization.evaluation.report import score_summary
 from bedrock_customization.evaluation.samples import Sample, parse_sample_size
 from bedrock_customization.evaluation.storage import describe_selection, load_samples, output_uris, publish
 from bedrock_customization.links.bedrock import BedrockRunResultsLink
+from bedrock_customization.operators.retrying import ThrottlingRetriesMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
 DEFAULT_INFERENCE_CONFIG = {"maxTokens": 512, "temperature": 0.0}
 
 
-class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
+class BedrockEvaluateModelsOperator(ThrottlingRetriesMixin, AwsBaseOperator[BedrockRuntimeHook]):
     """
     Ask a baseline and a candidate model the same validation prompts, score both, and decide: promote, reject or
     inconclusive.
@@ -180,11 +179,6 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         self.cost_context = cost_context
         self._cancel = threading.Event()
 
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        # Runtime calls make one attempt each in botocore: retries are ours (counted, logged, capped).
-        return {**super()._hook_parameters, "config": {**(self.botocore_config or {}), **NO_BOTOCORE_RETRIES}}
-
     # ------------------------------------------------------------------------------------------ execute
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -220,21 +214,6 @@ class BedrockEvaluateModelsOperator(AwsBaseOperator[BedrockRuntimeHook]):
         }
 
     # ------------------------------------------------------------------------------------ converse path
-
-    def _retrying(self, call: Callable[[], Any], what: str, counter: RetryCounter, key: str) -> Any:
-        def on_retry(retry: int, code: str, delay: float) -> None:
-            counter.add(key)
-            self.log.warning(
-                "%s: %s; retry %d of %d in %.2f s.",
-                what,
-                code,
-                retry,
-                self.throttling_retries.max_attempts - 1,
-                delay,
-            )
-
-        result, _ = call_with_retries(call, what=what, policy=self.throttling_retries, on_retry=on_retry)
-        return result
 
     def _build_metrics(
         self, converse: Callable[..., Any], invoke_model: Callable[..., Any] | None = None
