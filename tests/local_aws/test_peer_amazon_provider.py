@@ -246,7 +246,9 @@ def test_provisioned_throughput_operator_waits_with_the_provider_waiter(aws):
 def test_provisioned_throughput_operator_and_sensor_defer_to_the_provider_trigger(aws):
     from airflow.providers.amazon.aws.sensors.bedrock import BedrockProvisionModelThroughputCompletedSensor
 
-    CONFIG.update(throughput_seconds=1.0)
+    # Long enough that the first poke, right after the create, still sees Creating on a loaded machine (at
+    # 1 s it once did not); the trigger then waits it out.
+    CONFIG.update(throughput_seconds=8.0)
     model_arn = custom_model(aws["bedrock"])
     op = throughput_operator(model_arn, deferrable=True)
     trigger, method = deferred(lambda: op.execute({}))
