@@ -33,28 +33,41 @@ def _tags(conn: Any, arn: str) -> dict[str, str] | None:
         return None  # deleted while we listed
 
 
+#: How each kind of serving resource is listed: (List* operation, its result key, our field -> theirs).
+_SERVING_LISTINGS = {
+    "throughputs": (
+        "list_provisioned_model_throughputs",
+        "provisionedModelSummaries",
+        {
+            "arn": "provisionedModelArn",
+            "name": "provisionedModelName",
+            "status": "status",
+            "created": "creationTime",
+            "model_arn": "modelArn",
+            "desired_model_arn": "desiredModelArn",
+        },
+    ),
+    "deployments": (
+        "list_custom_model_deployments",
+        "modelDeploymentSummaries",
+        {
+            "arn": "customModelDeploymentArn",
+            "name": "customModelDeploymentName",
+            "status": "status",
+            "created": "createdAt",
+            "model_arn": "modelArn",
+        },
+    ),
+}
+
+
 def list_resources(bedrock: Any) -> dict[str, list[dict[str, Any]]]:
     """``{"throughputs", "deployments", "models", "imported_models", "jobs"}``, each a list of resources with
     their tags and creation times (resources deleted while listing are left out)."""
-    throughputs = _tagged(
-        bedrock,
-        _pages(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"),
-        arn="provisionedModelArn",
-        name="provisionedModelName",
-        status="status",
-        created="creationTime",
-        model_arn="modelArn",
-        desired_model_arn="desiredModelArn",
-    )
-    deployments = _tagged(
-        bedrock,
-        _pages(bedrock, "list_custom_model_deployments", "modelDeploymentSummaries"),
-        arn="customModelDeploymentArn",
-        name="customModelDeploymentName",
-        status="status",
-        created="createdAt",
-        model_arn="modelArn",
-    )
+    serving = {
+        kind: _tagged(bedrock, _pages(bedrock, operation, key), **fields)
+        for kind, (operation, key, fields) in _SERVING_LISTINGS.items()
+    }
     models = _models(bedrock, "list_custom_models")
     imported_models = _models(bedrock, "list_imported_models")
     ours = {model["arn"] for model in models if tagging.is_ours(model["tags"])}
@@ -75,8 +88,7 @@ def list_resources(bedrock: Any) -> dict[str, list[dict[str, Any]]]:
         model_arn="customModelArn",
     )
     return {
-        "throughputs": throughputs,
-        "deployments": deployments,
+        **serving,
         "models": models,
         "imported_models": imported_models,
         "jobs": jobs,

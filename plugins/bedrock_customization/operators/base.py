@@ -36,6 +36,19 @@ def error_code(error: BaseException) -> str | None:
     return (response or {}).get("Error", {}).get("Code") if isinstance(response, Mapping) else None
 
 
+def s3_client(operator: AwsBaseOperator) -> Any:
+    """An S3 client on the operator's connection, region, TLS verification and botocore config (not its hook's
+    parameters, which an operator may adjust for its own service: the runtime calls' retries turned off)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    return S3Hook(
+        aws_conn_id=operator.aws_conn_id,
+        region_name=operator.region_name,
+        verify=operator.verify,
+        config=operator.botocore_config,
+    ).get_conn()
+
+
 class BedrockResourceOperator(BedrockWaitOperator):
     """Create a Bedrock resource, or re-attach to the one an earlier try created; then wait for it.
 

@@ -22,6 +22,7 @@ from bedrock_customization.evaluation.generate import (
     to_documents,
 )
 from bedrock_customization.evaluation.invoke import RetryCounter, RetryPolicy
+from bedrock_customization.operators.base import s3_client
 from bedrock_customization.operators.retrying import ThrottlingRetriesMixin
 
 if TYPE_CHECKING:
@@ -132,14 +133,7 @@ class GenerateBedrockEvalSetOperator(ThrottlingRetriesMixin, AwsBaseOperator[Bed
 
     @cached_property
     def _s3_client(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        ).get_conn()
+        return s3_client(self)
 
     def _options(self) -> tuple[str, list[str], int]:
         """(eval_set, document locations, count), checked before any call."""

@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from bedrock_customization import artifacts, catalog
 from bedrock_customization.exceptions import BedrockCustomizationError
 from bedrock_customization.links.bedrock import BedrockCustomizationJobLink, BedrockRunResultsLink
+from bedrock_customization.operators.base import s3_client
 from bedrock_customization.training_metrics import (
     LOSS_CURVE_FILE,
     SUMMARY_FILE,
@@ -59,8 +60,6 @@ class CollectTrainingMetricsOperator(AwsBaseOperator[BedrockHook]):
         self.kms_key_id = kms_key_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
         job = self.hook.conn.get_model_customization_job(jobIdentifier=self.job_arn)
         name, arn, status = job["jobName"], job["jobArn"], job["status"]
         BedrockCustomizationJobLink.persist_arn(context, self, arn)
@@ -69,7 +68,7 @@ class CollectTrainingMetricsOperator(AwsBaseOperator[BedrockHook]):
                 f"Customization job {name} is still {status}: Bedrock writes its metrics when it finishes ({arn})"
             )
         bucket, folder = job_folder(job["outputDataConfig"]["s3Uri"], arn)
-        s3 = S3Hook(**self._hook_parameters).conn
+        s3 = s3_client(self)
 
         training_key = folder + TRAINING_CSV
         training_text = _read(s3, bucket, training_key)
