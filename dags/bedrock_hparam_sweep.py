@@ -18,11 +18,12 @@ same pipeline as `bedrock_retraining` (`bedrock_customization.pipeline`), with m
    deferrable` is False: then every wait of this DAG blocks a worker slot), `training_metrics` and
    `leaderboard`: `leaderboard.json`, `leaderboard.csv` and `leaderboard.png` (bar chart, winner in green)
    under `s3://<bucket>/sweeps/<logical date>/`, SSE-KMS.
-4. With `evaluate_top_k`: **serving** (`provision_throughput` for each of the `top_k` best),
+4. With `evaluate_top_k`: **serving** (`deploy_on_demand` or `provision_throughput`, per `serving`, for each
+   of the `top_k` best),
    **evaluation** (each against the champion of the registry `bedrock-retraining`, else the base model;
    `choose_candidate`: the best evaluated one) and **release** (`promote_model`, as the retraining DAG: it
-   replaces the champion in place, or is rejected or inconclusive and the champion stays).
-5. **teardown**: `delete_throughputs` (every throughput of this run that is not serving), `reject_losers`
+   replaces the champion, or is rejected or inconclusive and the champion stays).
+5. **teardown**: `delete_serving` (every throughput and deployment of this run that is not serving), `reject_losers`
    (every configuration that did not win is tagged `decision=reject` and, with `retention=delete`, its
    custom model deleted; the winners and the serving champion never), then `delete_models`: the run's models
    nothing decided on are tagged `decision=keep` when the run succeeded (the winners without evaluation),

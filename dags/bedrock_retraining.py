@@ -3,8 +3,11 @@
 
 Fine-tune a Bedrock base model on the question/answer data in the landing-zone bucket (or distil it from a
 teacher: `customization_type` DISTILLATION with `teacher_model_id`; or reinforce it with a Lambda grader:
-REINFORCEMENT_FINE_TUNING with `grader_lambda_arn`), inside the VPC and
-with the customer-managed KMS key; serve it on a provisioned throughput; compare it with the model it would
+REINFORCEMENT_FINE_TUNING with `grader_lambda_arn`; either may train on model invocation logs instead of the
+data file: `invocation_logs_uri`, filtered by `invocation_logs_metadata`, while the data's validation split
+stays the evaluation's held-out set), inside the VPC and
+with the customer-managed KMS key; serve it (`serving`: on demand where Bedrock offers it, else on a provisioned
+throughput); compare it with the model it would
 replace (the current champion, else the base model); promote it, reject it or, when the evaluation cannot
 tell them apart, keep the champion (inconclusive); leave nothing billable behind.
 The same pipeline as `bedrock_hparam_sweep`, with one configuration (`bedrock_customization.pipeline`).
@@ -15,17 +18,18 @@ The same pipeline as `bedrock_hparam_sweep`, with one configuration (`bedrock_cu
    `preflight` checks VPC, KMS, S3, IAM role, the model as the region offers it and the hyperparameters.
 3. **training**: `customize_model` (deferred; retries re-attach, never duplicate), `training_metrics` (loss
    summary and loss-curve PNG next to the job's output), `leaderboard` (a diverged model goes no further).
-4. **serving**: `provision_throughput`, an evaluation throughput for the custom model (deferred).
+4. **serving**: `deploy_on_demand` (a custom model deployment, billed per token) or `provision_throughput` (a
+   no-commitment throughput, billed per model unit-hour), as `serving` resolved in the plan (deferred).
 5. **evaluation**: `select_baseline`, `evaluate` (both models answer the held-out prompts; ROUGE-L, chrF,
    exact match over the validation split, up to `eval_samples`; promote only when the 95% confidence
    interval of the candidate's mean per-sample gain in `primary_metric` clears `margin`, reject when it
    lies below, else inconclusive; report, responses and chart in S3), `choose_candidate`.
-6. **release**: `promote_model`: a winner replaces the champion in place on the serving throughput (or the
-   evaluation throughput becomes the serving one); a rejected or inconclusive candidate's throughput (and
-   model, per `retention`) is deleted. The registry object `registry/bedrock-retraining.json` records the
+6. **release**: `promote_model`: a winner replaces the champion in place on its serving throughput, or the
+   deployment or throughput it was evaluated on becomes the serving one (the one it replaces is deleted); a
+   rejected or inconclusive candidate's deployment or throughput (and model, per `retention`) is deleted. The registry object `registry/bedrock-retraining.json` records the
    champion.
-7. **teardown**, whatever failed before: `delete_throughputs` (every throughput of this run that is not
-   serving), `reject_losers`, then `delete_models`: the run's custom model, unless the registry names it, is
+7. **teardown**, whatever failed before: `delete_serving` (every throughput and deployment of this run that
+   is not serving), `reject_losers`, then `delete_models`: the run's custom model, unless the registry names it, is
    deleted (`retention=delete`) or tagged `decision=failed` for the janitor (`retention=keep`).
 
 **When it runs**: on the cron schedule `[bedrock_customization] retraining_schedule` (default weekly, Monday
@@ -38,7 +42,7 @@ The landing zone (bucket, KMS key, role, subnets, security group, SNS topic) com
 through the connection `aws_default`; point its `endpoint_url` at the local emulator or leave it out for
 real AWS.
 
-**Waits**: the customization job and the throughputs are waited for in the triggerer; with
+**Waits**: the customization job, the deployments and the throughputs are waited for in the triggerer; with
 `[bedrock_customization] deferrable = False` (`AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE=False`, e.g. a
 deployment without a triggerer) the tasks wait in their worker slots instead.
 """

@@ -126,40 +126,51 @@ def xcom_values(dag_run) -> dict[str, object]:
         return {row.task_id: XComModel.deserialize_value(row) for row in rows}
 
 
-def throughputs_alive(region: str = REGION) -> list[dict]:
-    """Every provisioned throughput that exists (they bill hourly until deleted)."""
+def serving_resources_alive(region: str = REGION) -> list[dict]:
+    """Every provisioned throughput (billed hourly until deleted) and on-demand custom model deployment that
+    exists: ``{"arn", "name", "status", "kind"}``."""
     import boto3
 
     bedrock = boto3.client("bedrock", region_name=region)
-    summaries = bedrock.list_provisioned_model_throughputs().get("provisionedModelSummaries", [])
+    throughputs = bedrock.list_provisioned_model_throughputs().get("provisionedModelSummaries", [])
+    deployments = bedrock.list_custom_model_deployments().get("modelDeploymentSummaries", [])
     return [
-        {"provisionedModelArn": s["provisionedModelArn"], "name": s["provisionedModelName"], "status": s["status"]}
-        for s in summaries
+        {"arn": t["provisionedModelArn"], "name": t["provisionedModelName"], "status": t["status"], "kind": "provisioned"}
+        for t in throughputs
+    ] + [
+        {
+            "arn": d["customModelDeploymentArn"],
+            "name": d["customModelDeploymentName"],
+            "status": d["status"],
+            "kind": "on_demand",
+        }
+        for d in deployments
     ]
 
 
-def serving_throughput(bucket: str, registry_name: str = "bedrock-retraining", region: str = REGION) -> str | None:
-    """The serving throughput recorded in the model registry, if any."""
+def champion_serving(bucket: str, registry_name: str = "bedrock-retraining", region: str = REGION) -> dict:
+    """What serves the champion the model registry records: ``{"serving_arn", "serving_kind"}`` (None each
+    without a champion)."""
     import boto3
 
     from bedrock_customization.promotion import load_registry
 
     registry, _ = load_registry(boto3.client("s3", region_name=region), bucket, registry_name)
-    return (registry or {}).get("serving_throughput_arn")
+    return {key: (registry or {}).get(key) for key in ("serving_arn", "serving_kind")}
 
 
 def retraining_summary(dag_run, landing_zone: dict) -> dict:
     """The one-line result ``make run`` prints.
 
-    ``billable_resources_left`` lists the throughputs alive that are not the registry's serving throughput:
-    the serving one is kept on purpose (it serves the champion), anything else is a leak.
+    ``billable_resources_left`` lists the throughputs and deployments alive that do not serve the registry's
+    champion: the serving one is kept on purpose, anything else is a leak.
     """
     values = xcom_values(dag_run)
     job = values.get("training.customize_model") or {}
     metrics = values.get("training.training_metrics") or {}
     evaluation = values.get("evaluation.choose_candidate") or {}
     promotion = values.get("release.promote_model") or {}
-    serving = serving_throughput(landing_zone["bucket"])
+    champion = champion_serving(landing_zone["bucket"])
     return {
         "dag_id": dag_run.dag_id,
         "run_id": dag_run.run_id,
@@ -179,6 +190,7 @@ def retraining_summary(dag_run, landing_zone: dict) -> dict:
         # The run's estimate (training, evaluation serving, storage): see bedrock_customization.cost.
         "estimated_cost_usd": (evaluation.get("estimated_cost") or {}).get("estimated_cost_usd"),
         "estimated_cost": evaluation.get("estimated_cost"),
-        "serving_throughput": serving,
-        "billable_resources_left": [t for t in throughputs_alive() if t["provisionedModelArn"] != serving],
+        # on_demand: a custom model deployment (per token); provisioned: a throughput (per model unit-hour).
+        **champion,
+        "billable_resources_left": [r for r in serving_resources_alive() if r["arn"] != champion["serving_arn"]],
     }

@@ -31,3 +31,56 @@ def conversation(prompt: str, completion: str) -> dict:
 def conversation_jsonl(pairs: Iterable[tuple[str, str]]) -> str:
     """JSON Lines of :func:`conversation` records, one per (prompt, completion), newline-terminated."""
     return "".join(json.dumps(conversation(prompt, completion)) + "\n" for prompt, completion in pairs)
+
+
+def invocation_log(
+    prompt: str,
+    response: str | None,
+    metadata: dict[str, str] | None = None,
+    *,
+    request_id: str = "00000000-0000-0000-0000-000000000000",
+    model_id: str = "amazon.nova-pro-v1:0",
+) -> dict:
+    """One model invocation log record of a Converse call, as model invocation logging delivers it to S3
+    (user guide pages model-invocation-logging and add-metadata-to-prompts): ``schemaType``, ``timestamp``,
+    ``modelId``, ``input.inputBodyJson``, ``output.outputBodyJson`` and the caller's ``requestMetadata``.
+    ``response=None`` logs a call without output (e.g. text data delivery of the output off)."""
+    record: dict = {
+        "schemaType": "ModelInvocationLog",
+        "schemaVersion": "1.0",
+        "timestamp": "2026-11-20T10:15:00Z",
+        "accountId": "123456789012",
+        "identity": {"arn": "arn:aws:sts::123456789012:assumed-role/support-bot/session"},
+        "region": "us-east-1",
+        "requestId": request_id,
+        "operation": "Converse",
+        "modelId": model_id,
+        "input": {
+            "inputContentType": "application/json",
+            "inputBodyJson": {
+                "messages": [{"role": "user", "content": [{"text": prompt}]}],
+                "inferenceConfig": {"maxTokens": 512},
+            },
+            "inputTokenCount": max(1, len(prompt) // 4),
+        },
+    }
+    if response is not None:
+        record["output"] = {
+            "outputContentType": "application/json",
+            "outputBodyJson": {
+                "output": {"message": {"role": "assistant", "content": [{"text": response}]}},
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": max(1, len(prompt) // 4), "outputTokens": max(1, len(response) // 4)},
+            },
+            "outputTokenCount": max(1, len(response) // 4),
+        }
+    if metadata:
+        record["requestMetadata"] = dict(metadata)
+    return record
+
+
+def invocation_log_object(records: Iterable[dict]) -> bytes:
+    """A gzipped S3 object of invocation log records, one JSON record per line (model-invocation-logging)."""
+    import gzip
+
+    return gzip.compress("".join(json.dumps(record) + "\n" for record in records).encode())

@@ -254,6 +254,41 @@ def test_distillation_builds_customization_config(aws):
     assert "hyperParameters" not in job or job["hyperParameters"] == {}
 
 
+def test_distillation_from_invocation_logs_sends_them_instead_of_the_files(aws):
+    from tests.records import invocation_log, invocation_log_object
+
+    logs = f"s3://{BUCKET}/AWSLogs/123456789012/BedrockModelInvocationLogs/"
+    body = invocation_log_object([invocation_log("q1", "a1", {"app": "support-bot"})])
+    aws["s3"].put_object(Bucket=BUCKET, Key="AWSLogs/123456789012/BedrockModelInvocationLogs/a.json.gz", Body=body)
+    config = {
+        "invocationLogSource": {"s3Uri": logs},
+        "usePromptResponse": True,
+        "requestMetadataFilters": {"equals": {"app": "support-bot"}},
+    }
+    op = operator(
+        customization_type="DISTILLATION",
+        teacher_model_id="amazon.nova-pro-v1:0",
+        hyperparameters=None,
+        invocation_logs_config=config,
+        wait_for_completion=False,
+    )
+    job = aws["bedrock"].get_model_customization_job(jobIdentifier=op.execute(context())["job_arn"])
+    assert job["trainingDataConfig"] == {"invocationLogsConfig": config}
+    # The prepared validation split is not the logs' validation set: the pipeline keeps it for evaluation.
+    assert not (job.get("validationDataConfig") or {}).get("validators")
+
+
+def test_invocation_logs_for_fine_tuning_or_without_a_source_fail_before_any_aws_call(no_aws):
+    logs = {"invocationLogSource": {"s3Uri": f"s3://{BUCKET}/AWSLogs/"}}
+    with pytest.raises(BedrockCustomizationError, match="trains DISTILLATION or REINFORCEMENT_FINE_TUNING jobs"):
+        operator(invocation_logs_config=logs).build_request(ResourceIdentity("retrain", RUN_ID, "customize"))
+    distil = {"customization_type": "DISTILLATION", "teacher_model_id": "amazon.nova-pro-v1:0", "hyperparameters": None}
+    with pytest.raises(BedrockCustomizationError, match="needs invocationLogSource.s3Uri"):
+        operator(invocation_logs_config={"usePromptResponse": True}, **distil).build_request(
+            ResourceIdentity("retrain", RUN_ID, "customize")
+        )
+
+
 def test_a_retried_task_reattaches_instead_of_creating_a_twin(aws, emulator_config):
     emulator_config.update(job_seconds=60)  # still InProgress when the retry comes
     first = operator(wait_for_completion=False).execute(context())

@@ -63,11 +63,16 @@ def test_every_task_fails_at_once_on_errors_a_retry_cannot_fix(dagbag):
 
 
 DEFERRABLE_ENV = "AIRFLOW__BEDROCK_CUSTOMIZATION__DEFERRABLE"
-#: The tasks that wait for Bedrock (jobs, throughputs); each must follow ``[bedrock_customization] deferrable``.
+#: The tasks that wait for Bedrock (jobs, throughputs, deployments); each must follow ``[bedrock_customization] deferrable``.
 WAITS = {
     (dag_id, task_id)
     for dag_id in ("bedrock_retraining", "bedrock_hparam_sweep")
-    for task_id in ("training.customize_model", "serving.provision_throughput", "release.promote_model")
+    for task_id in (
+        "training.customize_model",
+        "serving.provision_throughput",
+        "serving.deploy_on_demand",
+        "release.promote_model",
+    )
 } | {("bedrock_model_import", "import_model")}
 
 
@@ -110,6 +115,7 @@ def test_retraining_waits_follow_the_deferrable_setting(monkeypatch, value, expe
     dag = _parse(monkeypatch, value, DAGS / "bedrock_retraining.py").dags["bedrock_retraining"]
     assert _deferrable(dag.get_task("training.customize_model")) is expected
     assert _deferrable(dag.get_task("serving.provision_throughput")) is expected
+    assert _deferrable(dag.get_task("serving.deploy_on_demand")) is expected
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, True), ("False", False)])

@@ -3,9 +3,9 @@
 Each case runs the real DAG with ``dag.test()`` against the in-process emulator, injects one fault and checks
 the same invariants afterwards:
 
-- **billable**: no throughput is left but the one serving the champion, and no custom model but the
+- **billable**: no throughput or deployment is left but the one serving the champion, and no custom model but the
   champion's and the one it replaced (kept on purpose for a roll-back: ``champion_retention=keep``);
-- **registry**: the registry names what really serves (the serving throughput's model is the registry's model,
+- **registry**: the registry names what really serves (the serving resource's model is the registry's model,
   no half-applied intent is left);
 - **duplicates**: one customization job per run.
 
@@ -57,9 +57,15 @@ def observe(landing_zone: dict, dag_run, kept: set[str] = frozenset()) -> dict:
     bedrock, s3 = clients()
     registry, _ = load_registry(s3, landing_zone["bucket"], REGISTRY)
     registry = registry or {}
-    throughputs = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
-    serving = registry.get("serving_throughput_arn")
-    served = next((t["modelArn"] for t in throughputs if t["provisionedModelArn"] == serving), None)
+    alive = {  # every throughput and on-demand deployment: ARN -> (name, model it serves)
+        t["provisionedModelArn"]: (t["provisionedModelName"], t["modelArn"])
+        for t in bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
+    } | {
+        d["customModelDeploymentArn"]: (d["customModelDeploymentName"], d["modelArn"])
+        for d in bedrock.list_custom_model_deployments()["modelDeploymentSummaries"]
+    }
+    serving = registry.get("serving_arn")
+    served = alive.get(serving, (None, None))[1]
     models = {m["modelArn"] for m in bedrock.list_custom_models()["modelSummaries"]}
     jobs = [
         job
@@ -71,9 +77,7 @@ def observe(landing_zone: dict, dag_run, kept: set[str] = frozenset()) -> dict:
     kept = {*kept, (registry.get("previous") or {}).get("serving_model_arn")}  # champion_retention=keep
     return {
         "state": str(dag_run.state),
-        "leaked_throughputs": [
-            t["provisionedModelName"] for t in throughputs if t["provisionedModelArn"] != serving
-        ],
+        "leaked_serving": [name for arn, (name, _) in alive.items() if arn != serving],
         "leaked_models": sorted(models - {champion} - set(kept) - {None}),
         "registry_version": registry.get("version"),
         "registry_consistent": "pending" not in registry and served == champion,
@@ -83,8 +87,11 @@ def observe(landing_zone: dict, dag_run, kept: set[str] = frozenset()) -> dict:
 
 
 def run(conf: dict | None = None, logical_date=None):
+    """A retraining run; its candidates are served on provisioned throughputs unless ``conf`` says otherwise
+    (the throughput's faults: in-place switches, hourly billing)."""
     from include.local_stack import run_dag
 
+    conf = {"serving": "provisioned", **(conf or {})}
     logical_date = logical_date or pendulum.datetime(2026, 1, 1, tz="UTC").add(days=next(_days))
     return run_dag("bedrock_retraining", run_conf=conf, logical_date=logical_date, retry_delay=0.5)
 
@@ -94,7 +101,7 @@ def record(case: str, expected: str, seen: dict, **extra) -> None:
         task for task, (state, _) in seen["tasks"].items() if state in ("failed", "upstream_failed")
     )
     observed = (
-        f"{seen['state']}; failed: {', '.join(failed) or '-'}; leaked throughputs {len(seen['leaked_throughputs'])},"
+        f"{seen['state']}; failed: {', '.join(failed) or '-'}; leaked serving {len(seen['leaked_serving'])},"
         f" models {len(seen['leaked_models'])}; registry v{seen['registry_version']} "
         f"{'consistent' if seen['registry_consistent'] else 'INCONSISTENT'}; jobs {seen['jobs_of_run']}"
     )
@@ -103,7 +110,7 @@ def record(case: str, expected: str, seen: dict, **extra) -> None:
 
 
 def assert_clean(seen: dict, jobs: int = 1) -> None:
-    assert seen["leaked_throughputs"] == [], seen
+    assert seen["leaked_serving"] == [], seen
     assert seen["leaked_models"] == [], seen
     assert seen["registry_consistent"], seen
     assert seen["jobs_of_run"] == jobs, seen
@@ -150,9 +157,21 @@ def test_throughput_fails(zone):
     assert_clean(seen)
 
 
-def test_evaluation_crashes_after_a_champion(zone, champion, monkeypatch):
+def test_deployment_fails(zone):
+    from include.local_aws.config import CONFIG
+
+    CONFIG.update(fail_deployments="retraining-eval")
+    dag_run = run({"serving": "on_demand"})
+    seen = observe(zone, dag_run)
+    record("on-demand deployment fails", "run failed; deployment and custom model deleted", seen)
+    assert seen["state"] == "failed" and seen["tasks"]["serving.deploy_on_demand"][0] == "failed"
+    assert_clean(seen)
+
+
+@pytest.mark.parametrize("serving", ["provisioned", "on_demand"])
+def test_evaluation_crashes_after_a_champion(zone, champion, monkeypatch, serving):
     """The candidate's evaluation fails (the emulator throttles every call, past all retries): its throughput
-    and model go, the champion keeps serving."""
+    or deployment and its model go, the champion (on its throughput) keeps serving."""
     from bedrock_customization.evaluation.invoke import RetryPolicy
     from bedrock_customization.operators.evaluation import BedrockEvaluateModelsOperator
     from include.local_aws.config import CONFIG
@@ -165,11 +184,13 @@ def test_evaluation_crashes_after_a_champion(zone, champion, monkeypatch):
 
     monkeypatch.setattr(BedrockEvaluateModelsOperator, "execute", with_short_backoff)
     CONFIG.update(throttle_every=1)
-    dag_run = run({"hyperparameters": {"epochCount": "4"}, "eval_samples": 2})
+    dag_run = run({"serving": serving, "hyperparameters": {"epochCount": "4"}, "eval_samples": 2})
     CONFIG.update(throttle_every=0)
     seen = observe(zone, dag_run)
     record(
-        "Converse throttled every call", "run failed at evaluate; candidate cleaned up; champion serves", seen
+        f"Converse throttled every call (candidate {serving})",
+        "run failed at evaluate; candidate cleaned up; champion serves",
+        seen,
     )
     assert seen["state"] == "failed" and seen["tasks"]["evaluation.evaluate"][0] == "failed"
     assert_clean(seen)
@@ -287,7 +308,7 @@ def test_the_janitor_rolls_back_an_abandoned_half_applied_promotion(zone, champi
 
     bedrock, s3 = clients()
     registry, etag = promotion.load_registry(s3, zone["bucket"], REGISTRY)
-    serving, champion_model = registry["serving_throughput_arn"], registry["serving_model_arn"]
+    serving, champion_model = registry["serving_arn"], registry["serving_model_arn"]
     s3.create_bucket(Bucket="data")
     uncommitted = completed_job(s3, bedrock, "uncommitted", records=10)["outputModelArn"]
     half = promotion.with_intent(

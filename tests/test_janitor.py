@@ -399,7 +399,7 @@ class _TI:
 def test_run_teardown_deletes_what_the_run_did_not_promote_and_spares_the_rest(monkeypatch):
     from bedrock_customization.operators.teardown import (
         BedrockDeleteRunModelsOperator,
-        BedrockDeleteRunThroughputsOperator,
+        BedrockDeleteRunServingOperator,
     )
     from bedrock_customization.promotion import save_registry
     from tests.serving_helpers import BUCKET, emulator, make_context, trained_model
@@ -439,10 +439,10 @@ def test_run_teardown_deletes_what_the_run_did_not_promote_and_spares_the_rest(m
             tags=tagging.to_aws(tagging.run_tags("bedrock_retraining", run, "deploy")),
         )["customModelDeploymentArn"]
 
-        def teardown(retention: str, failed_tasks: int) -> dict:
+        def teardown(retention: str, failed_tasks: int) -> tuple[dict, dict]:
             context = {**make_context("delete_models", run), "ti": _TI(run, failed_tasks)}
-            BedrockDeleteRunThroughputsOperator(task_id="delete_throughputs").execute(context)
-            return BedrockDeleteRunModelsOperator(
+            serving = BedrockDeleteRunServingOperator(task_id="delete_serving").execute(context)
+            return serving, BedrockDeleteRunModelsOperator(
                 task_id="delete_models",
                 retention=retention,
                 registry_bucket=BUCKET,
@@ -458,8 +458,8 @@ def test_run_teardown_deletes_what_the_run_did_not_promote_and_spares_the_rest(m
             tags = tagging.from_aws(bedrock.list_tags_for_resource(resourceARN=arn)["tags"])
             return tags.get(tagging.DECISION)
 
-        result = teardown("delete", failed_tasks=1)
-        assert result["deleted_deployments"] == [deployment]
+        serving, result = teardown("delete", failed_tasks=1)
+        assert serving["deleted_deployments"] == [deployment]
         assert sorted(result["deleted"]) == sorted([failed, uncommitted, rejected, deployed])
         assert sorted(result["spared"]) == sorted([champion, previous, kept])
         assert result["kept"] == [served]  # still used: tagged for the janitor, not deleted
@@ -468,7 +468,7 @@ def test_run_teardown_deletes_what_the_run_did_not_promote_and_spares_the_rest(m
         assert bedrock.list_custom_model_deployments()["modelDeploymentSummaries"] == []
 
         bedrock.delete_provisioned_model_throughput(provisionedModelId=throughput)
-        again = teardown("delete", failed_tasks=1)  # a retry: the model is free now
+        _, again = teardown("delete", failed_tasks=1)  # a retry: the model is free now
         assert again["deleted"] == [served] and again["kept"] == []
 
 
@@ -580,3 +580,35 @@ def test_janitor_dag_deletes_our_orphaned_imported_model_and_deployment(airflow_
             assert result["report"]["counts"]["delete_deployment"] == {"planned": 1, "done": 1, "failed": 0}
         finally:
             CONFIG.reset()
+
+
+def test_janitor_spares_the_champion_deployment_a_registry_names_and_one_tagged_serving(monkeypatch):
+    from bedrock_customization.operators.janitor import BedrockJanitorOperator
+    from bedrock_customization.promotion import save_registry
+    from tests.serving_helpers import BUCKET, emulator, make_context, trained_model
+
+    with emulator(monkeypatch) as aws:
+        model = trained_model(aws, "janitor-on-demand")
+
+        def deployed(name: str, tag_set: dict) -> str:
+            return aws.bedrock.create_custom_model_deployment(
+                modelDeploymentName=name, modelArn=model, tags=tagging.to_aws(tag_set)
+            )["customModelDeploymentArn"]
+
+        stale = deployed("stale-dep", ours("manual__crashed"))
+        champion = deployed("champion-dep", ours("manual__champion"))  # no serving tag: only the registry
+        serving = deployed("serving-dep", ours("manual__other", role="serving"))
+        save_registry(
+            aws.s3,
+            BUCKET,
+            "qa",
+            {"schema": 2, "serving_arn": champion, "serving_kind": "on_demand", "serving_model_arn": model},
+            None,
+        )
+
+        result = BedrockJanitorOperator(task_id="clean_up", ttl_hours=0, registry_bucket=BUCKET).execute(
+            make_context("clean_up")
+        )
+        assert [(a["action"], a["arn"]) for a in result["done"]] == [(janitor.DELETE_DEPLOYMENT, stale)]
+        summaries = aws.bedrock.list_custom_model_deployments()["modelDeploymentSummaries"]
+        assert {d["customModelDeploymentArn"] for d in summaries} == {champion, serving}

@@ -332,7 +332,7 @@ def test_model_import_stores_the_job_and_model_links_and_the_smoke_test_the_mode
     _assert_links_to(ctx, BedrockImportedModelLink, result["imported_model_arn"])
 
 
-def test_promotion_stores_the_serving_throughput_link(aws):
+def test_promotion_to_a_throughput_stores_the_throughput_link(aws):
     from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
     from bedrock_customization.operators.throughput import BedrockCreateProvisionedModelThroughputOperator
 
@@ -353,11 +353,37 @@ def test_promotion_stores_the_serving_throughput_link(aws):
         decision="promote",
         candidate_model_arn=model,
         base_model_id=NOVA_MICRO,
-        evaluation_throughput_arn=throughput,
+        evaluation_serving_arn=throughput,
         **QUICK,
     ).execute(ctx)
-    assert result["serving_throughput_arn"] == throughput
+    assert result["serving_arn"] == throughput
     _assert_links_to(ctx, BedrockProvisionedThroughputLink, throughput)
+    assert BedrockCustomModelDeploymentLink.key not in ctx["ti"].xcom
+
+
+def test_promotion_to_an_on_demand_deployment_stores_the_deployment_link(aws):
+    from bedrock_customization.operators.deployment import BedrockCreateCustomModelDeploymentOperator
+    from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
+
+    aws.s3.create_bucket(Bucket="models")
+    model = trained_model(aws, "links-promote-od")
+    deployment = BedrockCreateCustomModelDeploymentOperator(
+        task_id="deploy", model_arn=model, deployment_name="links-promote-dep", **QUICK
+    ).execute(context("deploy"))
+    ctx = context("promote_model")
+    result = BedrockPromoteModelOperator(
+        task_id="promote_model",
+        registry_name="links",
+        registry_bucket="models",
+        decision="promote",
+        candidate_model_arn=model,
+        base_model_id=NOVA_MICRO,
+        evaluation_serving_arn=deployment,
+        **QUICK,
+    ).execute(ctx)
+    assert (result["serving_arn"], result["serving_kind"]) == (deployment, "on_demand")
+    _assert_links_to(ctx, BedrockCustomModelDeploymentLink, deployment)
+    assert BedrockProvisionedThroughputLink.key not in ctx["ti"].xcom
 
 
 def test_evaluation_job_stores_the_evaluation_job_link():

@@ -5,7 +5,7 @@ a temporary AIRFLOW_HOME on free ports, so a user's own stack on 8080/4566 is no
 in as admin/admin with SimpleAuthManager's ``POST /auth/token``, unpauses and triggers
 ``bedrock_retraining`` with ``POST /api/v2/dags/bedrock_retraining/dagRuns``, waits for the run to succeed,
 then posts an event on the DAG's raw-data asset and waits for the scheduler's asset-triggered run to succeed
-(the customization job and the throughput are deferred to the triggerer), and stops every process it
+(the customization job and the on-demand deployment are deferred to the triggerer), and stops every process it
 started by process id.
 
 With a 3 s job, a trigger can fire before the scheduler has seen the deferral's executor event; Airflow
@@ -25,7 +25,11 @@ from urllib.parse import quote
 
 import pytest
 
-EMULATOR_TIMINGS = {"LOCAL_AWS_JOB_SECONDS": "3", "LOCAL_AWS_THROUGHPUT_SECONDS": "1"}
+EMULATOR_TIMINGS = {
+    "LOCAL_AWS_JOB_SECONDS": "3",
+    "LOCAL_AWS_THROUGHPUT_SECONDS": "1",
+    "LOCAL_AWS_DEPLOYMENT_SECONDS": "1",
+}
 READY_TIMEOUT = 120
 PARSE_TIMEOUT = 90
 RUN_TIMEOUT = 600  # a deadline, not an expectation: the run takes ~1 min on an idle machine
@@ -175,10 +179,12 @@ def test_make_airflow_runs_the_retraining_dag_from_the_rest_api(tmp_path):
 
         tis = client.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances").json()
         states = {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
-        # The default engine scores through Converse; the native evaluation-job tasks are skipped.
+        # The default engine scores through Converse, and serving auto deploys Nova Micro on demand: the native
+        # evaluation-job tasks and the throughput are skipped.
         native = {f"evaluation.{task}" for task in ("baseline_job", "candidate_job", "compare_requests", "compare_jobs")}
-        assert states and {task for task, state in states.items() if state != "success"} == native, states
-        assert {states[task] for task in native} == {"skipped"}, states
+        skipped = native | {"serving.provision_throughput"}
+        assert states and {task for task, state in states.items() if state != "success"} == skipped, states
+        assert {states[task] for task in skipped} == {"skipped"}, states
 
         # New raw data landed: an event on the DAG's raw-data asset makes the scheduler start a run.
         (asset,) = client.get("/api/v2/assets", params={"uri_pattern": RAW_DATA_URI}).json()["assets"]

@@ -604,7 +604,7 @@ def test_dag_succeeds_as_shipped_on_the_bootstrapped_demo_model(model_import_dag
     """No conf at all: the default folder s3://<bucket>/models/import/ holds the demo model the bootstrap
     uploaded, so a trigger with the defaults imports, smoke-tests and deletes it, leaving nothing billable."""
     from include.bootstrap import DEMO_MODEL_PREFIX
-    from include.local_stack import throughputs_alive, xcom_values
+    from include.local_stack import serving_resources_alive, xcom_values
 
     landing_zone, run, aws = model_import_dag
 
@@ -627,8 +627,7 @@ def test_dag_succeeds_as_shipped_on_the_bootstrapped_demo_model(model_import_dag
     # Nothing billable left: the imported model was deleted (delete_after_smoke_test defaults to true) and
     # no throughput or deployment exists.
     assert aws.bedrock.list_imported_models()["modelSummaries"] == []
-    assert throughputs_alive() == []
-    assert aws.bedrock.list_custom_model_deployments().get("modelDeploymentSummaries", []) == []
+    assert serving_resources_alive() == []  # no throughput, no deployment
 
 
 @pytest.mark.slow

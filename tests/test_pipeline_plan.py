@@ -24,7 +24,9 @@ DAY = date(2026, 3, 1)
 BASE = {"base_model_id": "amazon.nova-micro-v1:0:128k", "dataset_key": "raw/{date}/qa_pairs.jsonl"}
 
 
-def _plan(params, scope="run", keys=("raw/2026-03-01/qa_pairs.jsonl",), run_id="manual__1"):
+def _plan(
+    params, scope="run", keys=("raw/2026-03-01/qa_pairs.jsonl",), run_id="manual__1", region="us-east-1"
+):
     return plan_run(
         {**BASE, **params},
         dag_id="dag",
@@ -33,6 +35,7 @@ def _plan(params, scope="run", keys=("raw/2026-03-01/qa_pairs.jsonl",), run_id="
         landing_zone=lambda: ZONE,
         key_exists=lambda bucket, key: bucket == "landing-zone" and key in keys,
         scope=scope,
+        region=region,
     )
 
 
@@ -42,9 +45,33 @@ def test_a_retraining_plans_one_job_per_run_with_defaults_filled():
     assert len(first["jobs"]) == 1 and first["jobs"][0]["hyperparameters"]["epochCount"] == "3"
     assert "learningRate" in first["jobs"][0]["hyperparameters"]  # the catalog's default
     assert "idempotency_key" not in first["jobs"][0]  # every run trains anew
-    assert first["data_uri"] != again["data_uri"] and first["throughput_names"] != again["throughput_names"]
+    assert first["data_uri"] != again["data_uri"] and first["serving_names"] != again["serving_names"]
     assert first["raw_uri"] == "s3://landing-zone/raw/2026-03-01/qa_pairs.jsonl"
     assert first["subnet_ids"] == ["subnet-0a", "subnet-0b"] and first["leaderboard_uri"] is None
+
+
+def test_auto_serving_is_on_demand_where_bedrock_offers_it_else_provisioned():
+    assert _plan({})["serving_kind"] == "on_demand"  # Nova Micro custom models deploy on demand in us-east-1
+    assert _plan({"serving": "provisioned"})["serving_kind"] == "provisioned"
+    # Not documented in eu-west-1, nor at all for Llama custom models: auto falls back to a throughput.
+    assert _plan({}, region="eu-west-1")["serving_kind"] == "provisioned"
+    llama = {"base_model_id": "meta.llama3-1-8b-instruct-v1:0:128k"}
+    assert _plan(llama)["serving_kind"] == "provisioned"
+
+
+def test_on_demand_serving_where_bedrock_does_not_offer_it_fails_in_the_plan_naming_the_fix():
+    with pytest.raises(BedrockCustomizationError, match="us-east-1, us-west-2, not eu-west-1.*provisioned"):
+        _plan({"serving": "on_demand"}, region="eu-west-1")
+    with pytest.raises(
+        BedrockCustomizationError, match="not documented for custom models of meta.llama3-1-8b"
+    ):
+        _plan({"serving": "on_demand", "base_model_id": "meta.llama3-1-8b-instruct-v1:0:128k"})
+    with pytest.raises(BedrockCustomizationError, match="serving='cheap' is not one of auto, on_demand"):
+        _plan({"serving": "cheap"})
+    # Native evaluation jobs evaluate throughputs, not deployments: auto provisions, on_demand is refused.
+    assert _plan({"engine": "bedrock_evaluation_job"})["serving_kind"] == "provisioned"
+    with pytest.raises(BedrockCustomizationError, match="evaluation jobs cannot evaluate a custom model deploy"):
+        _plan({"serving": "on_demand", "engine": "bedrock_evaluation_job"})
 
 
 def test_a_sweep_plans_a_job_per_distinct_configuration_keyed_by_date():
@@ -182,13 +209,13 @@ def test_a_single_model_without_validation_loss_is_still_evaluated_in_a_retraini
 
 def test_the_chosen_candidate_is_the_best_one_its_evaluation_promotes_and_the_rest_lose():
     board = sweep.leaderboard([_entry("a", 0.2), _entry("b", 0.3), _entry("c", 0.4)], top_k=2)
-    candidates = [{"model_id": e["model_arn"]} for e in board["entries"] if e["selected"]]
+    candidates = [{"model_arn": e["model_arn"]} for e in board["entries"] if e["selected"]]
     summaries = [
         {"primary_metric": "chrf", "decision": "reject", "candidate": {"chrf": 80.0}},
         {"primary_metric": "chrf", "decision": "promote", "candidate": {"chrf": 70.0}},
     ]
     chosen = sweep.choose(board, candidates, ["arn:t/a", "arn:t/b"], summaries)
-    assert chosen["config_hash"] == "b" and chosen["throughput_arn"] == "arn:t/b"
+    assert chosen["config_hash"] == "b" and chosen["serving_arn"] == "arn:t/b"
     assert sorted(e["config_hash"] for e in sweep.losers(board, chosen, evaluated=True)) == ["a", "c"]
     assert [e["config_hash"] for e in sweep.losers(board, None, evaluated=True)] == ["c"]
 
@@ -246,3 +273,71 @@ def test_a_grader_for_another_type_or_rft_on_a_model_without_it_fails():
         BedrockCustomizationError, match="cannot be customized with REINFORCEMENT_FINE_TUNING"
     ):
         _plan({"customization_type": "REINFORCEMENT_FINE_TUNING", "grader_lambda_arn": GRADER})
+
+
+# ------------------------------------------------------------------------------- invocation logs as data
+
+LOGS = "s3://central-logs/AWSLogs/123456789012/BedrockModelInvocationLogs/"
+DISTIL = {"customization_type": "DISTILLATION", "teacher_model_id": "amazon.nova-pro-v1:0"}
+
+
+def test_distillation_from_invocation_logs_plans_the_api_config_and_still_the_raw_data():
+    one = _plan({**DISTIL, "invocation_logs_uri": LOGS, "invocation_logs_metadata": {"app": "support-bot"}})
+    assert one["invocation_logs"] == {
+        "invocationLogSource": {"s3Uri": LOGS},
+        "usePromptResponse": False,
+        "requestMetadataFilters": {"equals": {"app": "support-bot"}},
+    }
+    # The raw data is still prepared: its validation split is the held-out set of the evaluation.
+    assert one["raw_uri"] == "s3://landing-zone/raw/2026-03-01/qa_pairs.jsonl"
+    # A RequestMetadataFilters map holds one entry: several pairs that must all equal go in andAll.
+    several = _plan(
+        {**DISTIL, "invocation_logs_uri": LOGS, "invocation_logs_use_responses": True,
+         "invocation_logs_metadata": {"app": "support-bot", "tier": "gold"}}
+    )["invocation_logs"]  # fmt: skip
+    assert several["usePromptResponse"] is True
+    assert several["requestMetadataFilters"] == {
+        "andAll": [{"equals": {"app": "support-bot"}}, {"equals": {"tier": "gold"}}]
+    }
+    assert "requestMetadataFilters" not in _plan({**DISTIL, "invocation_logs_uri": LOGS})["invocation_logs"]
+    assert _plan(DISTIL)["invocation_logs"] is None
+
+
+def test_reinforcement_fine_tuning_may_train_on_invocation_logs_too():
+    rft = {
+        "base_model_id": "amazon.nova-2-lite-v1:0:256k",
+        "customization_type": "REINFORCEMENT_FINE_TUNING",
+        "grader_lambda_arn": "arn:aws:lambda:us-east-1:123456789012:function:reward",
+        "invocation_logs_uri": LOGS,
+    }
+    assert _plan(rft)["invocation_logs"]["invocationLogSource"] == {"s3Uri": LOGS}
+
+
+@pytest.mark.parametrize(
+    ("params", "why"),
+    [
+        ({"invocation_logs_uri": LOGS}, "trains DISTILLATION or REINFORCEMENT_FINE_TUNING only.*not FINE_TUNING"),
+        ({**DISTIL, "invocation_logs_uri": "central-logs/AWSLogs/"}, "invocation_logs_uri 'central-logs/AWSLogs/' "
+         "is not an S3 URI"),
+        ({**DISTIL, "invocation_logs_uri": "s3://central-logs/logs with space/"}, "key segments of letters"),
+        ({**DISTIL, "invocation_logs_uri": LOGS, "invocation_logs_metadata": {"app": "support bot!"}},
+         "'app': 'support bot!' is not a request metadata filter"),
+        ({**DISTIL, "invocation_logs_uri": LOGS, "invocation_logs_metadata": {"app": 7}}, "'app': 7 is not"),
+        ({**DISTIL, "invocation_logs_uri": LOGS, "invocation_logs_metadata": {f"k{i}": "v" for i in range(17)}},
+         "at most 16 request metadata keys"),
+        ({**DISTIL, "invocation_logs_metadata": {"app": "bot"}}, "only apply with invocation_logs_uri"),
+        ({**DISTIL, "invocation_logs_use_responses": True}, "only apply with invocation_logs_uri"),
+    ],
+)  # fmt: skip
+def test_bad_invocation_log_settings_fail_in_the_plan_naming_the_param(params, why):
+    with pytest.raises(BedrockCustomizationError, match=why):
+        _plan(params)
+
+
+def test_the_form_offers_the_invocation_log_params_off_by_default():
+    from bedrock_customization.pipeline import params
+
+    form = params.customization()
+    assert form["invocation_logs_uri"].value is None and form["invocation_logs_metadata"].value is None
+    assert form["invocation_logs_use_responses"].value is False
+    assert "held-out set" in form["invocation_logs_uri"].description

@@ -556,3 +556,56 @@ def test_rft_without_a_grader_and_a_grader_for_another_type_fail(zone):
     report = preflight(zone, grader_lambda_arn=grader)
     check = next(c for c in report.failed if c.name == "grader-lambda")
     assert "only used by REINFORCEMENT_FINE_TUNING, not FINE_TUNING" in check.detail
+
+
+# ------------------------------------------------------------------------------- invocation logs as data
+
+
+LOGS = "AWSLogs/123456789012/BedrockModelInvocationLogs/us-east-1/"
+
+
+def _distil_from_logs(zone: LandingZone, logs_uri: str) -> PreflightReport:
+    return preflight(
+        zone, customization_type="DISTILLATION", hyperparameters={}, invocation_logs_uri=logs_uri
+    )
+
+
+def test_invocation_logs_under_a_prefix_the_role_reads_pass(zone):
+    from tests.records import invocation_log, invocation_log_object
+
+    body = invocation_log_object([invocation_log("What is plan 1?", "10 GB", {"app": "bot"})])
+    zone.client("s3").put_object(Bucket=zone.bucket, Key=f"{LOGS}2026/11/20/10/a.json.gz", Body=body)
+    # The user's part (rft-access-security, "Invocation log access"): the role may read the logs.
+    zone.client("iam").put_role_policy(
+        RoleName=zone.outputs["RoleArn"].split("/")[-1],
+        PolicyName="invocation-logs",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                            "Resource": f"arn:aws:s3:::{zone.bucket}/{LOGS}*"}]}
+        ),
+    )  # fmt: skip
+
+    report = _distil_from_logs(zone, f"s3://{zone.bucket}/{LOGS}")
+
+    assert report.ok, report.render()
+    (check,) = [c for c in report.checks if c.name == "invocation-logs"]
+    assert check.detail == f"1 objects under s3://{zone.bucket}/{LOGS}"
+
+
+def test_invocation_logs_the_role_may_not_read_or_an_empty_prefix_fail_with_the_fix(zone):
+    from tests.records import invocation_log, invocation_log_object
+
+    s3 = zone.client("s3")
+    s3.create_bucket(Bucket="central-invocation-logs")
+    body = invocation_log_object([invocation_log("What is plan 1?", "10 GB")])
+    s3.put_object(Bucket="central-invocation-logs", Key=f"{LOGS}a.json.gz", Body=body)
+
+    check = only_failure(_distil_from_logs(zone, f"s3://central-invocation-logs/{LOGS}"), "role-permissions")
+    assert f"s3:GetObject on arn:aws:s3:::central-invocation-logs/{LOGS}*" in check.detail
+    assert f"--prefix {LOGS}" in check.fix
+
+    empty = f"s3://{zone.bucket}/{DATA}/no-logs-here/"  # a prefix the role reads
+    check = only_failure(_distil_from_logs(zone, empty), "invocation-logs")
+    assert check.detail == f"no objects under {empty}"
+    assert "model invocation logging delivers to" in check.fix

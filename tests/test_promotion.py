@@ -23,11 +23,12 @@ FIGURES = {"metric": "chrf", "baseline": {"chrf": 17.9}, "candidate": {"chrf": 7
 def test_read_champion_falls_back_to_the_base_model():
     assert promotion.read_champion(None, "amazon.nova-micro-v1:0")["model_id"] == "amazon.nova-micro-v1:0"
     assert promotion.read_champion({}, "base")["source"] == "base"
-    registry = {"serving_throughput_arn": "arn:tp", "serving_model_arn": "arn:m", "version": 3}
+    registry = {"serving_arn": "arn:tp", "serving_model_arn": "arn:m", "version": 3}
     champion = promotion.read_champion(registry, "base")
     assert champion == {
         "model_id": "arn:tp",
         "source": "registry",
+        "serving_kind": "provisioned",
         "model_arn": "arn:m",
         "base_model_id": None,
         "version": 3,
@@ -39,16 +40,16 @@ def test_plan_first_promotion_retags_the_evaluation_throughput():
         decision="promote",
         registry=None,
         candidate_model_arn="m1",
-        evaluation_throughput_arn="tp1",
+        evaluation_serving_arn="tp1",
         base_model_id=NOVA_MICRO,
     )
-    assert plan.outcome == "evaluation_became_serving" and plan.serving_throughput_arn == "tp1"
+    assert plan.outcome == "evaluation_became_serving" and plan.serving_arn == "tp1"
     assert [s.action for s in plan.steps] == ["write_registry", "tag_decision", "tag_serving"]
 
 
 def test_plan_promotion_updates_in_place_when_the_base_model_matches():
     registry = {
-        "serving_throughput_arn": "tp1",
+        "serving_arn": "tp1",
         "serving_model_arn": "m1",
         "base_model_id": NOVA_MICRO,
         "version": 1,
@@ -57,11 +58,11 @@ def test_plan_promotion_updates_in_place_when_the_base_model_matches():
         decision="promote",
         registry=registry,
         candidate_model_arn="m2",
-        evaluation_throughput_arn="tp2",
+        evaluation_serving_arn="tp2",
         base_model_id=NOVA_MICRO,
         champion_retention="delete",
     )
-    assert plan.outcome == "updated_in_place" and plan.serving_throughput_arn == "tp1"
+    assert plan.outcome == "updated_in_place" and plan.serving_arn == "tp1"
     assert [(s.action, s.target) for s in plan.steps] == [
         ("record_intent", "tp1"),  # recorded -> applied -> committed
         ("update_serving", "tp1"),
@@ -76,7 +77,7 @@ def test_plan_promotion_updates_in_place_when_the_base_model_matches():
 
 def test_plan_promotion_across_base_models_replaces_the_serving_throughput():
     registry = {
-        "serving_throughput_arn": "tp1",
+        "serving_arn": "tp1",
         "serving_model_arn": "m1",
         "base_model_id": "other",
         "version": 1,
@@ -85,7 +86,7 @@ def test_plan_promotion_across_base_models_replaces_the_serving_throughput():
         decision="promote",
         registry=registry,
         candidate_model_arn="m2",
-        evaluation_throughput_arn="tp2",
+        evaluation_serving_arn="tp2",
         base_model_id=NOVA_MICRO,
     )
     assert plan.outcome == "evaluation_became_serving"
@@ -95,16 +96,16 @@ def test_plan_promotion_across_base_models_replaces_the_serving_throughput():
 
 def test_plan_retry_after_the_registry_write_finishes_the_remaining_steps():
     registry = {
-        "serving_throughput_arn": "tp2",
+        "serving_arn": "tp2",
         "serving_model_arn": "m2",
         "base_model_id": NOVA_MICRO,
-        "previous": {"serving_throughput_arn": "tp1", "serving_model_arn": "m1"},
+        "previous": {"serving_arn": "tp1", "serving_model_arn": "m1"},
     }
     plan = promotion.plan_promotion(
         decision="promote",
         registry=registry,
         candidate_model_arn="m2",
-        evaluation_throughput_arn="tp2",
+        evaluation_serving_arn="tp2",
         base_model_id=NOVA_MICRO,
         champion_retention="delete",
     )
@@ -118,12 +119,12 @@ def test_plan_retry_after_the_registry_write_finishes_the_remaining_steps():
 
 
 def test_plan_reject_never_touches_the_serving_throughput_and_follows_retention():
-    registry = {"serving_throughput_arn": "tp1", "serving_model_arn": "m1", "base_model_id": NOVA_MICRO}
+    registry = {"serving_arn": "tp1", "serving_model_arn": "m1", "base_model_id": NOVA_MICRO}
     keep = promotion.plan_promotion(
         decision="reject",
         registry=registry,
         candidate_model_arn="m2",
-        evaluation_throughput_arn="tp2",
+        evaluation_serving_arn="tp2",
         base_model_id=NOVA_MICRO,
         retention="keep",
     )
@@ -137,19 +138,19 @@ def test_plan_reject_never_touches_the_serving_throughput_and_follows_retention(
             decision="reject",
             registry=registry,
             candidate_model_arn="m1",
-            evaluation_throughput_arn=None,
+            evaluation_serving_arn=None,
             base_model_id=NOVA_MICRO,
         )
 
 
 def test_plan_inconclusive_keeps_the_champion_and_handles_the_candidate_like_a_rejected_one():
-    registry = {"serving_throughput_arn": "tp1", "serving_model_arn": "m1", "base_model_id": NOVA_MICRO}
+    registry = {"serving_arn": "tp1", "serving_model_arn": "m1", "base_model_id": NOVA_MICRO}
     plans = {
         decision: promotion.plan_promotion(
             decision=decision,
             registry=registry,
             candidate_model_arn="m2",
-            evaluation_throughput_arn="tp2",
+            evaluation_serving_arn="tp2",
             base_model_id=NOVA_MICRO,
         )
         for decision in ("reject", "inconclusive")
@@ -167,14 +168,14 @@ def test_plan_inconclusive_keeps_the_champion_and_handles_the_candidate_like_a_r
     assert [(s.action, s.target) for s in unsure.steps] == [
         (s.action, s.target) for s in plans["reject"].steps
     ]
-    assert (unsure.serving_throughput_arn, unsure.serving_model_arn) == ("tp1", "m1")
+    assert (unsure.serving_arn, unsure.serving_model_arn) == ("tp1", "m1")
     # A re-run of the run that promoted m1 compares m1 with itself: inconclusive, and the champion that stays
     # is the candidate, so what may be left of its promotion is finished.
     itself = promotion.plan_promotion(
         decision="inconclusive",
         registry=registry,
         candidate_model_arn="m1",
-        evaluation_throughput_arn="tp1",
+        evaluation_serving_arn="tp1",
         base_model_id=NOVA_MICRO,
     )
     assert (itself.decision, itself.outcome) == ("inconclusive", "already_promoted")
@@ -188,7 +189,7 @@ def test_plan_inconclusive_keeps_the_champion_and_handles_the_candidate_like_a_r
             decision="reject",
             registry=registry,
             candidate_model_arn="m1",
-            evaluation_throughput_arn=None,
+            evaluation_serving_arn=None,
             base_model_id=NOVA_MICRO,
         )
 
@@ -199,15 +200,15 @@ def test_plan_rejects_bad_inputs():
             decision="maybe",
             registry=None,
             candidate_model_arn="m",
-            evaluation_throughput_arn=None,
+            evaluation_serving_arn=None,
             base_model_id=NOVA_MICRO,
         )
-    with pytest.raises(BedrockCustomizationError, match="no evaluation throughput"):
+    with pytest.raises(BedrockCustomizationError, match="no evaluation throughput or deployment"):
         promotion.plan_promotion(
             decision="promote",
             registry=None,
             candidate_model_arn="m",
-            evaluation_throughput_arn=None,
+            evaluation_serving_arn=None,
             base_model_id=NOVA_MICRO,
         )
     with pytest.raises(BedrockCustomizationError, match="Invalid registry name"):
@@ -244,7 +245,7 @@ def promote_op(
         decision=decision,
         candidate_model_arn=model,
         base_model_id=NOVA_MICRO,
-        evaluation_throughput_arn=throughput,
+        evaluation_serving_arn=throughput,
         figures=FIGURES,
         **{**QUICK, **kwargs},
     )
@@ -273,18 +274,18 @@ def test_candidate_wins_then_a_second_promotion_updates_in_place(aws):
     result = op.execute(context)
 
     assert result["outcome"] == "evaluation_became_serving"
-    assert result["serving_throughput_arn"] == first_tp and result["registry_version"] == 1
+    assert result["serving_arn"] == first_tp and result["registry_version"] == 1
     [alive] = alive_throughputs(aws)
     assert alive["provisionedModelArn"] == first_tp
     assert tags_of(aws, first_tp)[tagging.ROLE] == "serving"
     assert tags_of(aws, first_model)[tagging.DECISION] == "promote"
     registry = read_registry(aws)
-    assert registry["serving_throughput_arn"] == first_tp and registry["serving_model_arn"] == first_model
+    assert registry["serving_arn"] == first_tp and registry["serving_model_arn"] == first_model
     assert registry["base_model_id"] == NOVA_MICRO and registry["run_id"] == "manual__1"
     assert registry["figures"] == FIGURES and registry["previous"] is None and registry["version"] == 1
     extra = context["outlet_events"][op.asset].extra
     assert extra["decision"] == "promote" and extra["registry_changed"] is True
-    assert extra["serving_throughput_arn"] == first_tp and extra["registry_version"] == 1
+    assert extra["serving_arn"] == first_tp and extra["registry_version"] == 1
     assert promotion.read_champion(registry, "base")["model_id"] == first_tp
 
     # Second run: a better model of the same base; the serving throughput is updated in place.
@@ -386,7 +387,7 @@ def test_an_inconclusive_evaluation_keeps_the_champion_and_drops_the_candidate(a
 
 
 def test_registry_writes_are_conditional(aws):
-    record = {"version": 1, "serving_throughput_arn": "tp"}
+    record = {"version": 1, "serving_arn": "tp"}
     etag = promotion.save_registry(aws.s3, REGISTRY_BUCKET, "qa", record, None)
     loaded, loaded_etag = promotion.load_registry(aws.s3, REGISTRY_BUCKET, "qa")
     assert loaded == record and loaded_etag == etag
@@ -401,7 +402,7 @@ def test_registry_writes_are_conditional(aws):
 def test_choose_baseline_records_the_registry_version_it_was_chosen_on():
     registry = {
         "version": 4,
-        "serving_throughput_arn": "tp",
+        "serving_arn": "tp",
         "serving_model_arn": "m",
         "base_model_id": NOVA_MICRO,
     }
@@ -560,3 +561,295 @@ def test_a_retry_of_the_same_promotion_carries_on_from_its_recorded_intent(aws, 
     assert (registry["serving_model_arn"], "pending" in registry) == (challenger, False)
     assert registry["previous"]["serving_model_arn"] == champion
     assert serving_model_of(aws, serving) == challenger and len(alive_throughputs(aws)) == 1
+
+
+# --------------------------------------------------------------------------- on-demand serving (deployments)
+
+DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/"
+THROUGHPUT = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/"
+
+
+def test_serving_kind_of_tells_deployments_from_throughputs():
+    assert promotion.serving_kind_of(DEPLOYMENT + "abcdef123456") == "on_demand"
+    assert promotion.serving_kind_of(THROUGHPUT + "abcdef123456") == "provisioned"
+    assert promotion.serving_kind_of("my-throughput-name") == "provisioned"
+
+
+def test_a_schema_1_record_is_read_as_serving_arn_of_kind_provisioned():
+    legacy = {
+        "schema": 1,
+        "version": 2,
+        "serving_throughput_arn": THROUGHPUT + "tp2",
+        "serving_model_arn": "m2",
+        "previous": {"version": 1, "serving_throughput_arn": THROUGHPUT + "tp1", "serving_model_arn": "m1"},
+    }
+    record = promotion.upgraded(legacy)
+    assert (record["schema"], record["serving_arn"], record["serving_kind"]) == (
+        2,
+        THROUGHPUT + "tp2",
+        "provisioned",
+    )
+    assert (record["previous"]["serving_arn"], record["previous"]["serving_kind"]) == (
+        THROUGHPUT + "tp1",
+        "provisioned",
+    )
+    assert "serving_throughput_arn" not in record and "serving_throughput_arn" not in record["previous"]
+    assert promotion.upgraded(record) == record  # schema 2 stays as it is
+    assert promotion.read_champion(record, "base")["model_id"] == THROUGHPUT + "tp2"
+
+
+def test_plan_on_demand_champion_is_replaced_by_the_candidates_deployment():
+    registry = {
+        "serving_arn": DEPLOYMENT + "dep1",
+        "serving_kind": "on_demand",
+        "serving_model_arn": "m1",
+        "base_model_id": NOVA_MICRO,
+        "version": 1,
+    }
+    plan = promotion.plan_promotion(
+        decision="promote",
+        registry=registry,
+        candidate_model_arn="m2",
+        evaluation_serving_arn=DEPLOYMENT + "dep2",
+        base_model_id=NOVA_MICRO,
+    )
+    assert plan.outcome == "evaluation_became_serving"
+    assert (plan.serving_arn, plan.serving_kind) == (DEPLOYMENT + "dep2", "on_demand")
+    assert [(s.action, s.target, s.detail) for s in plan.steps] == [
+        ("write_registry", DEPLOYMENT + "dep2", ""),
+        ("tag_decision", "m2", "promote"),
+        ("tag_serving", DEPLOYMENT + "dep2", ""),
+        ("delete_deployment", DEPLOYMENT + "dep1", "replaced champion (served on demand now)"),
+        ("keep_model", "m1", "replaced champion"),
+    ]
+    # An on-demand champion and a candidate on a throughput: no throughput to update, so it is replaced too.
+    on_tp = promotion.plan_promotion(
+        decision="promote",
+        registry=registry,
+        candidate_model_arn="m2",
+        evaluation_serving_arn=THROUGHPUT + "tp2",
+        base_model_id=NOVA_MICRO,
+    )
+    assert on_tp.outcome == "evaluation_became_serving" and on_tp.serving_kind == "provisioned"
+    assert ("delete_deployment", DEPLOYMENT + "dep1", "replaced champion (was served on demand)") in [
+        (s.action, s.target, s.detail) for s in on_tp.steps
+    ]
+    with pytest.raises(BedrockCustomizationError, match="is a custom model deployment"):
+        promotion.plan_promotion(
+            decision="promote",
+            registry=registry,
+            candidate_model_arn="m2",
+            evaluation_serving_arn=None,
+            base_model_id=NOVA_MICRO,
+        )
+
+
+def test_plan_provisioned_champion_with_an_on_demand_candidate_loses_its_throughput():
+    registry = {"serving_arn": THROUGHPUT + "tp1", "serving_model_arn": "m1", "base_model_id": NOVA_MICRO}
+    plan = promotion.plan_promotion(
+        decision="promote",
+        registry=registry,
+        candidate_model_arn="m2",
+        evaluation_serving_arn=DEPLOYMENT + "dep2",
+        base_model_id=NOVA_MICRO,  # the same base model: still not switched in place
+    )
+    assert plan.outcome == "evaluation_became_serving" and plan.serving_arn == DEPLOYMENT + "dep2"
+    actions = [(s.action, s.target, s.detail) for s in plan.steps]
+    assert ("delete_throughput", THROUGHPUT + "tp1", "replaced champion (served on demand now)") in actions
+    assert not any(action in ("record_intent", "update_serving") for action, _, _ in actions)
+
+
+def test_plan_reject_of_an_on_demand_candidate_deletes_its_deployment_only():
+    registry = {"serving_arn": DEPLOYMENT + "dep1", "serving_model_arn": "m1", "base_model_id": NOVA_MICRO}
+    plan = promotion.plan_promotion(
+        decision="reject",
+        registry=registry,
+        candidate_model_arn="m2",
+        evaluation_serving_arn=DEPLOYMENT + "dep2",
+        base_model_id=NOVA_MICRO,
+    )
+    assert [(s.action, s.target) for s in plan.steps] == [
+        ("delete_deployment", DEPLOYMENT + "dep2"),
+        ("tag_decision", "m2"),
+        ("delete_model", "m2"),
+    ]
+    assert (plan.serving_arn, plan.serving_kind) == (DEPLOYMENT + "dep1", "on_demand")
+
+
+def test_plan_retry_with_deployments_finishes_the_remaining_steps():
+    registry = {
+        "serving_arn": DEPLOYMENT + "dep2",
+        "serving_model_arn": "m2",
+        "base_model_id": NOVA_MICRO,
+        "previous": {"serving_arn": THROUGHPUT + "tp1", "serving_model_arn": "m1"},
+    }
+    plan = promotion.plan_promotion(
+        decision="promote",
+        registry=registry,
+        candidate_model_arn="m2",
+        evaluation_serving_arn=DEPLOYMENT + "dep2",
+        base_model_id=NOVA_MICRO,
+    )
+    assert plan.outcome == "already_promoted" and not plan.writes_registry
+    assert [(s.action, s.target) for s in plan.steps] == [
+        ("tag_decision", "m2"),
+        ("tag_serving", DEPLOYMENT + "dep2"),
+        ("delete_throughput", THROUGHPUT + "tp1"),
+        ("keep_model", "m1"),
+    ]
+
+
+def evaluation_deployment(aws, model: str, run_id: str) -> str:
+    from bedrock_customization.operators.deployment import BedrockCreateCustomModelDeploymentOperator
+
+    return BedrockCreateCustomModelDeploymentOperator(
+        task_id="deploy",
+        model_arn=model,
+        deployment_name=f"eval-{run_id.rsplit('_', 1)[-1]}",
+        **QUICK,
+    ).execute(make_context("deploy", run_id))
+
+
+def alive_deployments(aws) -> list[str]:
+    summaries = aws.bedrock.list_custom_model_deployments()["modelDeploymentSummaries"]
+    return [d["customModelDeploymentArn"] for d in summaries]
+
+
+def on_demand_champion(aws, name: str) -> tuple[str, str]:
+    """A champion served on demand (registry version 1): its model and deployment."""
+    model = trained_model(aws, f"{name}-champion")
+    deployment = evaluation_deployment(aws, model, f"manual__{name}1")
+    result = promote_op(model, deployment).execute(make_context("promote_model", f"manual__{name}1"))
+    assert (result["outcome"], result["serving_kind"]) == ("evaluation_became_serving", "on_demand")
+    return model, deployment
+
+
+def test_an_on_demand_champion_is_replaced_by_an_on_demand_candidate(aws):
+    champion, old = on_demand_champion(aws, "od")
+    registry = read_registry(aws)
+    assert (registry["schema"], registry["serving_arn"], registry["serving_kind"]) == (2, old, "on_demand")
+    assert promotion.read_champion(registry, "base")["model_id"] == old  # Converse takes the deployment ARN
+
+    candidate = trained_model(aws, "od-challenger")
+    new = evaluation_deployment(aws, candidate, "manual__od2")
+    context = make_context("promote_model", "manual__od2")
+    op = promote_op(candidate, new, champion_retention="delete")
+    result = op.execute(context)
+
+    assert result["outcome"] == "evaluation_became_serving" and result["registry_version"] == 2
+    assert (result["serving_arn"], result["serving_kind"]) == (new, "on_demand")
+    assert result["deleted_deployments"] == [old] and result["deleted_models"] == [champion]
+    assert alive_deployments(aws) == [new] and alive_throughputs(aws) == []
+    assert tags_of(aws, new)[tagging.ROLE] == "serving"
+    registry = read_registry(aws)
+    assert (registry["version"], registry["serving_arn"], registry["serving_kind"]) == (2, new, "on_demand")
+    assert registry["serving_model_arn"] == candidate and registry["previous"]["serving_arn"] == old
+    extra = context["outlet_events"][op.asset].extra
+    assert (extra["serving_arn"], extra["serving_kind"], extra["registry_changed"]) == (
+        new,
+        "on_demand",
+        True,
+    )
+
+
+def test_a_provisioned_champion_replaced_by_an_on_demand_candidate_loses_its_throughput(aws):
+    champion = trained_model(aws, "pd-champion")
+    throughput = evaluation_throughput(aws, champion, "manual__pd1")
+    promote_op(champion, throughput).execute(make_context("promote_model", "manual__pd1"))
+    assert read_registry(aws)["serving_kind"] == "provisioned"
+
+    candidate = trained_model(aws, "pd-challenger")  # the same base model
+    deployment = evaluation_deployment(aws, candidate, "manual__pd2")
+    result = promote_op(candidate, deployment).execute(make_context("promote_model", "manual__pd2"))
+
+    assert result["outcome"] == "evaluation_became_serving" and result["deleted_throughputs"] == [throughput]
+    assert alive_throughputs(aws) == [] and alive_deployments(aws) == [deployment]
+    assert result["kept_models"] == [champion]  # champion_retention=keep
+    registry = read_registry(aws)
+    assert (registry["serving_arn"], registry["serving_kind"], registry["version"]) == (
+        deployment,
+        "on_demand",
+        2,
+    )
+
+
+def test_rejecting_an_on_demand_candidate_deletes_its_deployment_and_keeps_the_champions(aws):
+    champion, serving = on_demand_champion(aws, "rj")
+    candidate = trained_model(aws, "rj-loser")
+    deployment = evaluation_deployment(aws, candidate, "manual__rj2")
+    result = promote_op(candidate, deployment, decision="reject").execute(
+        make_context("promote_model", "manual__rj2")
+    )
+
+    assert result["outcome"] == "rejected" and result["deleted_deployments"] == [deployment]
+    assert result["deleted_models"] == [candidate] and result["deleted_throughputs"] == []
+    assert (result["serving_arn"], result["serving_kind"]) == (serving, "on_demand")
+    assert alive_deployments(aws) == [serving]
+    registry = read_registry(aws)
+    assert (registry["version"], registry["serving_arn"], registry["serving_model_arn"]) == (
+        1,
+        serving,
+        champion,
+    )
+
+
+def test_a_legacy_registry_record_still_promotes_in_place(aws):
+    """A registry written before on-demand serving (schema 1, ``serving_throughput_arn``) is read as a
+    provisioned champion: a candidate evaluated on a throughput switches it in place, and the write is schema 2."""
+    champion, candidate = trained_model(aws, "lg-champion"), trained_model(aws, "lg-challenger")
+    serving = evaluation_throughput(aws, champion, "manual__lg1")
+    legacy = {
+        "schema": 1,
+        "name": "qa",
+        "version": 1,
+        "serving_throughput_arn": serving,
+        "serving_model_arn": champion,
+        "base_model_id": NOVA_MICRO,
+        "promoted_at": "2026-01-01T00:00:00+00:00",
+        "dag_id": "bedrock_retraining",
+        "run_id": "manual__lg1",
+        "figures": {},
+        "previous": None,
+    }
+    aws.s3.put_object(Bucket=REGISTRY_BUCKET, Key="registry/qa.json", Body=json.dumps(legacy).encode())
+    evaluation = evaluation_throughput(aws, candidate, "manual__lg2")
+
+    result = promote_op(candidate, evaluation).execute(make_context("promote_model", "manual__lg2"))
+
+    assert result["outcome"] == "updated_in_place" and result["deleted_throughputs"] == [evaluation]
+    assert (result["serving_arn"], result["serving_kind"]) == (serving, "provisioned")
+    assert serving_model_of(aws, serving) == candidate
+    registry = read_registry(aws)
+    assert (registry["schema"], registry["version"], registry["serving_arn"]) == (2, 2, serving)
+    assert "serving_throughput_arn" not in registry
+    assert (
+        registry["previous"]["serving_arn"] == serving
+        and registry["previous"]["serving_kind"] == "provisioned"
+    )
+
+
+def test_a_retry_after_the_registry_write_finishes_an_on_demand_promotion(aws, monkeypatch):
+    from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
+
+    champion, old = on_demand_champion(aws, "rt")
+    candidate = trained_model(aws, "rt-challenger")
+    new = evaluation_deployment(aws, candidate, "manual__rt2")
+
+    def killed(self, identifier):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(BedrockCustomizationHook, "delete_deployment", killed)
+    with pytest.raises(SystemExit):  # after the registry write, before the old deployment went
+        promote_op(candidate, new, champion_retention="delete").execute(
+            make_context("promote_model", "manual__rt2")
+        )
+    monkeypatch.undo()
+    assert read_registry(aws)["serving_arn"] == new and set(alive_deployments(aws)) == {old, new}
+
+    retry = promote_op(candidate, new, champion_retention="delete").execute(
+        make_context("promote_model", "manual__rt2")
+    )
+    assert (retry["outcome"], retry["registry_version"]) == ("already_promoted", 2)
+    assert (retry["serving_arn"], retry["serving_kind"]) == (new, "on_demand")
+    assert retry["deleted_deployments"] == [old] and retry["deleted_models"] == [champion]
+    assert alive_deployments(aws) == [new] and read_registry(aws)["version"] == 2

@@ -6,9 +6,9 @@ from bedrock_customization import janitor, promotion, protection
 
 REGISTRY = {
     "version": 3,
-    "serving_throughput_arn": "tp/serving",
+    "serving_arn": "tp/serving",
     "serving_model_arn": "m/champion",
-    "previous": {"serving_throughput_arn": "tp/old", "serving_model_arn": "m/previous"},
+    "previous": {"serving_arn": "tp/old", "serving_model_arn": "m/previous"},
     "pending": {"throughput": "tp/serving", "from_model": "m/champion", "to_model": "m/candidate"},
 }
 
@@ -25,12 +25,12 @@ def test_the_previous_champions_throughput_is_not_protected():
 def test_no_registry_protects_nothing():
     assert protection.protected_arns() == set()
     assert protection.protected_arns(None, {}) == set()
-    assert protection.protected_arns({"serving_throughput_arn": "tp/x", "previous": None}) == {"tp/x"}
+    assert protection.protected_arns({"serving_arn": "tp/x", "previous": None}) == {"tp/x"}
 
 
 def test_several_registries_and_a_promotion_result_protect_all_they_name():
-    other = {"serving_throughput_arn": "tp/other", "serving_model_arn": "m/other", "previous": None}
-    promoted = {"decision": "promote", "serving_throughput_arn": "tp/new", "serving_model_arn": "m/new"}
+    other = {"serving_arn": "tp/other", "serving_model_arn": "m/other", "previous": None}
+    promoted = {"decision": "promote", "serving_arn": "tp/new", "serving_model_arn": "m/new"}
     assert protection.protected_arns(REGISTRY, other, promoted, None) == {
         "tp/serving",
         "m/champion",
@@ -73,3 +73,11 @@ def test_the_janitor_spares_what_the_rule_protects():
     )
     assert [action.arn for action in plan.actions] == ["m/gone"]
     assert [spared.arn for spared in plan.spared] == ["m/previous"]
+
+
+def test_an_on_demand_champion_and_a_schema_1_record_are_protected_alike():
+    deployment = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456"
+    on_demand = {"serving_arn": deployment, "serving_kind": "on_demand", "serving_model_arn": "m/od"}
+    # As load_registry returns a record written before on-demand serving.
+    legacy = promotion.upgraded({"serving_throughput_arn": "tp/legacy", "serving_model_arn": "m/legacy"})
+    assert protection.protected_arns(on_demand, legacy) == {deployment, "m/od", "tp/legacy", "m/legacy"}

@@ -2,8 +2,9 @@
 
 The emulator runs in this process (a server thread) or as ``python -m include.local_aws`` in a child
 process, the way ``make run`` and docker-compose run it. The scenarios follow a model's life: a first
-candidate beats the base model and becomes the champion, a better one replaces it in place on the serving
-throughput, a worse one is rejected, and an evaluation that crashes still leaves nothing billing.
+candidate beats the base model and becomes the champion (served on demand where Bedrock offers it), a better
+one replaces it (in place on a serving throughput, or as a new deployment), a worse one is rejected, and an
+evaluation that crashes still leaves nothing billing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-EMULATOR_TIMINGS = {"job_seconds": 3, "throughput_seconds": 1}
+EMULATOR_TIMINGS = {"job_seconds": 3, "throughput_seconds": 1, "deployment_seconds": 1}
 _days = itertools.count(1)
 
 
@@ -88,6 +89,13 @@ def _alive(bedrock) -> list[dict]:
     return bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
 
 
+def _deployments(bedrock) -> list[str]:
+    return [
+        d["customModelDeploymentArn"]
+        for d in bedrock.list_custom_model_deployments()["modelDeploymentSummaries"]
+    ]
+
+
 def _record_triggers(monkeypatch) -> list[str]:
     from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 
@@ -104,19 +112,14 @@ def _record_triggers(monkeypatch) -> list[str]:
 
 
 @pytest.mark.parametrize("emulator", ["in_process_emulator", "server_process_emulator"])
-def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
+def test_first_candidate_beats_the_base_model_and_becomes_the_champion_served_on_demand(
     emulator, retraining, monkeypatch, request
 ):
     start, run = retraining
     triggers_run = _record_triggers(monkeypatch)
     landing_zone = start(request.getfixturevalue(emulator))
-    # The shipped table has no throughput price (unconfirmed): the setting supplies one, so every item is priced.
-    monkeypatch.setenv(
-        "AIRFLOW__BEDROCK_CUSTOMIZATION__PRICES",
-        json.dumps({"amazon.nova-micro-v1:0:128k": {"throughput_per_model_unit_hour": 12.5}}),
-    )
 
-    dag_run, summary = run()
+    dag_run, summary = run()  # the form's defaults: serving auto, Nova Micro in us-east-1
 
     assert summary["state"] == "success", summary
     assert summary["decision"] == "promote" and summary["promotion"] == "evaluation_became_serving"
@@ -130,9 +133,13 @@ def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
     assert significance["p_value"] < 0.001 and significance["rule"].startswith("promote if ci_low > margin")
 
     bedrock, s3 = _clients()
-    (alive,) = _alive(bedrock)  # exactly one throughput: the evaluation one, now serving
-    assert alive["provisionedModelArn"] == summary["serving_throughput"] == candidate["model_id"]
+    # Bedrock deploys Nova Micro custom models on demand: no throughput was bought, and the deployment the
+    # candidate was evaluated on now serves the champion, as the registry records.
+    assert _alive(bedrock) == [] and summary["serving_kind"] == "on_demand"
+    assert _deployments(bedrock) == [summary["serving_arn"]] == [candidate["model_id"]]
     assert summary["billable_resources_left"] == []
+    deployment = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=summary["serving_arn"])
+    assert deployment["status"] == "Active" and deployment["modelArn"] == summary["custom_model_arn"]
 
     job = bedrock.get_model_customization_job(jobIdentifier=summary["job_arn"])
     assert job["status"] == "Completed" and job["outputModelArn"] == summary["custom_model_arn"]
@@ -152,16 +159,14 @@ def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
     assert training["estimated_cost_usd"] == pytest.approx(
         training["tokens"] / 1000 * training["price_per_1k_tokens"], abs=1e-6
     )
-    serving = parts["evaluation_candidate"]  # a throughput of a few seconds pays its first hour
-    assert serving["model_units"] == alive["modelUnits"] and serving["hours"] == 1
-    assert serving["estimated_cost_usd"] == pytest.approx(alive["modelUnits"] * 12.5)
-    asked = parts["evaluation_baseline"]  # the base model answered on demand: its Converse usage tokens
-    assert asked["input_tokens"] > 0 and asked["output_tokens"] > 0
-    assert asked["estimated_cost_usd"] == pytest.approx(
-        asked["input_tokens"] / 1000 * asked["input_price_per_1k_tokens"]
-        + asked["output_tokens"] / 1000 * asked["output_price_per_1k_tokens"],
-        abs=1e-6,
-    )
+    # Both models answered on demand, billed by their Converse usage tokens: no model unit-hours.
+    for asked in (parts["evaluation_candidate"], parts["evaluation_baseline"]):
+        assert asked["input_tokens"] > 0 and asked["output_tokens"] > 0 and "model_units" not in asked
+        assert asked["estimated_cost_usd"] == pytest.approx(
+            asked["input_tokens"] / 1000 * asked["input_price_per_1k_tokens"]
+            + asked["output_tokens"] / 1000 * asked["output_price_per_1k_tokens"],
+            abs=1e-6,
+        )
     assert parts["storage_first_month"]["models"] == 1  # the promoted candidate is kept
 
     # Training data encrypted with the landing zone's key; loss curve, report and chart written to S3.
@@ -178,7 +183,8 @@ def test_first_candidate_beats_the_base_model_and_becomes_the_champion(
 
     # Both long waits deferred to triggers (run inline by dag.test) instead of blocking a worker.
     assert "BedrockCustomizeModelCompletedTrigger" in triggers_run
-    assert "BedrockProvisionedThroughputInServiceTrigger" in triggers_run
+    assert "BedrockCustomModelDeploymentActiveTrigger" in triggers_run
+    assert "BedrockProvisionedThroughputInServiceTrigger" not in triggers_run
 
 
 def test_a_distilled_student_is_evaluated_and_promoted_like_a_fine_tuned_one(in_process_emulator, retraining):
@@ -198,11 +204,77 @@ def test_a_distilled_student_is_evaluated_and_promoted_like_a_fine_tuned_one(in_
     bucket, key = _split(job["trainingDataConfig"]["s3Uri"])
     records = [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines()]
     assert records and all([m["role"] for m in r["messages"]] == ["user", "assistant"] for r in records)
-    # The student learned: it beats its base model and becomes the champion; only its throughput is left.
+    # The student learned: it beats its base model and becomes the champion, served on demand like a
+    # fine-tuned Nova Micro; only its deployment is left.
     baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
     assert summary["decision"] == "promote" and candidate["chrf"] > baseline["chrf"] + 20
-    (alive,) = _alive(bedrock)
-    assert alive["provisionedModelArn"] == summary["serving_throughput"] == candidate["model_id"]
+    assert _alive(bedrock) == [] and _deployments(bedrock) == [summary["serving_arn"]] == [
+        candidate["model_id"]
+    ]
+    assert summary["billable_resources_left"] == []
+
+
+def test_a_student_distilled_from_invocation_logs_is_promoted(in_process_emulator, retraining):
+    import boto3
+
+    from include.bootstrap import SAMPLE_DATA
+    from include.local_stack import REGION
+    from tests.records import invocation_log, invocation_log_object
+
+    start, run = retraining
+    landing_zone = start(in_process_emulator)
+    bucket = landing_zone["bucket"]
+    logs = "AWSLogs/123456789012/BedrockModelInvocationLogs/us-east-1/"
+    # What model invocation logging delivered: the support bot's Converse calls (request metadata
+    # app=support-bot, the right answers) and, logged first, playground calls of the same questions whose
+    # answers are wrong (app=playground). Only the filter keeps the student from learning the wrong ones.
+    pairs = [json.loads(line) for line in SAMPLE_DATA.read_text().splitlines() if line.strip()]
+    playground = [
+        invocation_log(p["question"], f"{p['question']} No idea, ask someone else.", {"app": "playground"},
+                       request_id=f"playground-{i}")
+        for i, p in enumerate(pairs)
+    ]  # fmt: skip
+    support = [
+        invocation_log(p["question"], p["answer"], {"app": "support-bot"}, request_id=f"support-{i}")
+        for i, p in enumerate(pairs)
+    ]
+    _, s3 = _clients()
+    for hour, records in (("09", playground), ("10", support)):
+        key = f"{logs}2026/11/20/{hour}/invocation-logs-batch.json.gz"
+        s3.put_object(Bucket=bucket, Key=key, Body=invocation_log_object(records))
+    # The user's part (rft-access-security, "Invocation log access"): the service role may read the logs.
+    boto3.client("iam", region_name=REGION).put_role_policy(
+        RoleName=landing_zone["role_arn"].split("/")[-1],
+        PolicyName="invocation-logs",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                            "Resource": f"arn:aws:s3:::{bucket}/{logs}*"}]}
+        ),
+    )  # fmt: skip
+
+    _, summary = run(
+        {"customization_type": "DISTILLATION", "teacher_model_id": "amazon.nova-pro-v1:0",
+         "invocation_logs_uri": f"s3://{bucket}/{logs}", "invocation_logs_use_responses": True,
+         "invocation_logs_metadata": {"app": "support-bot"}}
+    )  # fmt: skip
+
+    bedrock, _ = _clients()
+    job = bedrock.get_model_customization_job(jobIdentifier=summary["job_arn"])
+    assert job["status"] == "Completed" and job["customizationType"] == "DISTILLATION", job
+    assert job["trainingDataConfig"] == {
+        "invocationLogsConfig": {
+            "invocationLogSource": {"s3Uri": f"s3://{bucket}/{logs}"},
+            "usePromptResponse": True,
+            "requestMetadataFilters": {"equals": {"app": "support-bot"}},
+        }
+    }
+    assert not (job.get("validationDataConfig") or {}).get("validators")
+    assert summary["state"] == "success", summary
+    # Asked the held-out questions of the prepared split, the student answers like the support bot, not like
+    # the playground calls the filter dropped: it beats its base model and becomes the champion.
+    baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
+    assert summary["decision"] == "promote" and candidate["chrf"] > baseline["chrf"] + 20
     assert summary["billable_resources_left"] == []
 
 
@@ -249,39 +321,57 @@ def test_reinforcement_fine_tuning_is_graded_by_the_lambda_and_promoted_like_a_f
     assert len(records) >= 100 and all(
         [m["role"] for m in r["messages"]] == ["user"] and r["reference_answer"] for r in records
     )
-    # The tuned model beats its base model and becomes the champion; only its throughput is left.
+    # The tuned model beats its base model and becomes the champion; AWS documents no on-demand deployment
+    # for Nova 2 Lite custom models, so serving auto provisioned a throughput, the only resource left.
     baseline, candidate = summary["evaluation"]["baseline"], summary["evaluation"]["candidate"]
     assert summary["decision"] == "promote" and candidate["chrf"] > baseline["chrf"] + 20
     (alive,) = _alive(bedrock)
-    assert alive["provisionedModelArn"] == summary["serving_throughput"] == candidate["model_id"]
+    assert summary["serving_kind"] == "provisioned" and _deployments(bedrock) == []
+    assert alive["provisionedModelArn"] == summary["serving_arn"] == candidate["model_id"]
     assert summary["billable_resources_left"] == []
 
 
-def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_process_emulator, retraining):
+def test_a_provisioned_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(
+    in_process_emulator, retraining, monkeypatch
+):
     start, run = retraining
     start(in_process_emulator)
     bedrock, _ = _clients()
+    # The shipped table has no throughput price (unconfirmed): the setting supplies one, so every item is priced.
+    monkeypatch.setenv(
+        "AIRFLOW__BEDROCK_CUSTOMIZATION__PRICES",
+        json.dumps({"amazon.nova-micro-v1:0:128k": {"throughput_per_model_unit_hour": 12.5}}),
+    )
 
-    _, first = run({"hyperparameters": {"epochCount": "2"}})
+    _, first = run({"serving": "provisioned", "hyperparameters": {"epochCount": "2"}})
     assert first["state"] == "success" and first["promotion"] == "evaluation_became_serving"
-    serving = first["serving_throughput"]
+    serving = first["serving_arn"]
+    (alive,) = _alive(bedrock)  # exactly one throughput: the evaluation one, now serving
+    assert alive["provisionedModelArn"] == serving and first["serving_kind"] == "provisioned"
+    assert _deployments(bedrock) == [] and first["billable_resources_left"] == []
+    paid = first["estimated_cost"]["breakdown"]["evaluation_candidate"]  # a few seconds pay the first hour
+    assert paid["model_units"] == alive["modelUnits"] and paid["hours"] == 1
+    assert paid["estimated_cost_usd"] == pytest.approx(alive["modelUnits"] * 12.5)
+    assert first["estimated_cost"]["unpriced"] == []
 
     # Four epochs fit this data better than two: the new candidate beats the champion, not just the base.
-    second_run, second = run({"hyperparameters": {"epochCount": "4"}})
+    second_run, second = run({"serving": "provisioned", "hyperparameters": {"epochCount": "4"}})
     assert second["state"] == "success", second
     # The deferred in-place update resumed on its first try (dag.test() hands back only the trigger's event).
     promote = next(ti for ti in second_run.get_task_instances() if ti.task_id == "release.promote_model")
     assert promote.try_number == 1
     assert second["evaluation"]["baseline"]["model_id"] == serving
     assert second["decision"] == "promote" and second["promotion"] == "updated_in_place"
-    assert second["serving_throughput"] == serving  # no second throughput bought
+    assert second["serving_arn"] == serving  # no second throughput bought
     (alive,) = _alive(bedrock)
     described = bedrock.get_provisioned_model_throughput(provisionedModelId=serving)
     assert described["modelArn"] == second["custom_model_arn"]
 
     # The top of Nova Micro's learning-rate range, ten times its optimum, fits this data worse than the
     # champion: rejected, its throughput and model deleted.
-    _, third = run({"hyperparameters": {"epochCount": "4", "learningRate": "0.0001"}})
+    _, third = run(
+        {"serving": "provisioned", "hyperparameters": {"epochCount": "4", "learningRate": "0.0001"}}
+    )
     assert third["state"] == "success", third
     assert third["decision"] == "reject" and third["promotion"] == "rejected"
     assert [t["provisionedModelArn"] for t in _alive(bedrock)] == [serving]
@@ -292,7 +382,7 @@ def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_proc
 
     # The champion's own configuration again: a model that answers every prompt as the champion does. No
     # evidence either way: inconclusive, the champion stays and the candidate goes like a rejected one.
-    _, fourth = run({"hyperparameters": {"epochCount": "4"}})
+    _, fourth = run({"serving": "provisioned", "hyperparameters": {"epochCount": "4"}})
     assert fourth["state"] == "success", fourth
     assert fourth["decision"] == "inconclusive" and fourth["promotion"] == "inconclusive"
     assert "scored the same chrf on every one of the" in fourth["significance"]["reason"]
@@ -302,6 +392,38 @@ def test_champion_is_replaced_in_place_and_a_worse_candidate_is_rejected(in_proc
     with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
         bedrock.get_custom_model(modelIdentifier=fourth["custom_model_arn"])
     assert fourth["billable_resources_left"] == []
+
+
+def test_an_on_demand_champion_is_replaced_by_the_better_deployment_and_a_provisioned_one_goes(
+    in_process_emulator, retraining
+):
+    start, run = retraining
+    start(in_process_emulator)
+    bedrock, _ = _clients()
+
+    # A champion on a throughput (an earlier choice of serving=provisioned)...
+    _, first = run({"serving": "provisioned", "hyperparameters": {"epochCount": "2"}})
+    assert first["state"] == "success" and first["serving_kind"] == "provisioned"
+
+    # ...is replaced by a better candidate served on demand (serving auto): its deployment becomes the
+    # champion's and the throughput, billed by the hour, is deleted.
+    _, second = run({"hyperparameters": {"epochCount": "4"}})
+    assert second["state"] == "success", second
+    assert second["evaluation"]["baseline"]["model_id"] == first["serving_arn"]
+    assert second["decision"] == "promote" and second["promotion"] == "evaluation_became_serving"
+    assert second["serving_kind"] == "on_demand" and _alive(bedrock) == []
+    assert _deployments(bedrock) == [second["serving_arn"]] and second["billable_resources_left"] == []
+    # The champion's estimated cost has no model unit-hours: both models answered on demand.
+    assert "model_units" not in second["estimated_cost"]["breakdown"]["evaluation_candidate"]
+
+    # A worse candidate on demand is rejected: its deployment and model go, the champion's deployment stays.
+    _, third = run({"hyperparameters": {"epochCount": "4", "learningRate": "0.0001"}})
+    assert third["state"] == "success", third
+    assert third["evaluation"]["baseline"]["model_id"] == second["serving_arn"]
+    assert third["decision"] == "reject" and third["promotion"] == "rejected"
+    assert _deployments(bedrock) == [second["serving_arn"]] and third["billable_resources_left"] == []
+    with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
+        bedrock.get_custom_model(modelIdentifier=third["custom_model_arn"])
 
 
 def test_an_llm_judge_grades_both_answer_orders_and_its_reasons_reach_the_report(
@@ -370,7 +492,7 @@ def _run_models(bedrock, run_id: str) -> dict[str, dict[str, str]]:
     return models
 
 
-def test_evaluation_crash_still_deletes_the_throughput_and_the_model(in_process_emulator, retraining):
+def test_evaluation_crash_still_deletes_the_deployment_and_the_model(in_process_emulator, retraining):
     start, run = retraining
     landing_zone = start(in_process_emulator)
     bedrock, s3 = _clients()
@@ -380,11 +502,10 @@ def test_evaluation_crash_still_deletes_the_throughput_and_the_model(in_process_
 
     assert summary["state"] == "failed"
     states = {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-    assert (
-        states["evaluation.evaluate"] == "failed" and states["serving.provision_throughput"] == "success"
-    )
-    assert states["teardown.delete_throughputs"] == "success" and states["teardown.delete_models"] == "success"
-    assert _alive(bedrock) == []
+    assert states["evaluation.evaluate"] == "failed" and states["serving.deploy_on_demand"] == "success"
+    assert states["serving.provision_throughput"] == "skipped"
+    assert states["teardown.delete_serving"] == "success" and states["teardown.delete_models"] == "success"
+    assert _alive(bedrock) == [] and _deployments(bedrock) == []
     # The job completed, so the run made a custom model; it was never promoted: retention=delete removed it.
     assert summary["custom_model_arn"] and _run_models(bedrock, dag_run.run_id) == {}
     with pytest.raises(bedrock.exceptions.ResourceNotFoundException):
@@ -399,7 +520,7 @@ def test_retention_keep_keeps_a_failed_runs_model_tagged_for_the_janitor(in_proc
 
     dag_run, summary = run({"retention": "keep"})
 
-    assert summary["state"] == "failed" and _alive(bedrock) == []
+    assert summary["state"] == "failed" and _alive(bedrock) == [] and _deployments(bedrock) == []
     models = _run_models(bedrock, dag_run.run_id)
     assert list(models) == [summary["custom_model_arn"]]
     assert models[summary["custom_model_arn"]]["bedrock-customization:decision"] == "failed"
@@ -419,7 +540,7 @@ def test_out_of_range_hyperparameter_fails_the_first_task_before_any_job(
     # A retry cannot fix a bad param: the first try fails the task (the DAG's default is 2 retries).
     assert (plan.state, plan.try_number, plan.max_tries) == ("failed", 1, 2)
     assert bedrock.list_model_customization_jobs()["modelCustomizationJobSummaries"] == []
-    assert _alive(bedrock) == []
+    assert _alive(bedrock) == [] and _deployments(bedrock) == []
     # dag.test() writes the task log (logging and the task's exception) to stdout; caplog does not see it.
     assert "epochCount=50 is outside 1..5" in capsys.readouterr().out
 
@@ -455,10 +576,12 @@ def test_native_bedrock_evaluation_jobs_decide_and_leave_nothing_billable(
     assert models == {baseline["model_id"], candidate["model_id"]}
     bucket, key = _split(summary["evaluation_report"])
     assert b"Accuracy" in s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    # The jobs' waits deferred to their trigger; nothing billable is left but the serving throughput.
+    # The jobs' waits deferred to their trigger; nothing billable is left but the serving throughput (an
+    # evaluation job evaluates a throughput, not a deployment: serving auto provisioned one).
     assert "BedrockEvaluationJobCompletedTrigger" in triggers_run
     (alive,) = _alive(bedrock)
-    assert alive["provisionedModelArn"] == summary["serving_throughput"] == candidate["model_id"]
+    assert alive["provisionedModelArn"] == summary["serving_arn"] == candidate["model_id"]
+    assert summary["serving_kind"] == "provisioned" and _deployments(bedrock) == []
     assert summary["billable_resources_left"] == []
 
 

@@ -94,10 +94,11 @@ def _states(dag_run) -> dict[str, list[str]]:
 
 def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(landing_zone):
     from include.local_aws.loss import simulate
-    from include.local_stack import serving_throughput
+    from include.local_stack import champion_serving
 
     day = pendulum.date(2026, 3, 1)  # the bootstrap uploaded this date's snapshot
-    dag_run, values = _run({"search_space": GRID, "eval_samples": 8}, day)  # 6 is the least that can decide
+    # The best two are served on demand (serving auto) and evaluated; 6 samples is the least that can decide.
+    dag_run, values = _run({"search_space": GRID, "top_k": 2, "eval_samples": 8}, day)
 
     assert str(dag_run.state) == "success", _states(dag_run)
     bedrock, s3 = _clients()
@@ -152,15 +153,22 @@ def test_a_2x2_grid_promotes_the_configuration_with_the_lowest_validation_loss(l
         assert obj["ServerSideEncryption"] == "aws:kms" and obj["SSEKMSKeyId"] == landing_zone["kms_key_arn"]
         assert check(obj["Body"].read()), suffix
 
-    # The winner beat the base model and serves; the other three models are gone; one throughput is left.
+    # Both selected configurations were deployed on demand (no throughput bought) and evaluated.
+    served = values["serving.served"]
+    assert len(served) == 2 and all(":custom-model-deployment/" in arn for arn in served)
+    assert _states(dag_run)["serving.provision_throughput"] == ["skipped"]
+    # The winner beat the base model and serves; the other three models are gone, and so is the runner-up's
+    # deployment: one deployment is left, no throughput.
     chosen, promotion = values["evaluation.choose_candidate"], values["release.promote_model"]
     assert chosen["config_hash"] == best and chosen["baseline"]["model_id"] == "amazon.nova-micro-v1:0"
     assert promotion["decision"] == "promote" and promotion["outcome"] == "evaluation_became_serving"
     assert chosen["significance"]["n"] == 8 and chosen["significance"]["ci_low"] > chosen["margin"]
-    serving = serving_throughput(landing_zone["bucket"])
-    assert serving == promotion["serving_throughput_arn"]
-    alive = bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"]
-    assert [t["provisionedModelArn"] for t in alive] == [serving]
+    champion = champion_serving(landing_zone["bucket"])
+    assert champion == {"serving_arn": promotion["serving_arn"], "serving_kind": "on_demand"}
+    assert champion["serving_arn"] == chosen["serving_arn"] in served
+    assert bedrock.list_provisioned_model_throughputs()["provisionedModelSummaries"] == []
+    deployments = bedrock.list_custom_model_deployments()["modelDeploymentSummaries"]
+    assert [d["customModelDeploymentArn"] for d in deployments] == [champion["serving_arn"]]
     models = {m["modelArn"] for m in bedrock.list_custom_models()["modelSummaries"]}
     assert models == {entries[0]["model_arn"]}
     assert sorted(values["teardown.reject_losers"]["deleted"]) == sorted(e["model_arn"] for e in entries[1:])
@@ -191,6 +199,7 @@ def test_a_backfill_sweeps_each_dates_snapshot_and_a_rerun_creates_no_job(landin
         assert values["data.prepare_dataset"]["summary"]["records_read"] == sizes[day]
         assert {ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "skipped"} >= {
             "serving.provision_throughput",
+            "serving.deploy_on_demand",
             "evaluation.evaluate",
             "release.promote_model",
         }

@@ -19,7 +19,7 @@ from bedrock_customization.operators.deployment import (
     BedrockCreateCustomModelDeploymentOperator,
     BedrockDeleteCustomModelDeploymentOperator,
 )
-from bedrock_customization.operators.teardown import BedrockDeleteRunThroughputsOperator
+from bedrock_customization.operators.teardown import BedrockDeleteRunServingOperator
 from bedrock_customization.operators.throughput import (
     BedrockCreateProvisionedModelThroughputOperator,
     BedrockDeleteProvisionedThroughputOperator,
@@ -204,6 +204,28 @@ def test_on_demand_deployment_only_for_base_models_that_offer_it(aws):
         ).execute(make_context())
 
 
+def test_a_killed_deployment_create_leaves_nothing_once_the_run_teardown_ran(aws):
+    from include.local_aws import CONFIG
+
+    run = "manual__killed"
+    model = trained_model(aws, "killed")
+    CONFIG.update(deployment_seconds=30)  # still Creating when the task is killed
+    deploy = BedrockCreateCustomModelDeploymentOperator(
+        task_id="deploy",
+        model_arn=model,
+        deployment_name="killed-dep",
+        **{**QUICK, "wait_for_completion": False},
+    )
+    arn = deploy.execute(make_context("deploy", run))
+    deploy.on_kill()  # the create leaves the deployment to the run's teardown (and the janitor)
+
+    result = BedrockDeleteRunServingOperator(task_id="delete_serving").execute(make_context("cleanup", run))
+    assert result["deleted_deployments"] == [arn]
+    assert aws.bedrock.list_custom_model_deployments()["modelDeploymentSummaries"] == []
+    free = BedrockDeleteCustomModelOperator(task_id="delete_model", model_id=model)
+    assert free.execute(make_context()) is True  # nothing uses the model any more
+
+
 def test_teardown_deletes_the_runs_non_serving_throughputs_only(aws):
     from include.local_aws import CONFIG
 
@@ -220,18 +242,24 @@ def test_teardown_deletes_the_runs_non_serving_throughputs_only(aws):
         make_context("p2", run)
     )
 
-    teardown = BedrockDeleteRunThroughputsOperator(task_id="cleanup")
+    teardown = BedrockDeleteRunServingOperator(task_id="cleanup")
     result = teardown.execute(make_context("cleanup", run))
-    assert sorted(result["deleted"]) == sorted([evaluation, creating])
+    assert sorted(result["deleted_throughputs"]) == sorted([evaluation, creating])
     assert result["spared"] == [serving]
     alive = {t["provisionedModelArn"] for t in alive_throughputs(aws)}
     assert alive == {serving, others, untagged}
 
     again = teardown.execute(make_context("cleanup", run))  # a retry, or a second teardown
-    assert again == {"deleted": [], "spared": [serving], "already_gone": []}
-    nothing = BedrockDeleteRunThroughputsOperator(task_id="cleanup", provisioned_model_ids=["never-made"])
+    assert again == {
+        "deleted_throughputs": [],
+        "deleted_deployments": [],
+        "spared": [serving],
+        "already_gone": [],
+    }
+    nothing = BedrockDeleteRunServingOperator(task_id="cleanup", serving_names=["never-made"])
     assert nothing.execute(make_context("cleanup", "manual__run-c")) == {
-        "deleted": [],
+        "deleted_throughputs": [],
+        "deleted_deployments": [],
         "spared": [],
         "already_gone": ["never-made"],
     }

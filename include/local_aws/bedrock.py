@@ -31,7 +31,7 @@ from moto.core.utils import camelcase_to_underscores
 from moto.moto_api._internal import mock_random
 from moto.utilities.utils import get_partition
 
-from . import catalog, loss
+from . import catalog, invocation_logs, loss
 from .config import CONFIG
 
 # ---------------------------------------------------------------------------------------------
@@ -319,6 +319,8 @@ class CustomizationJob:
     failure_message: str | None = None
     training_loss: float | None = None
     validation_loss: float | None = None
+    #: What a job trained on invocation logs learned (``invocation_logs.Learned``), once it finished.
+    learned: Any = None
 
     @property
     def job_id(self) -> str:
@@ -593,6 +595,8 @@ class Deployment:
     deadline: datetime
     status: str = "Creating"
     last_updated: datetime | None = None
+    forced_failure: bool = False
+    failure_message: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """GetCustomModelDeployment output."""
@@ -604,6 +608,7 @@ class Deployment:
                 "createdAt": self.created,
                 "status": self.status,
                 "description": self.description,
+                "failureMessage": self.failure_message if self.status == "Failed" else None,
                 "lastUpdatedAt": self.last_updated or self.created,
             }
         )
@@ -793,7 +798,11 @@ class LocalBedrockBackend(BedrockBackend):
         if job.forced_failure is not None:
             return job.forced_failure
         training_uri = job.training_data_config.get("s3Uri", "")
-        if s3.read(training_uri) is None:
+        if "invocationLogsConfig" in job.training_data_config:
+            job.learned = self._learn_from_logs(job, s3)
+            if job.learned.failure:
+                return job.learned.failure
+        elif s3.read(training_uri) is None:
             return (
                 f"Training data not found: the S3 object {training_uri} does not exist or the "
                 "service role cannot read it."
@@ -814,12 +823,15 @@ class LocalBedrockBackend(BedrockBackend):
         s3 = self.s3()
         job.end_time = job.last_modified = job.deadline
         failure = self._job_failure(job, s3)
-        training = s3.read(job.training_data_config.get("s3Uri", ""))
-        n_train = count_records(training[0] if training else None)
-        if failure is None and n_train == 0:
-            failure = f"Training data {job.training_data_config['s3Uri']} contains no records."
-        if failure is None:
-            failure = self._records_failure(job, s3)
+        if job.learned is not None:  # invocation logs: the records that passed the filters
+            n_train = job.learned.records
+        else:
+            training = s3.read(job.training_data_config.get("s3Uri", ""))
+            n_train = count_records(training[0] if training else None)
+            if failure is None and n_train == 0:
+                failure = f"Training data {job.training_data_config['s3Uri']} contains no records."
+            if failure is None:
+                failure = self._records_failure(job, s3)
         if failure is not None:
             job.status = "Failed"
             job.failure_message = failure
@@ -973,8 +985,13 @@ class LocalBedrockBackend(BedrockBackend):
 
     def _refresh_deployment(self, deployment: Deployment) -> None:
         if deployment.status == "Creating" and utcnow() >= deployment.deadline:
-            deployment.status = "Active"
+            deployment.status = "Failed" if deployment.forced_failure else "Active"
             deployment.last_updated = deployment.deadline
+            if deployment.forced_failure:
+                deployment.failure_message = (
+                    f"Failed to create custom model deployment {deployment.name}: the model could not be "
+                    "deployed for on-demand inference. Try again later."
+                )
 
     # -- customization jobs ----------------------------------------------------------------
 
@@ -1109,6 +1126,61 @@ class LocalBedrockBackend(BedrockBackend):
                 f"(see {catalog.page_url(catalog.RFT_ACCESS)})."
             ) from None
 
+    def _check_invocation_logs(self, training: dict[str, Any], customization_type: str) -> None:
+        """trainingDataConfig.invocationLogsConfig (rules and pages: ``invocation_logs``); the job then trains on
+        the logs (API_TrainingDataConfig documents no rule for an s3Uri given as well)."""
+        config = training["invocationLogsConfig"]
+        problem = invocation_logs.config_problem(config)
+        if problem:
+            raise ValidationException(problem)
+        uri = config["invocationLogSource"]["s3Uri"]
+        _check_pattern("trainingDataConfig.invocationLogsConfig.invocationLogSource.s3Uri", uri, S3_URI, 1024)
+        if customization_type not in invocation_logs.TYPES:
+            pages = ", ".join(catalog.page_url(p) for p in (invocation_logs.PAGE_DISTILLATION, invocation_logs.PAGE_RFT))
+            raise ValidationException(
+                f"trainingDataConfig.invocationLogsConfig is not supported for customizationType {customization_type}: "
+                f"invocation logs are training data of {' and '.join(invocation_logs.TYPES)} only (see {pages}). "
+                "Give the training data in trainingDataConfig.s3Uri."
+            )
+        if not self._log_keys(uri):
+            raise ValidationException(
+                f"No invocation logs found at {uri} (trainingDataConfig.invocationLogsConfig.invocationLogSource."
+                "s3Uri): the prefix holds no objects, or the bucket does not exist. Point it at the S3 prefix "
+                f"model invocation logging delivers to (see {catalog.page_url(invocation_logs.PAGE_LOGGING)})."
+            )
+
+    def _log_keys(self, uri: str) -> list[str]:
+        """The keys of the invocation logs at ``uri``: the object it names (InvocationLogSource.s3Uri: "the URI
+        of an invocation log"), else every object under it as a prefix."""
+        s3 = self.s3()
+        if not uri.endswith("/") and s3.read(uri) is not None:
+            return [parse_s3_uri(uri)[1]]
+        return sorted(s3.keys(uri) or [])
+
+    def _learn_from_logs(self, job: CustomizationJob, s3: S3Access) -> invocation_logs.Learned:
+        """Read, filter and learn the invocation log records under the job's prefix, when the job runs."""
+        from .answers import base_answer
+        from .bodies import ChatRequest
+
+        config = job.training_data_config["invocationLogsConfig"]
+        uri = config["invocationLogSource"]["s3Uri"]
+        bucket, _ = parse_s3_uri(uri)
+        objects = [(key, (s3.read(f"s3://{bucket}/{key}") or (b"", ""))[0]) for key in self._log_keys(uri)]
+        records, unreadable = invocation_logs.read_objects(objects)
+        if unreadable and not records:
+            return invocation_logs.Learned(
+                failure=f"Invocation logs under {uri} hold no {invocation_logs.SCHEMA_TYPE} records "
+                f"({', '.join(unreadable[:3])}; see {catalog.page_url(invocation_logs.PAGE_LOGGING)})."
+            )
+        teacher = None
+        if job.customization_type == "DISTILLATION":
+            teacher_id = job.customization_config["distillationConfig"]["teacherModelConfig"]["teacherModelIdentifier"]
+
+            def teacher(prompt: str) -> str:  # the teacher answers the logged prompts (emulated base answer)
+                return base_answer(ChatRequest(messages=[{"role": "user", "text": prompt}]), teacher_id)
+
+        return invocation_logs.learn(config, records, job.customization_type, teacher, catalog.page_url)
+
     @staticmethod
     def _check_hyper_parameters(customization: catalog.Customization, base_model_id: str, params: dict[str, Any]) -> None:
         given = params.get("hyperParameters") or {}
@@ -1155,7 +1227,10 @@ class LocalBedrockBackend(BedrockBackend):
         _check_pattern("roleArn", role, ROLE_ARN, 2048)
         base_model_id, base_model_arn = self._base_model(_required(params, "baseModelIdentifier"))
         training = _required(params, "trainingDataConfig")
-        _check_pattern("trainingDataConfig.s3Uri", training.get("s3Uri"), S3_URI, 1024)
+        if training.get("invocationLogsConfig") is not None:
+            self._check_invocation_logs(training, params.get("customizationType") or "FINE_TUNING")
+        else:
+            _check_pattern("trainingDataConfig.s3Uri", training.get("s3Uri"), S3_URI, 1024)
         output = _required(params, "outputDataConfig")
         _check_pattern("outputDataConfig.s3Uri", output.get("s3Uri"), S3_URI, 1024)
         validation = params.get("validationDataConfig")
@@ -1539,6 +1614,7 @@ class LocalBedrockBackend(BedrockBackend):
             token=token,
             created=now,
             deadline=now + timedelta(seconds=CONFIG.deployment_seconds),
+            forced_failure=CONFIG.matches("fail_deployments", name),
         )
         self.deployments[deployment.arn] = deployment
         self.tags[deployment.arn] = tags

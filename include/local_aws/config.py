@@ -16,6 +16,7 @@ all status transitions are computed lazily from wall-clock time when a resource 
 | `fail_jobs`          | `LOCAL_AWS_FAIL_JOBS`            | `""`       | regex; customization jobs whose name matches end Failed |
 | `fail_message`       | `LOCAL_AWS_FAIL_MESSAGE`         | see below  | failureMessage of jobs failed by `fail_jobs` |
 | `fail_throughputs`   | `LOCAL_AWS_FAIL_THROUGHPUTS`     | `""`       | regex; provisioned throughputs whose name matches end Failed |
+| `fail_deployments`   | `LOCAL_AWS_FAIL_DEPLOYMENTS`     | `""`       | regex; custom model deployments whose name matches end Failed |
 | `throttle_every`     | `LOCAL_AWS_THROTTLE_EVERY`       | `0`        | every Nth InvokeModel/Converse call answers 429 ThrottlingException (0 = off) |
 | `metrics_layout`     | `LOCAL_AWS_METRICS_LAYOUT`       | `nested`   | `nested`: `.../post_fine_tuning_validation/validation/validation_metrics.csv`; `flat`: without `validation/` |
 
@@ -49,6 +50,7 @@ _ENV = {
     "fail_jobs": "LOCAL_AWS_FAIL_JOBS",
     "fail_message": "LOCAL_AWS_FAIL_MESSAGE",
     "fail_throughputs": "LOCAL_AWS_FAIL_THROUGHPUTS",
+    "fail_deployments": "LOCAL_AWS_FAIL_DEPLOYMENTS",
     "throttle_every": "LOCAL_AWS_THROTTLE_EVERY",
     "metrics_layout": "LOCAL_AWS_METRICS_LAYOUT",
 }
@@ -67,6 +69,7 @@ class LocalAwsConfig:
     fail_jobs: str = ""
     fail_message: str = DEFAULT_FAIL_MESSAGE
     fail_throughputs: str = ""
+    fail_deployments: str = ""
     throttle_every: int = 0
     metrics_layout: str = "nested"
     _calls: int = field(default=0, repr=False)
@@ -130,7 +133,7 @@ class LocalAwsConfig:
                 converted = "" if value is None else str(value)
         except (TypeError, ValueError):
             raise ValueError(f"invalid value for {name}: {value!r}") from None
-        if name in ("fail_jobs", "fail_throughputs"):
+        if name in ("fail_jobs", "fail_throughputs", "fail_deployments"):
             try:
                 re.compile(converted)
             except re.error as err:

@@ -139,6 +139,13 @@ def _throughput_target(backend: LocalBedrockBackend, identifier: str) -> Target:
 
 def training_memory(backend: LocalBedrockBackend, model: CustomModel) -> answers.TrainingMemory:
     """What a custom model learned: its job's training data, cached per object version."""
+    learned = model.job.learned
+    if learned is not None:  # trained on invocation logs: the records that passed the job's filters
+        key = (backend.account_id, model.job.arn, "invocation-logs", "")
+        with _memory_lock:
+            if key not in _memory_cache:
+                _memory_cache[key] = answers.TrainingMemory(learned.pairs, learned.unanswered)
+            return _memory_cache[key]
     uri = model.job.training_data_config.get("s3Uri", "")
     found = backend.s3().read(uri)
     if found is None:

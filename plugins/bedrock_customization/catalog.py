@@ -81,6 +81,9 @@ __all__ = [
 
 #: Values of ``customizationType`` accepted by CreateModelCustomizationJob.
 CUSTOMIZATION_TYPES = ("FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION", "REINFORCEMENT_FINE_TUNING")
+#: Types whose data preparation pages document model invocation logs as training data
+#: (trainingDataConfig.invocationLogsConfig; "Option 2" of distillation-data-prep and rft pages).
+INVOCATION_LOG_TYPES = ("DISTILLATION", "REINFORCEMENT_FINE_TUNING")
 #: Record formats of training datasets (one JSON object per line).
 RECORD_FORMATS = (
     "prompt_completion",

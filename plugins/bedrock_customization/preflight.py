@@ -165,6 +165,8 @@ class PreflightSpec:
     judge_model_id: str | None = None
     #: The Lambda grader of a REINFORCEMENT_FINE_TUNING job (rftConfig.graderConfig.lambdaGrader.lambdaArn).
     grader_lambda_arn: str | None = None
+    #: The S3 prefix of the model invocation logs the job trains on (invocationLogsConfig), if any.
+    invocation_logs_uri: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("validation_uris", "subnet_ids", "security_group_ids", "evaluation_metrics"):
@@ -174,7 +176,8 @@ class PreflightSpec:
             object.__setattr__(self, "ignored_validation_uris", self.validation_uris)
             object.__setattr__(self, "validation_uris", ())
         problems = []
-        for uri in (self.training_uri, self.output_uri, *self.validation_uris):
+        logs = (self.invocation_logs_uri,) if self.invocation_logs_uri else ()
+        for uri in (self.training_uri, self.output_uri, *self.validation_uris, *logs):
             try:
                 parse_s3_uri(uri)
             except BedrockCustomizationError as exc:
@@ -292,6 +295,8 @@ def run_preflight(spec: PreflightSpec, clients: Clients) -> PreflightReport:
                     ),
                 )
             )
+    if spec.invocation_logs_uri:
+        plan.append(("invocation-logs", lambda: check_invocation_logs(clients.s3, spec.invocation_logs_uri)))
     if spec.grader_lambda_arn or spec.customization_type == "REINFORCEMENT_FINE_TUNING":
         plan.append(("grader-lambda", lambda: check_grader_lambda(clients.lambda_, spec)))
     if _evaluation_model_metrics(spec):
@@ -543,6 +548,27 @@ def check_training_data(s3: Any, training_uri: str, validation_uris: Sequence[st
             "upload the prepared JSON Lines files to these keys (or fix the URIs)",
         )
     return Check(name, True, "found " + ", ".join(found))
+
+
+def check_invocation_logs(s3: Any, logs_uri: str) -> Check:
+    """The invocation logs prefix holds objects (ListObjectsV2): Bedrock reads the logs delivered there."""
+    name = "invocation-logs"
+    bucket, prefix = parse_s3_uri(logs_uri)
+    try:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1000)
+    except s3.exceptions.NoSuchBucket:
+        listed = {}
+    objects = listed.get("Contents") or []
+    if not objects:
+        return Check(
+            name,
+            False,
+            f"no objects under {logs_uri}",
+            "point invocation_logs_uri at the S3 prefix model invocation logging delivers to (its s3Config "
+            "bucketName and keyPrefix), and turn logging on (PutModelInvocationLoggingConfiguration)",
+        )
+    more = "+" if listed.get("IsTruncated") else ""
+    return Check(name, True, f"{len(objects)}{more} objects under {logs_uri}")
 
 
 def check_output_location(s3: Any, kms: Any, output_uri: str, kms_key: str | None) -> Check:
@@ -825,6 +851,12 @@ def _required_statements(spec: PreflightSpec, key_arn: str | None) -> list[dict[
     for uri in (spec.training_uri, *spec.validation_uris):
         bucket, key = parse_s3_uri(uri)
         reads.setdefault(bucket, []).append(key)
+    # The job reads every invocation log under the prefix (rft-access-security, "Invocation log access").
+    prefixes: dict[str, list[str]] = {}
+    if spec.invocation_logs_uri:
+        bucket, key = parse_s3_uri(spec.invocation_logs_uri)
+        prefixes.setdefault(bucket, []).append(key)
+        reads.setdefault(bucket, [])
     statements: list[dict[str, Any]] = []
     for bucket in dict.fromkeys([*reads, output_bucket]):
         policy = iam_policy.service_role_policy(
@@ -832,6 +864,7 @@ def _required_statements(spec: PreflightSpec, key_arn: str | None) -> list[dict[
             account=spec.account,
             bucket=bucket,
             data_objects=reads.get(bucket, []),
+            data_prefixes=prefixes.get(bucket, []),
             output_prefix=output_key,
             kms_key_arn=key_arn if bucket == output_bucket and _is_key_arn(key_arn) else None,
             subnet_ids=spec.subnet_ids if bucket == output_bucket else (),
@@ -854,7 +887,8 @@ def _iam_policy_command(spec: PreflightSpec, key_arn: str | None) -> str:
     bucket, key = parse_s3_uri(spec.output_uri)
     parts = ["bedrock-customize", "iam-policy", "--region", spec.region, "--account", spec.account]
     parts += ["--bucket", bucket]
-    data = [parse_s3_uri(uri)[1] for uri in (spec.training_uri, *spec.validation_uris)]
+    logs = (spec.invocation_logs_uri,) if spec.invocation_logs_uri else ()
+    data = [parse_s3_uri(uri)[1] for uri in (spec.training_uri, *spec.validation_uris, *logs)]
     folders = sorted({k.rsplit("/", 1)[0] + "/" if "/" in k else "" for k in data} - {""})
     if folders:
         parts += ["--prefix", *folders]

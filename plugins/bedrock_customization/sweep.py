@@ -422,22 +422,23 @@ def write_leaderboard(s3: Any, document: Mapping[str, Any], folder_uri: str, kms
 def choose(
     board: Mapping[str, Any],
     candidates: Sequence[Mapping[str, Any]],
-    throughputs: Sequence[str],
+    serving: Sequence[str],
     evaluations: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
     """The candidate to promote: the best-scoring one its evaluation says to promote, else the best-scoring
     one (ties: the better rank), whose ``reject`` or ``inconclusive`` the promotion carries out (the champion
-    stays); its evaluation summary plus its leaderboard entry and throughput."""
+    stays); its evaluation summary plus its leaderboard entry and the ARN that served it (``serving_arn``: a
+    throughput or an on-demand deployment)."""
     by_model = {e["model_arn"]: e for e in board["entries"]}
     scored = []
-    for candidate, throughput_arn, summary in zip(candidates, throughputs, evaluations, strict=True):
-        entry = by_model[candidate["model_id"]]
+    for candidate, serving_arn, summary in zip(candidates, serving, evaluations, strict=True):
+        entry = by_model[candidate["model_arn"]]
         metric = summary["primary_metric"]
         wins = summary["decision"] == "promote"
-        scored.append((wins, summary["candidate"][metric], -entry["rank"], entry, throughput_arn, summary))
+        scored.append((wins, summary["candidate"][metric], -entry["rank"], entry, serving_arn, summary))
     if not scored:
         raise SweepError("No candidate was evaluated.")
-    _, _, _, entry, throughput_arn, summary = max(scored, key=lambda item: item[:3])
+    _, _, _, entry, serving_arn, summary = max(scored, key=lambda item: item[:3])
     return {
         **{key: value for key, value in summary.items() if key != "uris"},
         "metric": summary["primary_metric"],
@@ -448,7 +449,7 @@ def choose(
         "hyperparameters": entry["hyperparameters"],
         "final_validation_loss": entry["final_validation_loss"],
         "model_arn": entry["model_arn"],
-        "throughput_arn": throughput_arn,
+        "serving_arn": serving_arn,
         "leaderboard_uri": (board.get("uris") or {}).get("json"),
     }
 

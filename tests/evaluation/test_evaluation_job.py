@@ -240,6 +240,9 @@ def test_bad_inputs_fail_before_any_aws_call(s3, bedrock, validation_uri):
         job_op(validation_uri, evaluation_task_type="Chat").execute(context())
     with pytest.raises(EvaluationError, match="sample_size must be a number"):
         job_op(validation_uri, sample_size="some").execute(context())
+    deployment = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdefghij12"
+    with pytest.raises(EvaluationError, match="evaluation jobs cannot evaluate.*serving=provisioned"):
+        job_op(validation_uri, model_id=deployment).execute(context())
     assert jobs(bedrock) == []
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/")
 

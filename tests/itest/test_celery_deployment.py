@@ -2,7 +2,9 @@
 
 PostgreSQL, Redis, the emulator, ``airflow-init``'s commands, then the API server, scheduler, dag processor,
 triggerer and a Celery worker (``include.deployment``; the same commands and configuration as the compose
-file). Everything is driven through the authenticated REST API, the way a user would:
+file). Everything is driven through the authenticated REST API, the way a user would (every run with
+``serving: provisioned``: the throughput waits and the in-place switch are what a deployment must carry; the
+on-demand path is the same operator lifecycle, run end to end by tests/test_retraining_dag.py):
 
 1. ``bedrock_retraining`` with a conf: it succeeds; the customization and throughput waits are ``deferred``
    while the emulated job/throughput is in progress, and past a short grace period of each deferral they hold
@@ -312,7 +314,7 @@ def leftover_throughputs(api, aws) -> list[str]:
 
     bucket = json.loads(api.get("/api/v2/variables/bedrock_customization")["value"])["bucket"]
     registry, _ = load_registry(aws("s3"), bucket, "bedrock-retraining")
-    serving = (registry or {}).get("serving_throughput_arn")
+    serving = (registry or {}).get("serving_arn")
     alive = aws("bedrock").list_provisioned_model_throughputs()["provisionedModelSummaries"]
     return [t["provisionedModelArn"] for t in alive if t["provisionedModelArn"] != serving]
 
@@ -344,7 +346,7 @@ def test_deployment_is_the_compose_stack(deployment, api):
 
 def test_retraining_waits_are_deferred_and_hold_no_worker_slot(deployment, api, aws):
     began = time.monotonic()
-    run_id = api.trigger(RETRAINING, {"eval_samples": 6})
+    run_id = api.trigger(RETRAINING, {"eval_samples": 6, "serving": "provisioned"})
     samples = watch_run(api, deployment, aws, RETRAINING, run_id, {CUSTOMIZE, PROVISION})
     tis = assert_succeeded(api, deployment, RETRAINING, run_id)
     FIGURES["retraining_run_seconds"] = round(time.monotonic() - began, 1)
@@ -395,7 +397,7 @@ def test_retraining_waits_are_deferred_and_hold_no_worker_slot(deployment, api, 
 def test_sweep_runs_at_most_the_pool_size_of_jobs_at_once(deployment, api, aws):
     began = time.monotonic()
     grid = {"epochCount": [1, 2], "learningRate": [0.00001, 0.0001]}
-    run_id = api.trigger(SWEEP, {"search_space": grid, "eval_samples": 4})
+    run_id = api.trigger(SWEEP, {"search_space": grid, "eval_samples": 4, "serving": "provisioned"})
     samples = watch_run(api, deployment, aws, SWEEP, run_id, {SWEEP_CUSTOMIZE})
     tis = assert_succeeded(api, deployment, SWEEP, run_id)
     FIGURES["sweep_run_seconds"] = round(time.monotonic() - began, 1)
@@ -422,7 +424,7 @@ def test_without_deferral_waits_hold_a_slot_and_a_killed_worker_leaves_no_duplic
         deployment.start_component(name, overrides=off)
     wait_for("the worker answers", deployment.worker_pings, 120)
     began = time.monotonic()
-    run_id = api.trigger(RETRAINING, {"eval_samples": 6})
+    run_id = api.trigger(RETRAINING, {"eval_samples": 6, "serving": "provisioned"})
     killed: dict[str, float] = {}
 
     def kill_mid_job(samples: list[dict]) -> None:
@@ -558,7 +560,7 @@ def test_marking_a_deferred_customization_failed_stops_its_job(deployment, api, 
     deferrable_again(deployment)
     wait_all_runs(api, RETRAINING)
     with LongJobs(deployment, 600):  # far longer than the test: only the kill can end it
-        run_id = api.trigger(RETRAINING, {"eval_samples": 6})
+        run_id = api.trigger(RETRAINING, {"eval_samples": 6, "serving": "provisioned"})
         job = wait_until_the_trigger_polls(api, deployment, aws, run_id)
 
     marked = time.monotonic()
@@ -588,7 +590,7 @@ def test_a_triggerer_restart_leaves_a_deferred_job_running(deployment, api, aws)
     deferrable_again(deployment)
     wait_all_runs(api, RETRAINING)
     with LongJobs(deployment, 90):  # still running after the restart, then done within the run's time
-        run_id = api.trigger(RETRAINING, {"eval_samples": 6})
+        run_id = api.trigger(RETRAINING, {"eval_samples": 6, "serving": "provisioned"})
         job = wait_until_the_trigger_polls(api, deployment, aws, run_id)
 
     resources = RunResources(aws, RETRAINING, run_id)

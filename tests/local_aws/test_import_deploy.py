@@ -139,6 +139,27 @@ def test_custom_model_deployment_lifecycle(s3: Any, bedrock: Any) -> None:
     bedrock.delete_custom_model(modelIdentifier=model_arn)
 
 
+def test_fail_deployments_knob(s3: Any, bedrock: Any) -> None:
+    from include.local_aws.config import CONFIG
+
+    model_arn = completed_model(s3, bedrock)["outputModelArn"]
+    CONFIG.update(fail_deployments="^broken")
+    arn = bedrock.create_custom_model_deployment(modelDeploymentName="broken-dep", modelArn=model_arn)[
+        "customModelDeploymentArn"
+    ]
+    bedrock.create_custom_model_deployment(modelDeploymentName="healthy-dep", modelArn=model_arn)
+    failed = wait_for(
+        lambda: bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=arn),
+        lambda d: d["status"] != "Creating",
+    )
+    assert failed["status"] == "Failed" and "broken-dep" in failed["failureMessage"]
+    healthy = wait_for(
+        lambda: bedrock.get_custom_model_deployment(customModelDeploymentIdentifier="healthy-dep"),
+        lambda d: d["status"] != "Creating",
+    )
+    assert healthy["status"] == "Active" and "failureMessage" not in healthy
+
+
 def test_deployment_of_unknown_model(bedrock: Any) -> None:
     missing = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/abcdefabcdef"
     with pytest.raises(ClientError) as exc:

@@ -83,12 +83,14 @@ METRICS_SUMMARY = {
     "early_stopping_detected": False,
     "diverged": False,
 }
+SERVING = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/serving12345"
 REGISTRY = {
-    "schema": 1,
+    "schema": 2,
     "name": "bedrock-retraining",
     "version": 2,
     "serving_model_arn": "arn:aws:bedrock:us-east-1:123456789012:custom-model/new",
-    "serving_throughput_arn": "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/serving",
+    "serving_arn": SERVING,
+    "serving_kind": "on_demand",
     "base_model_id": "amazon.nova-micro-v1:0:128k",
     "promoted_at": "2026-01-05T11:00:00+00:00",
     "dag_id": RETRAINING,
@@ -314,6 +316,7 @@ def test_the_run_page_shows_loss_curve_evaluation_report_decision_and_champion_h
     assert "<code>bedrock-retraining</code>" in html and "current champion" in html
     assert "custom-model/new" in html and "custom-model/old" in html and "(this run)" in html
     assert "chrF: 40 → 55.25" in html
+    assert f'Serving: <span class="mono">on demand (custom model deployment) {SERVING}</span>' in html
     # Only this run's files.
     assert "data/train.jsonl" in html and "another run" not in html and OTHER_PREFIX not in html
 

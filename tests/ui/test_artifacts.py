@@ -141,6 +141,24 @@ def test_champion_history_follows_the_previous_chain():
     assert artifacts.champion_history(None) == []
 
 
+def test_champion_history_says_how_each_champion_is_served_also_for_a_schema_1_record():
+    deployment = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456"
+    throughput = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdef123456"
+    registry = {
+        "version": 2,
+        "serving_arn": deployment,
+        "serving_kind": "on_demand",
+        "previous": {"version": 1, "serving_throughput_arn": throughput},  # written before on-demand serving
+    }
+    history = artifacts.champion_history(registry)
+    assert [entry["serving_text"] for entry in history] == [
+        f"on demand (custom model deployment) {deployment}",
+        f"provisioned throughput {throughput}",
+    ]
+    assert history[1]["serving_kind"] == "provisioned"
+    assert artifacts.serving_text({"version": 3}) == ""
+
+
 def test_markdown_is_rendered_without_raw_html_scripts_or_outside_images():
     html = markdown_html(
         "# Report <script>alert(1)</script>\n\n"

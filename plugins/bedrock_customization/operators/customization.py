@@ -26,7 +26,7 @@ _MANAGED_REQUEST_KEYS = {
     "customModelName": "custom_model_name",
     "roleArn": "role_arn",
     "baseModelIdentifier": "base_model_id",
-    "trainingDataConfig": "training_data_uri",
+    "trainingDataConfig": "training_data_uri / invocation_logs_config",
     "validationDataConfig": "validation_data_uri",
     "outputDataConfig": "output_data_uri",
     "hyperParameters": "hyperparameters",
@@ -70,7 +70,13 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
 
     :param base_model_id: ``baseModelIdentifier``: a catalogued base model id or ARN, or a custom model ARN to
         customize further. (templated)
-    :param training_data_uri: ``s3://`` URI of the training JSON Lines file. (templated)
+    :param training_data_uri: ``s3://`` URI of the training JSON Lines file; not sent with
+        ``invocation_logs_config``. (templated)
+    :param invocation_logs_config: Train on model invocation logs instead (``DISTILLATION`` or
+        ``REINFORCEMENT_FINE_TUNING``): ``trainingDataConfig.invocationLogsConfig``, i.e.
+        ``{"invocationLogSource": {"s3Uri": ...}, "usePromptResponse": bool, "requestMetadataFilters": {...}}``
+        (the pipeline's plan builds it). ``training_data_uri`` and ``validation_data_uri`` are then not sent:
+        the pipeline keeps the prepared split for its evaluation. Default none. (templated)
     :param output_data_uri: ``s3://`` folder for the job's output and metrics. (templated)
     :param validation_data_uri: ``s3://`` URI of the validation file, or a list of up to 10. Default none. Not
         passed to the job when the catalog says the model takes no validation set (Nova 2 Lite fine-tuning).
@@ -103,6 +109,7 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         "role_arn",
         "base_model_id",
         "training_data_uri",
+        "invocation_logs_config",
         "validation_data_uri",
         "output_data_uri",
         "hyperparameters",
@@ -118,7 +125,11 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         "customization_job_kwargs",
         "idempotency_key",
     )
-    template_fields_renderers = {"hyperparameters": "json", "customization_job_kwargs": "json"}
+    template_fields_renderers = {
+        "hyperparameters": "json",
+        "customization_job_kwargs": "json",
+        "invocation_logs_config": "json",
+    }
     operator_extra_links = (BedrockCustomizationJobLink(), BedrockCustomModelLink())
 
     resource_kind = "customization job"
@@ -144,9 +155,11 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         teacher_max_response_length: int | None = None,
         grader_lambda_arn: str | None = None,
         customization_job_kwargs: dict[str, Any] | None = None,
+        invocation_logs_config: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.invocation_logs_config = invocation_logs_config
         self.base_model_id = base_model_id
         self.training_data_uri = training_data_uri
         self.validation_data_uri = validation_data_uri
@@ -245,7 +258,7 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
             **self.job_request(identity),
             "customModelName": identity.name("model", self.custom_model_name),
             "baseModelIdentifier": self.base_model_id,
-            "trainingDataConfig": {"s3Uri": self.training_data_uri},
+            "trainingDataConfig": _training_data_config(ctype, self.training_data_uri, self.invocation_logs_config),
             "outputDataConfig": {"s3Uri": self.output_data_uri},
             "customizationType": ctype,
             **extra,
@@ -255,6 +268,13 @@ class BedrockVpcCustomizeModelOperator(BedrockJobOperator):
         elif hyperparameters:
             request["hyperParameters"] = dict(hyperparameters)
         validators = as_list(self.validation_data_uri)
+        if validators and self.invocation_logs_config:
+            self.log.info(
+                "Training on invocation logs: not passing the validation set %s to the job (it stays available "
+                "for evaluation).",
+                ", ".join(validators),
+            )
+            validators = []
         if len(validators) > 10:
             raise BedrockCustomizationError(
                 f"validation_data_uri: {len(validators)} files given; Bedrock accepts at most 10 validators"
@@ -303,6 +323,23 @@ def _rft_config(model_id: str, grader: str | None, hyperparameters: Mapping[str,
     if typed:
         config["hyperParameters"] = typed
     return {"rftConfig": config}
+
+
+def _training_data_config(ctype: str, training_uri: str | None, logs: Mapping[str, Any] | None) -> dict:
+    """``trainingDataConfig``: the training file, or ``invocationLogsConfig`` for the types AWS documents it for."""
+    if not logs:
+        return {"s3Uri": training_uri}
+    if ctype not in catalog.INVOCATION_LOG_TYPES:
+        raise BedrockCustomizationError(
+            f"invocation_logs_config trains {' or '.join(catalog.INVOCATION_LOG_TYPES)} jobs only, not {ctype}; "
+            "remove it or change customization_type"
+        )
+    source = (logs.get("invocationLogSource") or {}).get("s3Uri") if isinstance(logs, Mapping) else None
+    if not str(source or "").startswith("s3://"):
+        raise BedrockCustomizationError(
+            "invocation_logs_config needs invocationLogSource.s3Uri, the s3:// prefix of the invocation logs"
+        )
+    return {"invocationLogsConfig": dict(logs)}
 
 
 def _distillation_config(ctype: str, teacher: str | None, max_response_length: int | str | None) -> dict:

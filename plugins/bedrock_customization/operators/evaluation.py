@@ -34,6 +34,7 @@ from bedrock_customization.evaluation.report import score_summary
 from bedrock_customization.evaluation.samples import Sample, parse_sample_size
 from bedrock_customization.evaluation.storage import describe_selection, load_samples, output_uris, publish
 from bedrock_customization.links.bedrock import BedrockRunResultsLink
+from bedrock_customization.operators.base import s3_client
 from bedrock_customization.operators.retrying import ThrottlingRetriesMixin
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class BedrockEvaluateModelsOperator(ThrottlingRetriesMixin, AwsBaseOperator[Bedr
     :param validation_data_uri: S3 URI of a JSON Lines validation file in a Bedrock training format
         (prompt/completion, Claude messages or bedrock-conversation-2024). (templated)
     :param output_uri: S3 prefix for the outputs. (templated)
-    :param candidate_model_id: Model id or ARN of the candidate, usually a provisioned throughput ARN. (templated)
+    :param candidate_model_id: Model id or ARN of the candidate: the ARN of its deployment or throughput. (templated)
     :param baseline_model_id: The model the candidate would replace: the serving throughput ARN if any, else the
         base model's on-demand id. (templated)
     :param baseline_label: Name of the baseline in the report and chart. (templated; default ``"baseline"``)
@@ -198,14 +199,7 @@ class BedrockEvaluateModelsOperator(ThrottlingRetriesMixin, AwsBaseOperator[Bedr
 
     @cached_property
     def _s3_client(self) -> Any:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(
-            aws_conn_id=self.aws_conn_id,
-            region_name=self.region_name,
-            verify=self.verify,
-            config=self.botocore_config,
-        ).get_conn()
+        return s3_client(self)
 
     def _models(self) -> dict[str, dict[str, str]]:
         return {

@@ -41,20 +41,13 @@ from bedrock_customization.evaluation.storage import (
 )
 from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
 from bedrock_customization.links.bedrock import BedrockEvaluationJobLink, BedrockRunResultsLink
-from bedrock_customization.operators.base import BedrockResourceOperator, error_code
+from bedrock_customization.operators.base import BedrockResourceOperator, error_code, s3_client
 from bedrock_customization.triggers.bedrock import ALREADY_FINISHED, BedrockEvaluationJobCompletedTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from bedrock_customization.lifecycle import ResourceIdentity
-
-
-def _s3_client(operator: AwsBaseOperator) -> Any:
-    """An S3 client on the operator's connection, region and botocore config."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    return S3Hook(**operator._hook_parameters).conn
 
 
 class BedrockEvaluationJobOperator(BedrockResourceOperator):
@@ -172,7 +165,7 @@ class BedrockEvaluationJobOperator(BedrockResourceOperator):
 
     @cached_property
     def _s3(self) -> Any:
-        return _s3_client(self)
+        return s3_client(self)
 
     # ------------------------------------------------------------------------------------------- the lifecycle
 
@@ -181,6 +174,14 @@ class BedrockEvaluationJobOperator(BedrockResourceOperator):
         missing = [name for name in ("model_id", "role_arn") if not getattr(self, name)]
         if missing:
             raise EvaluationError(f"{' and '.join(missing)} must be given")
+        if ":custom-model-deployment/" in str(self.model_id):
+            # API_EvaluationBedrockModel: modelIdentifier takes foundation models, inference profiles,
+            # provisioned throughputs and imported models, not custom model deployments.
+            raise EvaluationError(
+                f"model_id {self.model_id} is an on-demand custom model deployment, which Bedrock evaluation "
+                "jobs cannot evaluate: serve the model on a provisioned throughput (serving=provisioned), or "
+                "score it with Converse (engine=converse)."
+            )
         s3_location(self.validation_data_uri, "validation_data_uri")
         s3_location(self.output_uri, "output_uri")
         parse_sample_size(self.sample_size)
@@ -348,7 +349,7 @@ class BedrockCompareEvaluationJobsOperator(AwsBaseOperator[BedrockCustomizationH
                 facts["baseline"]["dataset_uri"],
                 facts["candidate"]["dataset_uri"],
             )
-        s3 = _s3_client(self)
+        s3 = s3_client(self)
         outputs = {role: self._outputs(s3, facts[role]) for role in ROLES}
         labels = {"baseline": self.baseline_label, "candidate": self.candidate_label}
         summary = summarize_jobs(

@@ -44,6 +44,8 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         (templated)
     :param grader_lambda_arn: The Lambda grader of a ``REINFORCEMENT_FINE_TUNING`` job: it must exist in the
         region and the role must be allowed to invoke it. Default none. (templated)
+    :param invocation_logs_config: The job's ``invocationLogsConfig`` when it trains on model invocation logs:
+        its prefix must hold objects and the role must be allowed to read them. Default none. (templated)
     """
 
     aws_hook_class = AwsBaseHook
@@ -62,6 +64,7 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         "evaluation_metrics",
         "judge_model_id",
         "grader_lambda_arn",
+        "invocation_logs_config",
     )
     template_fields_renderers = {"hyperparameters": "json"}
     ui_color = "#f0e4ec"
@@ -83,9 +86,11 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
         evaluation_metrics: Sequence[str] | str | None = None,
         judge_model_id: str | None = None,
         grader_lambda_arn: str | None = None,
+        invocation_logs_config: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.invocation_logs_config = invocation_logs_config
         self.base_model_id = base_model_id
         self.role_arn = role_arn
         self.training_data_uri = training_data_uri
@@ -123,6 +128,7 @@ class BedrockCustomizationPreflightOperator(AwsBaseOperator[AwsBaseHook]):
             evaluation_metrics=self.evaluation_metrics or (),
             judge_model_id=self.judge_model_id or None,
             grader_lambda_arn=self.grader_lambda_arn or None,
+            invocation_logs_uri=((self.invocation_logs_config or {}).get("invocationLogSource") or {}).get("s3Uri"),
         )
         clients = Clients(
             ec2=self.hook.conn,

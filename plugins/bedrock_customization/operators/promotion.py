@@ -17,7 +17,11 @@ from bedrock_customization.exceptions import (
     ResourceInUseError,
 )
 from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
-from bedrock_customization.links.bedrock import BedrockProvisionedThroughputLink, BedrockRunResultsLink
+from bedrock_customization.links.bedrock import (
+    BedrockCustomModelDeploymentLink,
+    BedrockProvisionedThroughputLink,
+    BedrockRunResultsLink,
+)
 from bedrock_customization.operators.registry import intent_max_age, load_settled_registry, undo_switch
 from bedrock_customization.operators.wait import BedrockWaitOperator, ProvisionedThroughputWait
 
@@ -30,29 +34,37 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
     Promote or reject an evaluated custom model (or keep the champion when the evaluation was inconclusive), and
     record the champion in the S3 model registry.
 
-    **promote**: when the registry has a serving throughput (tag ``role=serving``) with the same base model, it
-    is updated in place to the candidate (UpdateProvisionedModelThroughput, waited for) and the evaluation
-    throughput is deleted; otherwise the evaluation throughput is re-tagged ``role=serving`` (no second
-    throughput is bought). The candidate is tagged ``decision=promote``, the registry object
-    ``registry/<registry_name>.json`` is written (conditionally), and the champion it replaced is kept or
-    deleted per ``champion_retention``.
+    The champion is served by a provisioned throughput or by an on-demand custom model deployment; the
+    candidate was evaluated on either (``evaluation_serving_arn``).
 
-    **reject**: the evaluation throughput is deleted; the candidate is tagged ``decision=reject`` (the janitor
-    reads it) and deleted or kept per ``retention``.
+    **promote**: when the registry's champion is served by a live provisioned throughput (tag
+    ``role=serving``) with the same base model and the candidate was evaluated on a throughput (or on
+    nothing), that throughput is updated in place to the candidate (UpdateProvisionedModelThroughput, waited
+    for) and the evaluation throughput is deleted. Otherwise the candidate's evaluation resource (throughput
+    or deployment) becomes the serving one, re-tagged ``role=serving`` (nothing new is bought), and the
+    champion's serving resource is deleted: an on-demand champion is replaced by the candidate's deployment,
+    and a provisioned champion replaced by an on-demand candidate loses its throughput. The candidate is
+    tagged ``decision=promote``, the registry object ``registry/<registry_name>.json`` is written
+    (conditionally; ``serving_arn`` and ``serving_kind`` name what to invoke), and the champion model it
+    replaced is kept or deleted per ``champion_retention``.
+
+    **reject**: the evaluation throughput or deployment is deleted (never the champion's); the candidate is
+    tagged ``decision=reject`` (the janitor reads it) and deleted or kept per ``retention``.
 
     **inconclusive** (the evaluation could not tell the models apart): the champion stays and the candidate is
-    handled like a rejected one (throughput deleted, tagged ``decision=reject``, deleted or kept per
-    ``retention``); the result's ``decision`` and ``outcome`` say ``inconclusive``. A candidate the registry
-    already names (a re-run compared the champion with itself) stays the champion: ``already_promoted``.
+    handled like a rejected one (its evaluation resource deleted, tagged ``decision=reject``, deleted or kept
+    per ``retention``); the result's ``decision`` and ``outcome`` say ``inconclusive``. A candidate the
+    registry already names (a re-run compared the champion with itself) stays the champion:
+    ``already_promoted``.
 
     Every run emits an event on the Asset ``bedrock://registry/<registry_name>`` (a task outlet) whose
-    ``extra`` carries the decision, the outcome, ``registry_changed`` and the serving ARNs; consumers
-    scheduled on the asset should check ``registry_changed``. Safe to retry: the plan is recomputed from the
-    registry and each step is idempotent. Returns a dict: ``decision``, ``outcome``
-    (``updated_in_place`` | ``evaluation_became_serving`` | ``already_promoted`` | ``rejected`` |
-    ``inconclusive``),
-    ``serving_throughput_arn``, ``serving_model_arn``, ``registry_uri``, ``registry_version``,
-    ``deleted_throughputs``, ``deleted_models``, ``kept_models``, ``steps``.
+    ``extra`` carries the decision, the outcome, ``registry_changed`` and ``serving_arn``, ``serving_kind``
+    and ``serving_model_arn``; consumers scheduled on the asset should check ``registry_changed`` and invoke
+    ``serving_arn``. Safe to retry: the plan is recomputed from the registry and each step is idempotent.
+    Returns a dict: ``decision``, ``outcome`` (``updated_in_place`` | ``evaluation_became_serving`` |
+    ``already_promoted`` | ``rejected`` | ``inconclusive``), ``serving_arn``, ``serving_kind``
+    (``provisioned`` | ``on_demand`` | None), ``serving_model_arn``, ``registry_uri``, ``registry_version``,
+    ``deleted_throughputs``, ``deleted_deployments``, ``deleted_models``, ``kept_models``, ``steps``.
 
     **No blind promotion**: given the ``baseline`` the candidate was evaluated against, a promotion checks
     that the registry still has the version that baseline was chosen on. If another run promoted a model in
@@ -64,8 +76,8 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
     :param decision: ``promote``, ``reject`` or ``inconclusive``. (templated)
     :param candidate_model_arn: ARN (or name) of the evaluated custom model. (templated)
     :param base_model_id: Base model of the candidate. (templated)
-    :param evaluation_throughput_arn: ARN or name of the throughput the candidate was evaluated on.
-        (templated; default None)
+    :param evaluation_serving_arn: ARN of the provisioned throughput or custom model deployment the candidate
+        was evaluated on (a name is looked up as a throughput, then as a deployment). (templated; default None)
     :param figures: Evaluation figures to record in the registry and the asset event. (templated)
     :param baseline: What the candidate was compared with, as ``promotion.choose_baseline`` returns it (its
         ``registry_version`` is checked); None: not checked. (templated; default None)
@@ -86,14 +98,18 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
         "decision",
         "candidate_model_arn",
         "base_model_id",
-        "evaluation_throughput_arn",
+        "evaluation_serving_arn",
         "figures",
         "baseline",
         "retention",
         "champion_retention",
         "registry_kms_key_id",
     )
-    operator_extra_links = (BedrockProvisionedThroughputLink(), BedrockRunResultsLink())
+    operator_extra_links = (
+        BedrockProvisionedThroughputLink(),
+        BedrockCustomModelDeploymentLink(),
+        BedrockRunResultsLink(),
+    )
 
     def __init__(
         self,
@@ -103,7 +119,7 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
         decision: str,
         candidate_model_arn: str,
         base_model_id: str,
-        evaluation_throughput_arn: str | None = None,
+        evaluation_serving_arn: str | None = None,
         figures: Mapping[str, Any] | None = None,
         baseline: Mapping[str, Any] | None = None,
         retention: str = "delete",
@@ -119,7 +135,7 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
         self.decision = decision
         self.candidate_model_arn = candidate_model_arn
         self.base_model_id = base_model_id
-        self.evaluation_throughput_arn = evaluation_throughput_arn
+        self.evaluation_serving_arn = evaluation_serving_arn
         self.figures = figures
         self.baseline = baseline
         self.retention = retention
@@ -140,11 +156,10 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
         decision = str(self.decision).strip().lower()
         registry, etag = self._registry_without_abandoned_intent(context)
         evaluation = None
-        if self.evaluation_throughput_arn:
-            found = self.hook.get_throughput(self.evaluation_throughput_arn)
-            evaluation = found["provisionedModelArn"] if found else None
-            if found is None:
-                self.log.info("Evaluation throughput %s is already gone.", self.evaluation_throughput_arn)
+        if self.evaluation_serving_arn:
+            evaluation = self._serving_resource(self.evaluation_serving_arn)
+            if evaluation is None:
+                self.log.info("Evaluation resource %s is already gone.", self.evaluation_serving_arn)
         candidate = self._candidate_arn()
         changed = None
         if decision == "promote" and self.baseline is not None:
@@ -152,15 +167,15 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
             if changed:
                 self.log.error("%s", changed)
                 decision = "reject"
-        serving = (registry or {}).get("serving_throughput_arn")
-        serving_alive = bool(serving) and self.hook.get_throughput(serving) is not None
+        serving = (registry or {}).get("serving_arn")
+        serving_alive = bool(serving) and self._serving_resource(serving) is not None
         if serving and not serving_alive:
-            self.log.warning("The registry's serving throughput %s no longer exists.", serving)
+            self.log.warning("The registry's serving resource %s no longer exists.", serving)
         plan = promotion.plan_promotion(
             decision=decision,
             registry=registry,
             candidate_model_arn=candidate,
-            evaluation_throughput_arn=evaluation,
+            evaluation_serving_arn=evaluation,
             base_model_id=self.base_model_id,
             serving_alive=serving_alive,
             retention=self.retention,
@@ -177,13 +192,36 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
             "registry": registry,
             "etag": etag,
             "next": 0,
-            "done": {"deleted_throughputs": [], "deleted_models": [], "kept_models": []},
+            "done": {
+                "deleted_throughputs": [],
+                "deleted_deployments": [],
+                "deleted_models": [],
+                "kept_models": [],
+            },
             "version": (registry or {}).get("version"),
         }
         result = self._run(context, state)
         if changed:
             raise ChampionChangedError(changed)
         return result
+
+    def _serving_resource(self, identifier: str) -> str | None:
+        """The ARN of the provisioned throughput or custom model deployment ``identifier`` names (an ARN by
+        its kind; a name as a throughput, then as a deployment), or None when it does not exist."""
+        if not str(identifier).startswith("arn:"):
+            kinds = (promotion.PROVISIONED, promotion.ON_DEMAND)
+        else:
+            kinds = (promotion.serving_kind_of(identifier),)
+        for kind in kinds:
+            if kind == promotion.ON_DEMAND:
+                found = self.hook.get_deployment(identifier)
+                if found:
+                    return found["customModelDeploymentArn"]
+            else:
+                found = self.hook.get_throughput(identifier)
+                if found:
+                    return found["provisionedModelArn"]
+        return None
 
     def _candidate_arn(self) -> str:
         conn = self.hook.conn
@@ -218,9 +256,13 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
     # -- carrying out -------------------------------------------------------------------------
 
     def _run(self, context: Context, state: dict[str, Any]) -> dict[str, Any]:
-        BedrockProvisionedThroughputLink.persist_arn(
-            context, self, state["plan"].get("serving_throughput_arn")
+        serving = state["plan"].get("serving_arn")
+        link = (
+            BedrockCustomModelDeploymentLink
+            if promotion.serving_kind_of(serving) == promotion.ON_DEMAND
+            else BedrockProvisionedThroughputLink
         )
+        link.persist_arn(context, self, serving)
         steps = state["plan"]["steps"]
         while state["next"] < len(steps):
             step = steps[state["next"]]
@@ -294,11 +336,20 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
         action, target, done = step["action"], step["target"], state["done"]
         if action == "tag_serving":
             conn.tag_resource(resourceARN=target, tags=tagging.to_aws({tagging.ROLE: tagging.ROLE_SERVING}))
-            self.log.info("Provisioned throughput %s is now tagged as serving.", target)
+            what = (
+                "Custom model deployment"
+                if promotion.serving_kind_of(target) == promotion.ON_DEMAND
+                else "Provisioned throughput"
+            )
+            self.log.info("%s %s is now tagged as serving.", what, target)
         elif action == "delete_throughput":
             if self.hook.delete_throughput(target):
                 self.log.info("Deleted provisioned throughput %s (%s).", target, step["detail"])
                 done["deleted_throughputs"].append(target)
+        elif action == "delete_deployment":
+            if self.hook.delete_deployment(target):
+                self.log.info("Deleted custom model deployment %s (%s).", target, step["detail"])
+                done["deleted_deployments"].append(target)
         elif action == "tag_decision":
             try:
                 conn.tag_resource(resourceARN=target, tags=tagging.to_aws({tagging.DECISION: step["detail"]}))
@@ -330,7 +381,7 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
             record = promotion.next_registry(
                 state["registry"],
                 name=self.registry_name,
-                serving_throughput_arn=target,
+                serving_arn=target,
                 serving_model_arn=step["model"],
                 base_model_id=self.base_model_id,
                 promoted_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -382,7 +433,8 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
         result = {
             "decision": plan["decision"],
             "outcome": plan["outcome"],
-            "serving_throughput_arn": plan["serving_throughput_arn"],
+            "serving_arn": plan["serving_arn"],
+            "serving_kind": plan["serving_kind"],
             "serving_model_arn": plan["serving_model_arn"],
             "registry_uri": promotion.registry_uri(self.registry_bucket, self.registry_name),
             "registry_version": state["version"],
@@ -396,7 +448,8 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
             "registry_changed": any(step["action"] == "write_registry" for step in plan["steps"]),
             "decision": plan["decision"],
             "outcome": plan["outcome"],
-            "serving_throughput_arn": plan["serving_throughput_arn"],
+            "serving_arn": plan["serving_arn"],
+            "serving_kind": plan["serving_kind"],
             "serving_model_arn": plan["serving_model_arn"],
             "candidate_model_arn": self.candidate_model_arn,
             "figures": dict(self.figures or {}),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -59,86 +59,123 @@ class _RunTeardownOperator(AwsBaseOperator[BedrockCustomizationHook]):
         s3 = S3Hook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify).get_conn()
         return promotion.load_registry(s3, self.registry_bucket, self.registry_name)[0]
 
-    def run_resources(self, operation: str, key: str, arn_key: str, dag_id: str, run_id: str) -> list[tuple]:
-        """(summary, tags) of each resource the List* ``operation`` returns that the run created."""
+    def run_resources(
+        self, operation: str, key: str, prefix: str, dag_id: str, run_id: str, named: Set[str] = frozenset()
+    ) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        """(summary, tags) of each resource the List* ``operation`` returns (under ``key``) that the run
+        created or whose name or ARN (``<prefix>Name``, ``<prefix>Arn`` in the summary) is in ``named``."""
         found = []
         for summary in list(self.hook.paginate(operation, key)):
-            tags = self.hook.resource_tags(summary[arn_key])
-            if tags is not None and tagging.same_run(tags, dag_id, run_id):
+            arn = summary[f"{prefix}Arn"]
+            tags = self.hook.resource_tags(arn)
+            if tags is not None and (
+                tagging.same_run(tags, dag_id, run_id) or arn in named or summary[f"{prefix}Name"] in named
+            ):
                 found.append((summary, tags))
         return found
 
 
-class BedrockDeleteRunThroughputsOperator(_RunTeardownOperator):
+class BedrockDeleteRunServingOperator(_RunTeardownOperator):
     """
-    Teardown: delete every provisioned throughput this DAG run created that is not serving.
+    Teardown: delete every provisioned throughput and custom model deployment this DAG run created that is not
+    serving.
 
-    Finds throughputs by their tags (``managed-by=airflow``, this ``dag-id`` and ``run-id``) plus any named in
-    ``provisioned_model_ids``, and spares those tagged ``role=serving`` or recorded as serving in the model
-    registry. Robust to partial state: nothing created, already deleted, still Creating (waited for, then
-    deleted). Returns ``{"deleted": [arn...], "spared": [arn...], "already_gone": [id...]}``.
+    Runs first in the teardown: a model a throughput or deployment still uses cannot be deleted, so the losers'
+    and the run's models go after it. Finds throughputs and deployments by their tags (``managed-by=airflow``,
+    this ``dag-id`` and ``run-id``) plus any named in ``serving_names``, and spares what the model registry
+    names (the champion's serving resource, a pending switch's throughput) and what is tagged ``role=serving``
+    or ``decision=keep``. Robust to partial state: nothing created, already deleted, a throughput still
+    Creating or Updating (waited for, then deleted). Returns ``{"deleted_throughputs": [arn...],
+    "deleted_deployments": [arn...], "spared": [arn...], "already_gone": [name or arn...]}``.
 
-    :param dag_id: DAG whose throughputs to delete. (templated; default: this task's DAG)
-    :param run_id: Run whose throughputs to delete. (templated; default: this task's run)
-    :param provisioned_model_ids: Names or ARNs to delete as well when not serving, e.g. a throughput whose
-        create call may have happened without tags. (templated)
-    :param registry_bucket: Bucket of the model registry; with ``registry_name``, its serving throughput is
-        spared whatever its tags say. (templated)
+    :param dag_id: DAG whose throughputs and deployments to delete. (templated; default: this task's DAG)
+    :param run_id: Run whose throughputs and deployments to delete. (templated; default: this task's run)
+    :param serving_names: Names or ARNs of throughputs or deployments to delete as well when not serving,
+        e.g. one whose create call may have happened without tags. (templated)
+    :param registry_bucket: Bucket of the model registry; with ``registry_name``, what it names is spared
+        whatever its tags say. (templated)
     :param registry_name: Name of the model registry (``registry/<name>.json``). (templated)
     """
 
     template_fields: Sequence[str] = aws_template_fields(
-        "dag_id_to_clean", "run_id", "provisioned_model_ids", "registry_bucket", "registry_name"
+        "dag_id_to_clean", "run_id", "serving_names", "registry_bucket", "registry_name"
     )
 
-    def __init__(self, *, provisioned_model_ids: Sequence[str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, serving_names: Sequence[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.provisioned_model_ids = provisioned_model_ids or []
+        self.serving_names = serving_names or []
 
     def execute(self, context: Context) -> dict[str, list[str]]:
         dag_id, run_id = self.run_to_clean(context)
-        serving = protection.serving_arns(self.registry())
-        named = {i for i in self.provisioned_model_ids if i}
-        result: dict[str, list[str]] = {"deleted": [], "spared": [], "already_gone": []}
-        seen: set[str] = set()
+        protected = protection.protected_arns(self.registry())
+        named = {n for n in self.serving_names if n}
         wait = (settings.poll_interval(), settings.max_attempts("throughput_timeout"))
-        for throughput in self.hook.list_throughputs():
-            arn, name = throughput["provisionedModelArn"], throughput["provisionedModelName"]
-            tags = self.hook.resource_tags(arn)
-            if tags is None or not (tagging.same_run(tags, dag_id, run_id) or arn in named or name in named):
-                continue
-            seen.update((arn, name))
-            if arn in serving or tags.get(tagging.ROLE) == tagging.ROLE_SERVING:
-                self.log.info("Sparing provisioned throughput %s (%s): it is serving.", name, arn)
-                result["spared"].append(arn)
-            elif self.hook.delete_throughput(arn, wait=wait):
-                self.log.info(
-                    "Deleted provisioned throughput %s (%s, was %s).", name, arn, throughput["status"]
-                )
-                result["deleted"].append(arn)
-            else:
-                result["already_gone"].append(arn)
+        kinds = (
+            (
+                "provisioned throughput",
+                ("list_provisioned_model_throughputs", "provisionedModelSummaries", "provisionedModel"),
+                "deleted_throughputs",
+                lambda arn: self.hook.delete_throughput(arn, wait=wait),
+            ),
+            (
+                "custom model deployment",
+                ("list_custom_model_deployments", "modelDeploymentSummaries", "customModelDeployment"),
+                "deleted_deployments",
+                self.hook.delete_deployment,
+            ),
+        )
+        result: dict[str, list[str]] = {
+            "deleted_throughputs": [],
+            "deleted_deployments": [],
+            "spared": [],
+            "already_gone": [],
+        }
+        seen: set[str] = set()
+        for kind, (operation, key, prefix), deleted, delete in kinds:
+            for summary, tags in self.run_resources(operation, key, prefix, dag_id, run_id, named):
+                arn, name = summary[f"{prefix}Arn"], summary[f"{prefix}Name"]
+                seen.update((arn, name))
+                reason = _spare_reason(arn, tags, protected)
+                if reason:
+                    self.log.info("Sparing %s %s (%s): %s.", kind, name, arn, reason)
+                    result["spared"].append(arn)
+                elif delete(arn):
+                    self.log.info("Deleted %s %s (%s, was %s).", kind, name, arn, summary.get("status"))
+                    result[deleted].append(arn)
+                else:
+                    result["already_gone"].append(arn)
         result["already_gone"] += sorted(named - seen)
         if not any(result.values()):
-            self.log.info("Run %s of %s left no provisioned throughput.", run_id, dag_id)
+            self.log.info("Run %s of %s left no provisioned throughput nor deployment.", run_id, dag_id)
         return result
+
+
+def _spare_reason(arn: str, tags: dict[str, str], protected: set[str]) -> str | None:
+    """Why a run's throughput or deployment stays (as the janitor decides), or None."""
+    if arn in protected:
+        return "the model registry names it"
+    if tags.get(tagging.ROLE) == tagging.ROLE_SERVING:
+        return "tagged role=serving"
+    if tags.get(tagging.DECISION) == tagging.DECISION_KEEP:
+        return "kept on purpose (decision=keep)"
+    return None
 
 
 class BedrockDeleteRunModelsOperator(_RunTeardownOperator):
     """
-    Teardown: delete the custom model deployments and custom models this DAG run made and did not promote.
+    Teardown: delete the custom models this DAG run made and did not promote.
 
-    Runs after :class:`BedrockDeleteRunThroughputsOperator`. Finds deployments and models by their tags
-    (``managed-by=airflow``, this ``dag-id`` and ``run-id``), not by XCom, so it works whatever task failed.
-    Never touches what the model registry names (champion, previous champion, a pending switch) or what is
-    tagged ``role=serving`` or ``decision=keep``, and never deletes a model a throughput or deployment still
-    uses (one just deleted is waited for; a model still used after that is left to the janitor). Each model's
-    fate follows ``janitor.teardown_fate``: one of a failed run, a rejected one and one whose promotion never
-    committed are deleted with ``retention="delete"``, or tagged ``decision=failed`` and kept with
-    ``retention="keep"`` (the janitor deletes them after its ``retention_days``); one the run finished
-    without deciding on is kept on purpose and tagged ``decision=keep``. The run failed when one of its tasks
-    other than teardowns is failed or upstream_failed. Returns ``{"deleted_deployments": [arn...],
-    "spared_deployments": [...], "deleted": [...], "kept": [...], "spared": [...]}``.
+    Runs after :class:`BedrockDeleteRunServingOperator` (which deletes the run's throughputs and deployments).
+    Finds models by their tags (``managed-by=airflow``, this ``dag-id`` and ``run-id``), not by XCom, so it
+    works whatever task failed. Never touches what the model registry names (champion, previous champion, a
+    pending switch) or what is tagged ``role=serving`` or ``decision=keep``, and never deletes a model a
+    throughput or deployment still uses (one just deleted is waited for; a model still used after that is left
+    to the janitor). Each model's fate follows ``janitor.teardown_fate``: one of a failed run, a rejected one
+    and one whose promotion never committed are deleted with ``retention="delete"``, or tagged
+    ``decision=failed`` and kept with ``retention="keep"`` (the janitor deletes them after its
+    ``retention_days``); one the run finished without deciding on is kept on purpose and tagged
+    ``decision=keep``. The run failed when one of its tasks other than teardowns is failed or upstream_failed.
+    Returns ``{"deleted": [arn...], "kept": [...], "spared": [...]}``.
 
     :param retention: ``delete`` or ``keep``: the fate of a model this run did not promote. (templated;
         default delete)
@@ -178,36 +215,8 @@ class BedrockDeleteRunModelsOperator(_RunTeardownOperator):
         dag_id, run_id = self.run_to_clean(context)
         registry_read = bool(self.registry_bucket and self.registry_name)
         protected = protection.protected_arns(self.registry())
-        result: dict[str, list[str]] = {
-            "deleted_deployments": [],
-            "spared_deployments": [],
-            "deleted": [],
-            "kept": [],
-            "spared": [],
-        }
-        deployments = self.run_resources(
-            "list_custom_model_deployments",
-            "modelDeploymentSummaries",
-            "customModelDeploymentArn",
-            dag_id,
-            run_id,
-        )
-        for deployment, tags in deployments:
-            arn, name = deployment["customModelDeploymentArn"], deployment["customModelDeploymentName"]
-            if (
-                arn in protected
-                or tags.get(tagging.ROLE) == tagging.ROLE_SERVING
-                or tags.get(tagging.DECISION) == tagging.DECISION_KEEP
-            ):
-                self.log.info(
-                    "Sparing custom model deployment %s (%s): serving or kept on purpose.", name, arn
-                )
-                result["spared_deployments"].append(arn)
-            elif self.hook.delete_deployment(arn):
-                self.log.info("Deleted custom model deployment %s (%s).", name, arn)
-                result["deleted_deployments"].append(arn)
-
-        models = self.run_resources("list_custom_models", "modelSummaries", "modelArn", dag_id, run_id)
+        result: dict[str, list[str]] = {"deleted": [], "kept": [], "spared": []}
+        models = self.run_resources("list_custom_models", "modelSummaries", "model", dag_id, run_id)
         run_failed = self._run_failed(context, dag_id, run_id) if models else None
         decide = functools.partial(
             janitor.teardown_fate, protected=protected, retention=retention, registry_read=registry_read
@@ -227,7 +236,7 @@ class BedrockDeleteRunModelsOperator(_RunTeardownOperator):
                 continue
             self._delete_model(arn, name, fate.reason, result)
         if not any(result.values()):
-            self.log.info("Run %s of %s left no custom model nor deployment.", run_id, dag_id)
+            self.log.info("Run %s of %s left no custom model.", run_id, dag_id)
         return result
 
     def _delete_model(self, arn: str, name: str, reason: str, result: dict[str, list[str]]) -> None:

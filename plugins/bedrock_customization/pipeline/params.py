@@ -91,6 +91,28 @@ def customization() -> dict[str, Param]:
             "base model, by id, inference profile or ARN). The data's answers, when present, are kept as "
             "examples for it.",
         ),
+        "invocation_logs_uri": Param(
+            None,
+            type=["null", "string"],
+            description="DISTILLATION or REINFORCEMENT_FINE_TUNING: train on model invocation logs instead of "
+            "the prepared data: the S3 prefix model invocation logging delivers to (e.g. s3://bucket/AWSLogs/"
+            "<account>/BedrockModelInvocationLogs/; the service role must read it, preflight checks). Bedrock "
+            "takes at most 15,000 matching calls for distillation. The raw data at dataset_key is still "
+            "prepared: its validation split stays the held-out set the evaluation asks (the job gets no "
+            "validation set).",
+        ),
+        "invocation_logs_use_responses": Param(
+            False,
+            type="boolean",
+            description="With invocation_logs_uri: train on the logged responses (usePromptResponse); off: "
+            "only the logged prompts, which the teacher answers anew.",
+        ),
+        "invocation_logs_metadata": Param(
+            None,
+            type=["null", "object"],
+            description="With invocation_logs_uri: request metadata every used call must carry, key to value, "
+            'e.g. {"app": "support-bot"} (sent as requestMetadataFilters; up to 16 pairs, all must equal).',
+        ),
     }
     if "REINFORCEMENT_FINE_TUNING" in types:
         form["grader_lambda_arn"] = Param(
@@ -141,7 +163,23 @@ EVAL_SAMPLES_CAP = 200
 
 def evaluation(eval_samples: int = EVAL_SAMPLES_CAP) -> dict[str, Param]:
     return {
-        "model_units": Param(1, type="integer", minimum=1),
+        "serving": Param(
+            "auto",
+            type="string",
+            enum=["auto", "on_demand", "provisioned"],
+            description="How the candidates are served for the evaluation, and the winner as the champion: "
+            "`on_demand`, a custom model deployment billed per token (no model units; Nova Micro/Lite/Pro in "
+            "us-east-1 and us-west-2); `provisioned`, a no-commitment provisioned throughput billed per model "
+            "unit-hour; `auto`, on demand where Bedrock offers it for the base model and region, else "
+            "provisioned.",
+        ),
+        "model_units": Param(
+            1,
+            type="integer",
+            minimum=1,
+            description="Model units of a provisioned throughput (serving `provisioned`, or `auto` where on "
+            "demand is not offered); the account's model-unit quota applies (page `prov-thru-purchase`).",
+        ),
         "eval_samples": Param(
             eval_samples,
             type="integer",

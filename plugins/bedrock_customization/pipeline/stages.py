@@ -39,7 +39,10 @@ class Training:
 @dataclass
 class Serving:
     candidates: Any
-    provision: Any
+    #: The tasks that create the serving resources (throughputs or deployments; the teardown waits for them).
+    create: list
+    #: The ARN serving each candidate, in the candidates' order.
+    served: Any
 
 
 @dataclass
@@ -91,6 +94,7 @@ def data(run: Any) -> Data:
             evaluation_metrics="{{ (params.metrics + [params.primary_metric]) | join(',') }}",
             judge_model_id="{{ params.judge_model_id or '' }}",
             grader_lambda_arn=run["grader_lambda_arn"],
+            invocation_logs_config=run["invocation_logs"],
         )
         # What the evaluation will ask (params.eval_set): the split, question/answer pairs a model writes
         # from documents, or both; generated and checked here, before the checks and any job.
@@ -132,6 +136,8 @@ def training(run: Any, data: Data, pool: str | None = None) -> Training:
             customization_type=run["customization_type"],
             teacher_model_id=run["teacher_model_id"],
             grader_lambda_arn=run["grader_lambda_arn"],
+            # With invocation logs the job trains on them; the prepared split still feeds the evaluation.
+            invocation_logs_config=run["invocation_logs"],
             training_data_uri=data.dataset.output["train_uri"],
             validation_data_uri=data.dataset.output["validation_uri"],
             kms_key_id=run["kms_key_arn"],
@@ -149,7 +155,10 @@ def training(run: Any, data: Data, pool: str | None = None) -> Training:
 
 
 def serving(run: Any, training: Training) -> Serving:
-    """An evaluation throughput for each selected configuration (deferred; retries re-attach)."""
+    """Serve each selected configuration as ``params.serving`` resolved in the plan: an on-demand custom model
+    deployment (billed per token) or a provisioned throughput (per model unit-hour). Deferred; retries
+    re-attach."""
+    from bedrock_customization.operators.deployment import BedrockCreateCustomModelDeploymentOperator
     from bedrock_customization.operators.throughput import BedrockCreateProvisionedModelThroughputOperator
 
     with TaskGroup("serving", tooltip="Serve the selected candidates"):
@@ -158,8 +167,17 @@ def serving(run: Any, training: Training) -> Serving:
             task_id="provision_throughput",
             aws_conn_id=AWS_CONN_ID,
             model_units="{{ params.model_units }}",
-        ).expand_kwargs(candidates)
-    return Serving(candidates, provision)
+        ).expand_kwargs(candidates.map(tasks.throughput_request))
+        deploy = BedrockCreateCustomModelDeploymentOperator.partial(
+            task_id="deploy_on_demand",
+            aws_conn_id=AWS_CONN_ID,
+            # The plan already chose on_demand from the catalog; the service has the last word.
+            check_catalog=False,
+        ).expand_kwargs(candidates.map(tasks.deployment_request))
+        candidates >> tasks.serving_kind(run) >> [provision, deploy]
+        served = tasks.served(candidates)
+        [provision, deploy] >> served
+    return Serving(candidates, [provision, deploy], served)
 
 
 def evaluation(run: Any, data: Data, training: Training, serving: Serving, registry: str) -> Evaluation:
@@ -172,9 +190,7 @@ def evaluation(run: Any, data: Data, training: Training, serving: Serving, regis
 
     with TaskGroup("evaluation", tooltip="Compare the candidates with the champion"):
         baseline = tasks.select_baseline(run, registry)
-        requests = tasks.evaluation_requests(
-            run, training.board, serving.candidates, serving.provision.output
-        )
+        requests = tasks.evaluation_requests(run, training.board, serving.candidates, serving.served)
         evaluate = BedrockEvaluateModelsOperator.partial(
             task_id="evaluate",
             aws_conn_id=AWS_CONN_ID,
@@ -220,15 +236,13 @@ def evaluation(run: Any, data: Data, training: Training, serving: Serving, regis
         requests >> tasks.evaluation_engine() >> [evaluate, *native.values()]
         summaries = tasks.evaluation_summaries(requests)
         [evaluate, compare] >> summaries
-        chosen = tasks.choose_candidate(
-            training.board, serving.candidates, serving.provision.output, summaries
-        )
+        chosen = tasks.choose_candidate(training.board, serving.candidates, serving.served, summaries)
     return Evaluation(baseline, evaluate, chosen)
 
 
 def release(run: Any, evaluation: Evaluation, registry: str) -> Any:
-    """Promote the chosen candidate (replace the champion in place, or its throughput becomes serving) or
-    reject it; the registry records the champion."""
+    """Promote the chosen candidate (a champion's throughput switched to it in place, or the throughput or
+    deployment it was evaluated on becomes serving) or reject it; the registry records the champion."""
     from bedrock_customization.operators.promotion import BedrockPromoteModelOperator
 
     with TaskGroup("release", tooltip="Promote or reject"):
@@ -241,7 +255,7 @@ def release(run: Any, evaluation: Evaluation, registry: str) -> Any:
             decision=evaluation.chosen["decision"],
             candidate_model_arn=evaluation.chosen["model_arn"],
             base_model_id=run["base_model_id"],
-            evaluation_throughput_arn=evaluation.chosen["throughput_arn"],
+            evaluation_serving_arn=evaluation.chosen["serving_arn"],
             figures=evaluation.chosen,
             baseline=evaluation.baseline,
             retention="{{ params.retention }}",
@@ -252,18 +266,19 @@ def release(run: Any, evaluation: Evaluation, registry: str) -> Any:
 def teardown(
     run: Any, training: Training, serving: Serving, promote: Any, registry: str, failed_retention: str
 ):
-    """Whatever failed before: delete the run's throughputs that are not serving, reject the losers' models,
-    then decide on the run's models nothing decided on (``failed_retention`` for a failed run's)."""
+    """Whatever failed before: delete the run's throughputs and deployments that are not serving, reject the
+    losers' models, then decide on the run's models nothing decided on (``failed_retention`` for a failed
+    run's)."""
     from bedrock_customization.operators.teardown import (
         BedrockDeleteRunModelsOperator,
-        BedrockDeleteRunThroughputsOperator,
+        BedrockDeleteRunServingOperator,
     )
 
     with TaskGroup("teardown", tooltip="Leave nothing billable behind"):
-        throughputs = BedrockDeleteRunThroughputsOperator(
-            task_id="delete_throughputs",
+        unserved = BedrockDeleteRunServingOperator(
+            task_id="delete_serving",
             aws_conn_id=AWS_CONN_ID,
-            provisioned_model_ids=run["throughput_names"],
+            serving_names=run["serving_names"],
             registry_bucket=run["bucket"],
             registry_name=registry,
         )
@@ -276,8 +291,9 @@ def teardown(
             registry_name=registry,
         )
     # `plan` is a setup of every teardown, so they run whatever failed after it (and not when it failed).
-    promote >> throughputs.as_teardown(setups=[run.operator, serving.provision])
-    [training.board, throughputs] >> losers.as_teardown(setups=[run.operator])
+    # It also waits for every serving task (a mapped one may still be creating when a sibling failed).
+    [promote, *serving.create] >> unserved.as_teardown(setups=[run.operator])
+    [training.board, unserved] >> losers.as_teardown(setups=[run.operator])
     losers >> undecided.as_teardown(setups=[run.operator])
 
 

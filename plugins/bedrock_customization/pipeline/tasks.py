@@ -13,6 +13,8 @@ AWS_CONN_ID = "aws_default"
 
 #: Task ids the teardowns and the notifications read XComs from.
 PLAN = "plan"
+#: The serving tasks (``plan["serving_kind"]``): a throughput or an on-demand deployment per candidate.
+SERVING_TASKS = {"provisioned": "serving.provision_throughput", "on_demand": "serving.deploy_on_demand"}
 LEADERBOARD = "training.leaderboard"
 CHOSEN = "evaluation.choose_candidate"
 PROMOTION = "release.promote_model"
@@ -26,6 +28,7 @@ COMPARE_JOBS = "evaluation.compare_jobs"
 def plan(scope: str = "run", params: dict | None = None, dag_run=None) -> dict:
     """Validate the params against the model catalog (fail before any job) and derive the run's names."""
     import pendulum
+    from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from bedrock_customization import cost
@@ -50,6 +53,7 @@ def plan(scope: str = "run", params: dict | None = None, dag_run=None) -> dict:
         landing_zone=landing_zone,
         key_exists=lambda bucket, key: s3.check_for_key(key, bucket_name=bucket),
         scope=scope,
+        region=BedrockHook(aws_conn_id=AWS_CONN_ID).conn_region_name,
     )
 
 
@@ -110,15 +114,16 @@ def leaderboard(run: dict, jobs: list, metrics: list, prepared: dict | None = No
 
 @task
 def select_candidates(run: dict, board: dict, dag_run=None) -> list:
-    """The selected configurations whose models still exist, as throughput requests ([] without evaluation)."""
+    """The selected configurations whose models still exist, each as ``{"name", "model_arn"}`` of the
+    throughput or deployment that serves it ([] without evaluation)."""
     import logging
 
     from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
-    from bedrock_customization.pipeline.plan import throughput_name
+    from bedrock_customization.pipeline.plan import serving_name
 
     log = logging.getLogger(__name__)
     if not run["evaluate"]:
-        log.info("evaluate_top_k is off: the leaderboard is the result; nothing is provisioned.")
+        log.info("evaluate_top_k is off: the leaderboard is the result; nothing is served.")
         return []
     bedrock = BedrockCustomizationHook(aws_conn_id=AWS_CONN_ID).conn
     requests = []
@@ -132,9 +137,53 @@ def select_candidates(run: dict, board: dict, dag_run=None) -> list:
                 "The model of #%s %s (%s) was deleted.", entry["rank"], entry["label"], entry["model_arn"]
             )
             continue
-        name = throughput_name(dag_run.dag_id, dag_run.run_id, entry["config_hash"], run["scope"])
-        requests.append({"provisioned_model_name": name, "model_id": entry["model_arn"]})
+        name = serving_name(dag_run.dag_id, dag_run.run_id, entry["config_hash"], run["scope"])
+        requests.append({"name": name, "model_arn": entry["model_arn"]})
     return requests
+
+
+@task.branch
+def serving_kind(run: dict) -> str:
+    """Serve the candidates as the plan resolved ``params.serving``: a provisioned throughput or an on-demand
+    custom model deployment each."""
+    return SERVING_TASKS[run["serving_kind"]]
+
+
+def throughput_request(candidate: dict) -> dict:
+    """A candidate's provisioned throughput (an ``XComArg.map`` over the selected candidates)."""
+    return {"provisioned_model_name": candidate["name"], "model_id": candidate["model_arn"]}
+
+
+def deployment_request(candidate: dict) -> dict:
+    """A candidate's on-demand custom model deployment (an ``XComArg.map``)."""
+    return {"deployment_name": candidate["name"], "model_arn": candidate["model_arn"]}
+
+
+def mapped_results(ti, task_ids: tuple[str, ...], count: int) -> list | None:
+    """The ``count`` mapped results of the first of ``task_ids`` that returned one per index (the others were
+    skipped by a branch), or None."""
+    indexes = list(range(count))
+    for task_id in task_ids:
+        results = ti.xcom_pull(task_ids=task_id, map_indexes=indexes)
+        if results and all(result is not None for result in results):
+            return list(results)
+    return None
+
+
+@task(trigger_rule="none_failed_min_one_success")
+def served(candidates: list, ti=None) -> list:
+    """The ARN serving each candidate, from the serving task the branch ran (a throughput or a deployment;
+    Converse and InvokeModel take either as ``modelId``); skipped, with what follows, without candidates."""
+    from airflow.providers.common.compat.sdk import AirflowSkipException
+
+    if not candidates:
+        raise AirflowSkipException("No candidate is served: nothing is evaluated or promoted.")
+    arns = mapped_results(ti, tuple(SERVING_TASKS.values()), len(candidates))
+    if arns is None:
+        raise RuntimeError(
+            f"No serving task of {sorted(SERVING_TASKS.values())} returned an ARN per candidate."
+        )
+    return arns
 
 
 @task
@@ -148,9 +197,10 @@ def select_baseline(run: dict, registry: str) -> dict:
 
 
 @task
-def evaluation_requests(run: dict, board: dict, candidates: list, throughputs: list) -> list:
-    """One evaluation per provisioned candidate: its throughput, label and output prefix, and what the cost
-    estimate needs beyond what the evaluation measures (the throughput's model units and creation time)."""
+def evaluation_requests(run: dict, board: dict, candidates: list, serving: list) -> list:
+    """One evaluation per served candidate: the ARN serving it, its label and output prefix, and what the cost
+    estimate needs beyond what the evaluation measures (a throughput's model units and creation time; a
+    deployment is billed by the tokens the evaluation counts)."""
     from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
 
     from bedrock_customization.pipeline.plan import evaluation_uri
@@ -158,23 +208,26 @@ def evaluation_requests(run: dict, board: dict, candidates: list, throughputs: l
     bedrock = BedrockHook(aws_conn_id=AWS_CONN_ID).conn
     by_model = {e["model_arn"]: e for e in board["entries"]}
     requests = []
-    for candidate, throughput_arn in zip(candidates, throughputs, strict=True):
-        entry = by_model[candidate["model_id"]]
+    for candidate, serving_arn in zip(candidates, serving, strict=True):
+        entry = by_model[candidate["model_arn"]]
         label = f"#{entry['rank']} {entry['label']}" if len(board["entries"]) > 1 else "candidate"
-        described = bedrock.get_provisioned_model_throughput(provisionedModelId=throughput_arn)
+        throughput = None
+        if run["serving_kind"] == "provisioned":
+            described = bedrock.get_provisioned_model_throughput(provisionedModelId=serving_arn)
+            throughput = {
+                "model_units": described.get("modelUnits"),
+                "created": described["creationTime"].isoformat(),
+            }
         requests.append(
             {
-                "candidate_model_id": throughput_arn,
+                "candidate_model_id": serving_arn,
                 "candidate_label": label,
                 "output_uri": evaluation_uri(run, entry["config_hash"]),
                 "cost_context": {
                     "base_model_id": run["base_model_id"],
                     "training_tokens": entry.get("train_tokens"),
                     "epochs": (entry.get("hyperparameters") or {}).get("epochCount"),
-                    "throughput": {
-                        "model_units": described.get("modelUnits"),
-                        "created": described["creationTime"].isoformat(),
-                    },
+                    "throughput": throughput,
                 },
             }
         )
@@ -221,16 +274,14 @@ def compare_requests(requests: list, baseline_jobs: list, candidate_jobs: list) 
 def evaluation_summaries(requests: list, ti=None) -> list:
     """Each candidate's evaluation summary, from the engine that ran (the other one was skipped); the same
     shape either way, so the choice, promotion, notification and UI do not depend on the engine."""
-    indexes = list(range(len(requests)))
-    for task_id in (EVALUATE, COMPARE_JOBS):
-        summaries = ti.xcom_pull(task_ids=task_id, map_indexes=indexes)
-        if summaries and all(summary is not None for summary in summaries):
-            return list(summaries)
+    summaries = mapped_results(ti, (EVALUATE, COMPARE_JOBS), len(requests))
+    if summaries is not None:
+        return summaries
     raise RuntimeError(f"Neither {EVALUATE} nor {COMPARE_JOBS} returned an evaluation summary per candidate.")
 
 
 @task
-def choose_candidate(board: dict, candidates: list, throughputs: list, evaluations: list) -> dict:
+def choose_candidate(board: dict, candidates: list, serving: list, evaluations: list) -> dict:
     """The candidate to promote: the best-scoring one the evaluation says to promote, else the best one (its
     decision, reject or inconclusive, keeps the champion)."""
     import logging
@@ -238,7 +289,7 @@ def choose_candidate(board: dict, candidates: list, throughputs: list, evaluatio
     from bedrock_customization import sweep
     from bedrock_customization.evaluation.significance import describe
 
-    chosen = sweep.choose(board, candidates, throughputs, evaluations)
+    chosen = sweep.choose(board, candidates, serving, evaluations)
     logging.getLogger(__name__).info(
         "Chosen: #%s %s (%s %s), decision %s%s.",
         chosen["rank"],

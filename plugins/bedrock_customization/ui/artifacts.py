@@ -22,7 +22,13 @@ from typing import Any
 from bedrock_customization.evaluation.report import CHART_NAME
 from bedrock_customization.evaluation.storage import REPORT_NAME, RESPONSES_NAME, SUMMARY_NAME
 from bedrock_customization.naming import digest
-from bedrock_customization.promotion import REGISTRY_PREFIX, is_valid_name
+from bedrock_customization.promotion import (
+    ON_DEMAND,
+    REGISTRY_PREFIX,
+    is_valid_name,
+    serving_kind_of,
+    upgraded,
+)
 from bedrock_customization.training_metrics import LOSS_CURVE_FILE
 from bedrock_customization.training_metrics import SUMMARY_FILE as METRICS_SUMMARY_FILE
 
@@ -165,7 +171,8 @@ CHAMPION_FIELDS = (
     "version",
     "promoted_at",
     "serving_model_arn",
-    "serving_throughput_arn",
+    "serving_arn",
+    "serving_kind",
     "base_model_id",
     "dag_id",
     "run_id",
@@ -174,14 +181,27 @@ CHAMPION_FIELDS = (
 
 
 def champion_history(registry: Mapping[str, Any] | None, max_depth: int = 50) -> list[dict[str, Any]]:
-    """The champions a registry object records, newest first (it and its ``previous`` chain)."""
+    """The champions a registry object records, newest first (it and its ``previous`` chain), a schema-1
+    record read as schema 2; each with ``serving_text`` (:func:`serving_text`)."""
     history: list[dict[str, Any]] = []
     node: Any = registry
     while isinstance(node, Mapping) and len(history) < max_depth:
+        node = upgraded(node)
         if any(node.get(name) is not None for name in CHAMPION_FIELDS):
-            history.append({name: node.get(name) for name in CHAMPION_FIELDS})
+            entry = {name: node.get(name) for name in CHAMPION_FIELDS}
+            history.append({**entry, "serving_text": serving_text(entry)})
         node = node.get("previous")
     return history
+
+
+def serving_text(entry: Mapping[str, Any]) -> str:
+    """How a registry entry's champion is served: ``"on demand (custom model deployment) <arn>"`` or
+    ``"provisioned throughput <arn>"``; ``""`` when it names no serving resource."""
+    arn = entry.get("serving_arn")
+    if not arn:
+        return ""
+    kind = entry.get("serving_kind") or serving_kind_of(str(arn))
+    return f"{'on demand (custom model deployment)' if kind == ON_DEMAND else 'provisioned throughput'} {arn}"
 
 
 def figure_text(figures: object) -> str:
