@@ -178,9 +178,17 @@ class BedrockCustomizationHook(BedrockHook):
         ]
         return users
 
-    def delete_custom_model(self, model_id: str) -> bool:
+    def delete_custom_model(self, model_id: str, wait: tuple[float, int] | None = None) -> bool:
         """Delete a custom model: True if deleted, False if already gone, ``ResourceInUseError`` (naming its
-        users) if a throughput or deployment still uses it."""
+        users) if a throughput or deployment still uses it; with ``wait`` (delay, attempts), after that many
+        tries that far apart (a throughput or deployment just deleted may hold it for a moment)."""
+        if wait:
+            delay, attempts = wait
+            for _ in range(attempts - 1):
+                try:
+                    return self.delete_custom_model(model_id)
+                except ResourceInUseError:
+                    time.sleep(delay)
         conn = self.conn
         try:
             return self.delete("delete_custom_model", modelIdentifier=model_id)
@@ -202,6 +210,16 @@ class BedrockCustomizationHook(BedrockHook):
         """GetCustomModelDeployment by name or ARN, or None when there is none."""
         return self.describe("get_custom_model_deployment", customModelDeploymentIdentifier=identifier)
 
+    def serving_arn(self, identifier: str) -> str | None:
+        """The ARN of the provisioned throughput or custom model deployment ``identifier`` names (an ARN by
+        its kind; a name as a throughput, then as a deployment), or None when it does not exist."""
+        if ":custom-model-deployment/" not in identifier:
+            throughput = self.get_throughput(identifier)
+            if throughput is not None or identifier.startswith("arn:"):
+                return throughput["provisionedModelArn"] if throughput else None
+        deployment = self.get_deployment(identifier)
+        return deployment["customModelDeploymentArn"] if deployment else None
+
     def delete_deployment(self, identifier: str) -> bool:
         """Delete a custom model deployment: True if deleted, False if it was already gone."""
         return self.delete("delete_custom_model_deployment", customModelDeploymentIdentifier=identifier)
@@ -209,4 +227,3 @@ class BedrockCustomizationHook(BedrockHook):
     def delete_imported_model(self, model_id: str) -> bool:
         """Delete an imported model: True if deleted, False if it was already gone."""
         return self.delete("delete_imported_model", modelIdentifier=model_id)
-

@@ -14,7 +14,6 @@ from bedrock_customization.exceptions import (
     BedrockCustomizationError,
     ChampionChangedError,
     PromotionRolledBackError,
-    ResourceInUseError,
 )
 from bedrock_customization.hooks.bedrock import BedrockCustomizationHook
 from bedrock_customization.links.bedrock import (
@@ -34,28 +33,19 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
     Promote or reject an evaluated custom model (or keep the champion when the evaluation was inconclusive), and
     record the champion in the S3 model registry.
 
-    The champion is served by a provisioned throughput or by an on-demand custom model deployment; the
-    candidate was evaluated on either (``evaluation_serving_arn``).
-
-    **promote**: when the registry's champion is served by a live provisioned throughput (tag
-    ``role=serving``) with the same base model and the candidate was evaluated on a throughput (or on
-    nothing), that throughput is updated in place to the candidate (UpdateProvisionedModelThroughput, waited
-    for) and the evaluation throughput is deleted. Otherwise the candidate's evaluation resource (throughput
-    or deployment) becomes the serving one, re-tagged ``role=serving`` (nothing new is bought), and the
-    champion's serving resource is deleted: an on-demand champion is replaced by the candidate's deployment,
-    and a provisioned champion replaced by an on-demand candidate loses its throughput. The candidate is
-    tagged ``decision=promote``, the registry object ``registry/<registry_name>.json`` is written
-    (conditionally; ``serving_arn`` and ``serving_kind`` name what to invoke), and the champion model it
-    replaced is kept or deleted per ``champion_retention``.
-
-    **reject**: the evaluation throughput or deployment is deleted (never the champion's); the candidate is
-    tagged ``decision=reject`` (the janitor reads it) and deleted or kept per ``retention``.
-
-    **inconclusive** (the evaluation could not tell the models apart): the champion stays and the candidate is
-    handled like a rejected one (its evaluation resource deleted, tagged ``decision=reject``, deleted or kept
-    per ``retention``); the result's ``decision`` and ``outcome`` say ``inconclusive``. A candidate the
-    registry already names (a re-run compared the champion with itself) stays the champion:
-    ``already_promoted``.
+    The champion is served by a provisioned throughput or an on-demand custom model deployment, and the
+    candidate was evaluated on either (``evaluation_serving_arn``); :func:`bedrock_customization.promotion.
+    plan_promotion` decides the steps. **promote**: a champion's live throughput of the same base model is
+    switched to a candidate evaluated on a throughput in place (UpdateProvisionedModelThroughput, waited
+    for; the evaluation throughput is deleted); otherwise the candidate's evaluation throughput or deployment
+    becomes the serving one (tagged ``role=serving``) and the champion's is deleted. The candidate is tagged
+    ``decision=promote``, the registry ``registry/<registry_name>.json`` is written (conditionally;
+    ``serving_arn``, ``serving_kind``) and the replaced champion model is kept or deleted per
+    ``champion_retention``. **reject**: the evaluation throughput or deployment is deleted (never the
+    champion's), the candidate tagged ``decision=reject`` (the janitor reads it) and deleted or kept per
+    ``retention``. **inconclusive**: the champion stays; the candidate is handled like a rejected one, and the
+    result says ``inconclusive``; a candidate the registry already names stays the champion
+    (``already_promoted``).
 
     Every run emits an event on the Asset ``bedrock://registry/<registry_name>`` (a task outlet) whose
     ``extra`` carries the decision, the outcome, ``registry_changed`` and ``serving_arn``, ``serving_kind``
@@ -157,7 +147,7 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
         registry, etag = self._registry_without_abandoned_intent(context)
         evaluation = None
         if self.evaluation_serving_arn:
-            evaluation = self._serving_resource(self.evaluation_serving_arn)
+            evaluation = self.hook.serving_arn(self.evaluation_serving_arn)
             if evaluation is None:
                 self.log.info("Evaluation resource %s is already gone.", self.evaluation_serving_arn)
         candidate = self._candidate_arn()
@@ -168,7 +158,7 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
                 self.log.error("%s", changed)
                 decision = "reject"
         serving = (registry or {}).get("serving_arn")
-        serving_alive = bool(serving) and self._serving_resource(serving) is not None
+        serving_alive = bool(serving) and self.hook.serving_arn(serving) is not None
         if serving and not serving_alive:
             self.log.warning("The registry's serving resource %s no longer exists.", serving)
         plan = promotion.plan_promotion(
@@ -205,32 +195,11 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
             raise ChampionChangedError(changed)
         return result
 
-    def _serving_resource(self, identifier: str) -> str | None:
-        """The ARN of the provisioned throughput or custom model deployment ``identifier`` names (an ARN by
-        its kind; a name as a throughput, then as a deployment), or None when it does not exist."""
-        if not str(identifier).startswith("arn:"):
-            kinds = (promotion.PROVISIONED, promotion.ON_DEMAND)
-        else:
-            kinds = (promotion.serving_kind_of(identifier),)
-        for kind in kinds:
-            if kind == promotion.ON_DEMAND:
-                found = self.hook.get_deployment(identifier)
-                if found:
-                    return found["customModelDeploymentArn"]
-            else:
-                found = self.hook.get_throughput(identifier)
-                if found:
-                    return found["provisionedModelArn"]
-        return None
-
     def _candidate_arn(self) -> str:
-        conn = self.hook.conn
         if str(self.candidate_model_arn).startswith("arn:"):
             return self.candidate_model_arn
-        try:
-            return conn.get_custom_model(modelIdentifier=self.candidate_model_arn)["modelArn"]
-        except conn.exceptions.ResourceNotFoundException:
-            return self.candidate_model_arn
+        model = self.hook.describe("get_custom_model", modelIdentifier=self.candidate_model_arn)
+        return model["modelArn"] if model else self.candidate_model_arn
 
     def _registry_without_abandoned_intent(
         self, context: Context
@@ -406,7 +375,8 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
                 step["model"],
             )
         elif action == "delete_model":
-            if self._delete_model(target):
+            # A throughput just deleted or switched may hold the model for a moment.
+            if self.hook.delete_custom_model(target, wait=(self.waiter_delay, 5)):
                 self.log.info("Deleted custom model %s (%s).", target, step["detail"])
                 done["deleted_models"].append(target)
         elif action == "keep_model":
@@ -414,19 +384,6 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
             done["kept_models"].append(target)
         else:  # pragma: no cover - plan_promotion only emits the actions above
             raise BedrockCustomizationError(f"Unknown promotion step {action!r}")
-
-    def _delete_model(self, model_arn: str) -> bool:
-        """Delete a custom model; a throughput just deleted or switched may hold it for a moment."""
-        import time
-
-        for attempt in range(5):
-            try:
-                return self.hook.delete_custom_model(model_arn)
-            except ResourceInUseError:
-                if attempt == 4:
-                    raise
-                time.sleep(self.waiter_delay)
-        return False
 
     def _finish(self, context: Context, state: dict[str, Any]) -> dict[str, Any]:
         plan = state["plan"]
@@ -443,14 +400,9 @@ class BedrockPromoteModelOperator(ProvisionedThroughputWait, BedrockWaitOperator
         }
         context["outlet_events"][self.asset].extra = {
             "registry": self.registry_name,
-            "registry_uri": result["registry_uri"],
-            "registry_version": state["version"],
+            **{key: result[key] for key in ("registry_uri", "registry_version", "decision", "outcome")},
             "registry_changed": any(step["action"] == "write_registry" for step in plan["steps"]),
-            "decision": plan["decision"],
-            "outcome": plan["outcome"],
-            "serving_arn": plan["serving_arn"],
-            "serving_kind": plan["serving_kind"],
-            "serving_model_arn": plan["serving_model_arn"],
+            **{key: result[key] for key in ("serving_arn", "serving_kind", "serving_model_arn")},
             "candidate_model_arn": self.candidate_model_arn,
             "figures": dict(self.figures or {}),
         }

@@ -65,6 +65,7 @@ TASK_SECTIONS = {
     "training_metrics": "training",
     "training": "training",
     "provision_throughput": "evaluation",
+    "deploy_on_demand": "evaluation",
     "evaluate": "evaluation",
     "evaluation": "evaluation",
     "leaderboard": "leaderboard",
