@@ -4,7 +4,9 @@
 Fine-tune one Bedrock base model once per hyperparameter configuration of a grid (or an explicit list),
 on the data snapshot of the run's logical date; rank the configurations by final validation loss; publish
 a leaderboard; optionally serve, evaluate and promote the best `top_k`; leave nothing billable behind. The
-same pipeline as `bedrock_retraining` (`bedrock_customization.pipeline`), with many configurations.
+same pipeline as `bedrock_retraining` (`bedrock_customization.pipeline`), with many configurations, and the
+same customization types (`customization_type`: a reinforcement fine-tuning sweep varies the RFT
+hyperparameters; a distillation, which takes none, is a sweep of one).
 
 1. **plan**: expand and validate the search space against the model catalog. Every invalid configuration
    is listed with the allowed range and the run fails here, before any job. Configurations are
@@ -75,6 +77,7 @@ REGISTRY = "bedrock-retraining"
     default_args=params.default_args(),
     params={
         **params.model(),
+        **params.customization(),
         "search_space": Param(
             {"epochCount": [2, 4], "learningRate": [0.00001, 0.0001]},
             type=["object", "array"],

@@ -244,6 +244,19 @@ def test_reinforcement_fine_tuning_plans_the_grader_and_its_own_hyperparameters(
     assert run["jobs"][0]["hyperparameters"] == {"epochCount": "3", "reasoningEffort": "low"}
 
 
+def test_a_sweep_of_reinforcement_fine_tuning_plans_one_rft_job_per_configuration():
+    run = _plan(
+        {"base_model_id": NOVA_2_LITE, "customization_type": "REINFORCEMENT_FINE_TUNING", "grader_lambda_arn": GRADER,
+         "search_space": {"epochCount": [2, 4], "trainingSamplePerPrompt": [4]}, "top_k": 2},
+        scope="date",
+    )  # fmt: skip
+    assert [job["hyperparameters"] for job in run["jobs"]] == [
+        {"epochCount": "2", "trainingSamplePerPrompt": "4"},
+        {"epochCount": "4", "trainingSamplePerPrompt": "4"},
+    ]
+    assert run["serving_kind"] == "provisioned"  # no on-demand deployment of Nova 2 Lite custom models
+
+
 @pytest.mark.parametrize(
     ("params", "why"),
     [
