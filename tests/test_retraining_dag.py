@@ -19,6 +19,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 EMULATOR_TIMINGS = {"job_seconds": 3, "throughput_seconds": 1, "deployment_seconds": 1}
+#: Each run of a worker takes the next logical date (distinct runs in the session's database); the landing
+#: zone gets data for every one of them. Raise it when a worker runs more DAG runs than this.
+DATA_DAYS = 40
 _days = itertools.count(1)
 
 
@@ -58,14 +61,16 @@ def retraining(airflow_db, use_endpoint, monkeypatch):
 
     def start(endpoint_url: str) -> dict:
         use_endpoint(endpoint_url)
-        dates = [pendulum.datetime(2026, 1, 1).add(days=d).date() for d in range(1, 15)]
+        dates = [pendulum.datetime(2026, 1, 1).add(days=d).date() for d in range(1, DATA_DAYS + 1)]
         state["landing_zone"] = bootstrap(REGION, dates=dates)
         monkeypatch.setenv("AIRFLOW_VAR_BEDROCK_CUSTOMIZATION", json.dumps(state["landing_zone"]))
         return state["landing_zone"]
 
     def run(conf: dict | None = None) -> tuple[object, dict]:
         # Distinct logical dates keep runs apart in the session's metadata database.
-        logical_date = pendulum.datetime(2026, 1, 1, tz="UTC").add(days=next(_days))
+        day = next(_days)
+        assert day <= DATA_DAYS, f"this worker ran more than {DATA_DAYS} retraining runs: raise DATA_DAYS"
+        logical_date = pendulum.datetime(2026, 1, 1, tz="UTC").add(days=day)
         dag_run = run_dag("bedrock_retraining", run_conf=conf, logical_date=logical_date, retry_delay=0.5)
         return dag_run, retraining_summary(dag_run, state["landing_zone"])
 
