@@ -305,7 +305,7 @@ def test_model_import_stores_the_job_and_model_links_and_the_smoke_test_the_mode
     from include.local_aws import CONFIG
     from tests.test_model_import import ROLE, upload_model
 
-    CONFIG.update(import_seconds=0.3)
+    CONFIG.update(import_seconds=3)  # still running when the operator defers
     uri = upload_model(aws.s3, "models/links")
     op = BedrockCreateModelImportJobOperator(
         task_id="import_model", model_data_uri=uri, role_arn=ROLE, **{**QUICK, "deferrable": True}

@@ -200,7 +200,7 @@ def test_a_retry_re_attaches_to_the_running_job(aws):
     from include.local_aws import CONFIG
 
     uri = upload_model(aws.s3, "models/llama")
-    CONFIG.update(import_seconds=1)
+    CONFIG.update(import_seconds=4)  # still running when the first try returns
     vpc = {"subnet_ids": "subnet-1,subnet-2", "security_group_ids": ["sg-1"]}
     running = import_op(uri, wait_for_completion=False, kms_key_id="alias/models", **vpc).execute(
         make_context()

@@ -202,7 +202,7 @@ def test_a_failed_job_fails_the_task_with_its_failure_messages(s3, bedrock, fine
 
     from include.local_aws import CONFIG
 
-    CONFIG.update(evaluation_seconds=1)
+    CONFIG.update(evaluation_seconds=4)  # still running when the throughput goes, on a loaded machine too
     op = job_op(fine_tuned["validation_uri"], model_id=fine_tuned["throughput_arn"], waiter_delay=0.2)
     arn = op.execute(context())
     # The throughput goes away while the job runs: the job fails, and so does the task, with the reason.

@@ -189,11 +189,12 @@ def test_customize_model_operator_defers_to_the_provider_trigger(aws):
 def test_customize_model_sensor_pokes_until_completed_and_defers(aws):
     from airflow.providers.amazon.aws.sensors.bedrock import BedrockCustomizeModelCompletedSensor
 
-    CONFIG.update(job_seconds=1.0)
+    # Long enough that the first poke sees InProgress on a loaded machine (a 1 s job had completed by then).
+    CONFIG.update(job_seconds=8.0)
     job_arn = start_job(aws["bedrock"], "peer-sensed")
     sensor = BedrockCustomizeModelCompletedSensor(task_id="sense", job_name=job_arn, poke_interval=1, **CONN)
     assert sensor.poke({}) is False  # InProgress
-    wait_for(lambda: sensor.poke({}), bool)
+    wait_for(lambda: sensor.poke({}), bool, timeout=60)
 
     deferrable = BedrockCustomizeModelCompletedSensor(
         task_id="sense", job_name="peer-sensed", poke_interval=1, deferrable=True, **CONN
