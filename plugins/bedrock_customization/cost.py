@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from bedrock_customization import catalog
+from bedrock_customization import catalog, promotion
 from bedrock_customization.exceptions import BedrockCustomizationError, UnknownModelError
 
 __all__ = [
@@ -243,7 +243,7 @@ def serving_kind(model_id: str | None) -> str:
     text = str(model_id or "")
     if ":provisioned-model/" in text:
         return "provisioned"
-    if ":custom-model-deployment/" in text:
+    if promotion.serving_kind_of(text) == promotion.ON_DEMAND:
         return "on_demand_deployment"
     if text.startswith("arn:"):
         return "other"

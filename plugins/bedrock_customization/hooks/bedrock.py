@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.bedrock import BedrockHook
 
-from bedrock_customization import tagging
+from bedrock_customization import promotion, tagging
 from bedrock_customization.exceptions import ResourceFailedError, ResourceInUseError
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "bedrock.json"
@@ -213,7 +213,7 @@ class BedrockCustomizationHook(BedrockHook):
     def serving_arn(self, identifier: str) -> str | None:
         """The ARN of the provisioned throughput or custom model deployment ``identifier`` names (an ARN by
         its kind; a name as a throughput, then as a deployment), or None when it does not exist."""
-        if ":custom-model-deployment/" not in identifier:
+        if promotion.serving_kind_of(identifier) != promotion.ON_DEMAND:
             throughput = self.get_throughput(identifier)
             if throughput is not None or identifier.startswith("arn:"):
                 return throughput["provisionedModelArn"] if throughput else None

@@ -17,7 +17,7 @@ from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowFailException
 
-from bedrock_customization import artifacts
+from bedrock_customization import artifacts, promotion
 from bedrock_customization.evaluation.bedrock_job import (
     OUTPUT_SUFFIX,
     check_task_type,
@@ -174,7 +174,7 @@ class BedrockEvaluationJobOperator(BedrockResourceOperator):
         missing = [name for name in ("model_id", "role_arn") if not getattr(self, name)]
         if missing:
             raise EvaluationError(f"{' and '.join(missing)} must be given")
-        if ":custom-model-deployment/" in str(self.model_id):
+        if promotion.serving_kind_of(self.model_id) == promotion.ON_DEMAND:
             # API_EvaluationBedrockModel: modelIdentifier takes foundation models, inference profiles,
             # provisioned throughputs and imported models, not custom model deployments.
             raise EvaluationError(
