@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,16 +245,22 @@ def _converse_block_text(block: dict) -> str:
     return ""
 
 
-def _converse_messages(raw: Any, name: str = "messages") -> list[dict]:
+def _role_messages(raw: Any, name: str) -> Iterator[tuple[str, dict, str]]:
+    """Each message of a non-empty list as (its path in the body, the message, its user/assistant role)."""
     if not isinstance(raw, list) or not raw:
         raise ValueError(f"{name} must be a non-empty list")
-    messages = []
     for index, message in enumerate(raw):
         where = f"{name}.{index}"
         message = _require_object(message, where)
         role = message.get("role")
         if role not in ("user", "assistant"):
             raise ValueError(f"{where}.role must be 'user' or 'assistant'")
+        yield where, message, role
+
+
+def _converse_messages(raw: Any, name: str = "messages") -> list[dict]:
+    messages = []
+    for where, message, role in _role_messages(raw, name):
         content = message.get("content")
         if not isinstance(content, list) or not content:
             raise ValueError(f"{where}.content must be a non-empty list of content blocks")
@@ -608,16 +615,8 @@ def _parse_anthropic(body: dict) -> ChatRequest:
         )
     else:
         raise ValueError("system must be a string or a list of text blocks")
-    raw = body.get("messages")
-    if not isinstance(raw, list) or not raw:
-        raise ValueError("messages must be a non-empty list")
     messages = []
-    for index, message in enumerate(raw):
-        where = f"messages.{index}"
-        message = _require_object(message, where)
-        role = message.get("role")
-        if role not in ("user", "assistant"):
-            raise ValueError(f"{where}.role must be 'user' or 'assistant'")
+    for where, message, role in _role_messages(body.get("messages"), "messages"):
         if "content" not in message:
             raise ValueError(f"{where}.content is required")
         messages.append({"role": role, "text": _anthropic_content(message["content"], where)})

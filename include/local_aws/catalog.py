@@ -521,22 +521,18 @@ _ENTRIES: list[FoundationModel] = [
     # Meta Llama 3.1 (prompt/completion) and 3.2 (bedrock-conversation-2024), fine-tuning in us-west-2.
     # Llama 3.2 base models are invoked through an inference profile: no ON_DEMAND inference type
     # (botocore's InferenceType enum has no INFERENCE_PROFILE value, so the list is left empty).
-    *_pair(
-        "meta.llama3-1-8b-instruct-v1:0",
-        "meta.llama3-1-8b-instruct-v1:0:128k",
-        "Llama 3.1 8B Instruct",
-        "Meta",
-        customizations=(_llama_ft(LLAMA31_HP, "prompt-completion", DATA_PREP),),
-        family="meta",
-    ),
-    *_pair(
-        "meta.llama3-1-70b-instruct-v1:0",
-        "meta.llama3-1-70b-instruct-v1:0:128k",
-        "Llama 3.1 70B Instruct",
-        "Meta",
-        customizations=(_llama_ft(LLAMA31_HP, "prompt-completion", DATA_PREP),),
-        family="meta",
-    ),
+    *[
+        entry
+        for size in ("8b", "70b")
+        for entry in _pair(
+            f"meta.llama3-1-{size}-instruct-v1:0",
+            f"meta.llama3-1-{size}-instruct-v1:0:128k",
+            f"Llama 3.1 {size.upper()} Instruct",
+            "Meta",
+            customizations=(_llama_ft(LLAMA31_HP, "prompt-completion", DATA_PREP),),
+            family="meta",
+        )
+    ],
     *[
         entry
         for size, name, vision in (

@@ -235,19 +235,19 @@ def learn(
         )
     learned = Learned(records=len(kept))
     for record in kept:
+        missing = f"invocation log record {record.get('requestId', '?')} under {uri} has no"
         prompt = prompt_of((record.get("input") or {}).get("inputBodyJson"))
         if not prompt:
             learned.failure = (
-                f"Invocation log record {record.get('requestId', '?')} under {uri} has no text prompt in "
-                f"input.inputBodyJson (see {page_url(PAGE_LOGGING)})."
+                f"The {missing} text prompt in input.inputBodyJson (see {page_url(PAGE_LOGGING)})."
             )
             return learned
         if use_responses:
             response = response_of((record.get("output") or {}).get("outputBodyJson"))
             if not response:
                 learned.failure = (
-                    f"usePromptResponse is true, but invocation log record {record.get('requestId', '?')} under "
-                    f"{uri} has no response in output.outputBodyJson (see {page_url(page)})."
+                    f"usePromptResponse is true, but the {missing} response in output.outputBodyJson "
+                    f"(see {page_url(page)})."
                 )
                 return learned
             learned.pairs.append((prompt, response))
