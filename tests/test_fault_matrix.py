@@ -10,7 +10,7 @@ the same invariants afterwards:
 - **duplicates**: one customization job per run.
 
 The kill cases need the real scheduler, triggerer and workers and run in ``make itest``
-(``tests/itest/test_celery_deployment.py``): a kill while deferred stops the job, a triggerer restart does not,
+(``tests/itest/test_celery_faults.py``): a kill while deferred stops the job, a triggerer restart does not,
 a SIGKILLed worker's retry re-attaches. The table (case | expected | observed) is printed at the end
 (``pytest -s``).
 """
@@ -271,7 +271,7 @@ def test_rerun_after_success_changes_nothing(zone, champion, monkeypatch):
 def test_rows_proven_by_other_modules():
     """Listed here so the matrix is whole: the kill cases need the real scheduler, triggerer and Celery worker
     (make itest); the import DAG's and the operator-level cases have their own modules."""
-    itest = "make itest (tests/itest/test_celery_deployment.py)"
+    itest = "make itest (tests/itest/test_celery_faults.py)"
     for case, expected, where in (
         ("task killed while deferred", "job Stopping/Stopped within one poll (trigger on_kill)", itest),
         ("triggerer restarted while deferred", "job untouched; run succeeds on try 1", itest),
