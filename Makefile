@@ -3,7 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# uv is fast; set USE_UV=0 to install with plain pip.
+# uv is fast; set USE_UV=0 to install with plain pip. Both write the packages' bytecode at install time (uv
+# with --compile-bytecode, pip by default): where PYTHONDONTWRITEBYTECODE is set, Python never caches it, and
+# every Airflow process (task, DAG parse, component) would compile Airflow, botocore and moto again (3.8 s to
+# import them instead of 1.6 s).
 USE_UV ?= 1
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 
@@ -12,7 +15,7 @@ export AIRFLOW_HOME := $(CURDIR)/.airflow
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	if [ "$(USE_UV)" = "1" ] && $(PY) -m pip install -q uv && $(VENV)/bin/uv --version >/dev/null; then \
-		$(VENV)/bin/uv pip install --python $(PY) -r requirements.txt; \
+		$(VENV)/bin/uv pip install --python $(PY) --compile-bytecode -r requirements.txt; \
 	else \
 		$(PY) -m pip install -q -r requirements.txt; \
 	fi
