@@ -625,11 +625,16 @@ def _parse_anthropic(body: dict) -> ChatRequest:
     return ChatRequest(system_text, messages, max_tokens, stops, _anthropic_tools(body))
 
 
-def _parse_meta(body: dict) -> ChatRequest:
-    _check_keys(body, _META_KEYS, "")
+def _prompt_body(body: dict, keys: set[str], max_tokens_key: str, max_tokens: int) -> tuple[str, int | None]:
+    """The prompt and the token limit of a prompt-style body (Meta, Cohere), its keys checked."""
+    _check_keys(body, keys, "")
     prompt = _string(body, "prompt", required=True, non_empty=True)
     assert prompt is not None
-    max_tokens = _integer(body, "max_gen_len", 1, 2048)
+    return prompt, _integer(body, max_tokens_key, 1, max_tokens)
+
+
+def _parse_meta(body: dict) -> ChatRequest:
+    prompt, max_tokens = _prompt_body(body, _META_KEYS, "max_gen_len", 2048)
     _number(body, "temperature", 0.0, 1.0)
     _number(body, "top_p", 0.0, 1.0)
     system, messages = _parse_llama_prompt(prompt)
@@ -637,10 +642,7 @@ def _parse_meta(body: dict) -> ChatRequest:
 
 
 def _parse_cohere(body: dict) -> ChatRequest:
-    _check_keys(body, _COHERE_KEYS, "")
-    prompt = _string(body, "prompt", required=True, non_empty=True)
-    assert prompt is not None
-    max_tokens = _integer(body, "max_tokens", 1, 4096)
+    prompt, max_tokens = _prompt_body(body, _COHERE_KEYS, "max_tokens", 4096)
     _number(body, "temperature", 0.0, 5.0)
     _number(body, "p", 0.0, 1.0)
     _integer(body, "k", 0, 500)

@@ -292,51 +292,20 @@ def _pair(
 ) -> list[FoundationModel]:
     """The on-demand entry and, if any, the ``:N:ctx`` (customization / Provisioned Throughput) entry."""
     streaming = kw.pop("streaming", "TEXT" in outputs)
+
+    def entry(model_id: str, regions: tuple[str, ...], types: tuple[str, ...], source="models-supported", **more):
+        return FoundationModel(
+            model_id, name, provider, regions, inputs, outputs, types, source, streaming=streaming, **more
+        )
+
     if ctx_id is None:  # one id serves inference, customization and Provisioned Throughput
         regions = tuple(sorted(set(on_demand_regions) | {r for c in customizations for r in c.regions}))
-        return [
-            FoundationModel(
-                on_demand_id,
-                name,
-                provider,
-                regions,
-                inputs,
-                outputs,
-                on_demand_types,
-                "models-supported",
-                streaming=streaming,
-                customizations=customizations,
-                **kw,
-            )
-        ]
+        return [entry(on_demand_id, regions, on_demand_types, customizations=customizations, **kw)]
     on_demand_kw = {k: v for k, v in kw.items() if k != "base_no_commitment"}
     regions = tuple(sorted(set(pt_regions) | {r for c in customizations for r in c.regions}))
     return [
-        FoundationModel(
-            on_demand_id,
-            name,
-            provider,
-            on_demand_regions,
-            inputs,
-            outputs,
-            on_demand_types,
-            "models-supported",
-            streaming=streaming,
-            **on_demand_kw,
-        ),
-        FoundationModel(
-            ctx_id,
-            name,
-            provider,
-            regions,
-            inputs,
-            outputs,
-            ("PROVISIONED",),
-            PT_SUPPORTED,
-            streaming=streaming,
-            customizations=customizations,
-            **kw,
-        ),
+        entry(on_demand_id, on_demand_regions, on_demand_types, **on_demand_kw),
+        entry(ctx_id, regions, ("PROVISIONED",), PT_SUPPORTED, customizations=customizations, **kw),
     ]
 
 
